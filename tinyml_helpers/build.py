@@ -1,0 +1,147 @@
+"""The course build behind ``make build``: execute every lesson notebook with papermill.
+
+Notebooks run in course order into ``build/notebooks/`` (the sources are never overwritten).
+Each result is written to a temporary file and renamed when complete, so a failure leaves the
+notebooks already built untouched; the failing one is kept as ``NAME.failed.ipynb`` and the
+build exits non-zero naming the notebook and the cell.
+
+``python -m tinyml_helpers.build --refresh`` instead re-executes the sources in place (what is
+committed, with outputs, for students and for nbval), stripping run-specific metadata.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from .course import NOTEBOOK_DIR, ROOT, lessons, write_atomic
+
+BUILD_DIR = ROOT / "build"
+TIMEOUT_S = 600  # per cell; a lesson takes < 60 s in total, so only a hang gets here
+
+
+def select(names: list[str] | None) -> list[Path]:
+    """Return the lesson paths matching ``names`` (file names or number prefixes), or all."""
+    all_lessons = lessons()
+    if not names:
+        return all_lessons
+    chosen = []
+    for name in names:
+        hits = [p for p in all_lessons if p.name == name or p.name.startswith(f"{name}_")
+                or p.stem == name]
+        if not hits:
+            known = ", ".join(p.name for p in all_lessons)
+            raise ValueError(f"no lesson notebook matches {name!r}; lessons: {known}")
+        chosen.extend(hits)
+    return chosen
+
+
+def execute(src: Path, dst: Path, parameters: dict | None = None) -> float:
+    """Execute ``src`` with papermill into ``dst`` (atomically); return seconds taken."""
+    import papermill as pm
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.tmp.ipynb")
+    start = time.perf_counter()
+    try:
+        pm.execute_notebook(
+            str(src), str(tmp), parameters=parameters or {}, cwd=str(src.parent),
+            kernel_name="python3", progress_bar=True, log_output=False,
+            execution_timeout=TIMEOUT_S,
+        )
+    except BaseException:
+        if tmp.exists():
+            os.replace(tmp, dst.with_name(f"{dst.stem}.failed.ipynb"))
+        raise
+    os.replace(tmp, dst)
+    return time.perf_counter() - start
+
+
+def _describe_failure(path: Path, err) -> str:
+    cell = getattr(err, "exec_count", None)
+    where = f"cell [{cell}]" if cell is not None else "a cell"
+    ename, evalue = getattr(err, "ename", type(err).__name__), getattr(err, "evalue", str(err))
+    return f"FAILED: {path.relative_to(ROOT)} at {where}: {ename}: {evalue}"
+
+
+def build(names: list[str] | None = None) -> int:
+    """Run the build; return a process exit code (0 when every notebook succeeded)."""
+    from papermill.exceptions import PapermillExecutionError
+
+    out_dir = BUILD_DIR / "notebooks"
+    times = {}
+    todo = select(names)
+    for i, path in enumerate(todo, start=1):
+        print(f"[{i}/{len(todo)}] {path.relative_to(ROOT)}", flush=True)
+        try:
+            times[path.name] = execute(path, out_dir / path.name)
+        except PapermillExecutionError as err:
+            print(_describe_failure(path, err), file=sys.stderr)
+            print(f"partial output kept in {out_dir / (path.stem + '.failed.ipynb')}",
+                  file=sys.stderr)
+            return 1
+        print(f"      done in {times[path.name]:.1f} s", flush=True)
+    write_atomic(BUILD_DIR / "notebook_times.json", json.dumps(times, indent=2) + "\n")
+    print(f"built {len(todo)} notebook(s) into {out_dir.relative_to(ROOT)}/")
+    return 0
+
+
+# Metadata that changes on every run and would only add noise to committed diffs.
+_VOLATILE_CELL_KEYS = ("execution", "papermill", "collapsed", "scrolled")
+
+
+def clean(nb) -> None:
+    """Strip run-specific metadata from a notebook node in place."""
+    for key in ("papermill", "widgets"):
+        nb.metadata.pop(key, None)
+    for cell in nb.cells:
+        for key in _VOLATILE_CELL_KEYS:
+            cell.metadata.pop(key, None)
+
+
+def refresh(names: list[str] | None = None) -> int:
+    """Re-execute the source notebooks in place with their outputs; return an exit code."""
+    import nbclient
+    import nbclient.exceptions
+    import nbformat
+
+    for path in select(names):
+        print(f"refreshing {path.relative_to(ROOT)}", flush=True)
+        nb = nbformat.read(path, as_version=4)
+        start = time.perf_counter()
+        client = nbclient.NotebookClient(
+            nb, timeout=TIMEOUT_S, kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+        )
+        try:
+            client.execute()
+        except nbclient.exceptions.CellExecutionError as err:
+            print(f"FAILED: {path.relative_to(ROOT)}: {err}", file=sys.stderr)
+            return 1
+        clean(nb)
+        write_atomic(path, nbformat.writes(nb) + "\n")
+        print(f"      done in {time.perf_counter() - start:.1f} s", flush=True)
+    return 0
+
+
+def main(argv=None) -> int:
+    """Command line for ``make build`` (and ``--refresh`` for authors)."""
+    parser = argparse.ArgumentParser(prog="python -m tinyml_helpers.build", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("lessons", nargs="*", help="lesson numbers or file names (default: all)")
+    parser.add_argument("--refresh", action="store_true",
+                        help="re-execute the source notebooks in place instead of into build/")
+    args = parser.parse_args(argv)
+    try:
+        return refresh(args.lessons) if args.refresh else build(args.lessons)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

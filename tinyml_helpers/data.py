@@ -1,0 +1,87 @@
+"""Data sets generated on the spot (no downloads): the noisy sine wave of lesson 01."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+TWO_PI = 2.0 * math.pi
+
+
+@dataclass(frozen=True)
+class Split:
+    """Train / validation / test arrays, each of shape (n, 1) for one input and one output."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    def sizes(self) -> tuple[int, int, int]:
+        """Return the number of samples in (train, validation, test)."""
+        return len(self.x_train), len(self.x_val), len(self.x_test)
+
+
+def _check_count(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+    return int(value)
+
+
+def sine_samples(
+    num_samples: int = 1000, noise: float = 0.1, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (x, y): x uniform in [0, 2π], y = sin(x) + Gaussian noise of std ``noise``."""
+    num_samples = _check_count("num_samples", num_samples)
+    if not np.isfinite(noise) or noise < 0:
+        raise ValueError(f"noise must be a finite number >= 0, got {noise}")
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.0, TWO_PI, size=num_samples).astype(np.float32)
+    y = (np.sin(x) + noise * rng.standard_normal(num_samples)).astype(np.float32)
+    return x, y
+
+
+def split_sizes(num_samples: int, fractions=(0.6, 0.2, 0.2)) -> tuple[int, int, int]:
+    """Return (train, validation, test) counts for ``fractions`` of ``num_samples``."""
+    num_samples = _check_count("num_samples", num_samples)
+    if len(fractions) != 3:
+        raise ValueError(f"fractions needs 3 values (train, val, test), got {len(fractions)}")
+    if any((not np.isfinite(f)) or f < 0 for f in fractions):
+        raise ValueError(f"fractions must be finite and >= 0, got {tuple(fractions)}")
+    if not math.isclose(sum(fractions), 1.0, abs_tol=1e-9):
+        raise ValueError(f"fractions must sum to 1, got {tuple(fractions)} (sum {sum(fractions)})")
+    n_train = int(round(fractions[0] * num_samples))
+    n_val = int(round(fractions[1] * num_samples))
+    n_test = num_samples - n_train - n_val
+    if n_test < 0:  # only reachable through rounding of tiny sets
+        raise ValueError(f"{num_samples} samples are too few for fractions {tuple(fractions)}")
+    return n_train, n_val, n_test
+
+
+def split(x: np.ndarray, y: np.ndarray, fractions=(0.6, 0.2, 0.2)) -> Split:
+    """Split already-shuffled samples into train/validation/test, in that order."""
+    x, y = np.asarray(x), np.asarray(y)
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+    n_train, n_val, _ = split_sizes(len(x), fractions)
+    cut1, cut2 = n_train, n_train + n_val
+    col = lambda a: a.reshape(-1, 1)  # noqa: E731  Keras wants (samples, features)
+    return Split(
+        col(x[:cut1]), col(y[:cut1]),
+        col(x[cut1:cut2]), col(y[cut1:cut2]),
+        col(x[cut2:]), col(y[cut2:]),
+    )
+
+
+def sine_dataset(
+    num_samples: int = 1000, noise: float = 0.1, fractions=(0.6, 0.2, 0.2), seed: int = 0
+) -> Split:
+    """Return the lesson-01 sine data set, split 60/20/20 by default."""
+    x, y = sine_samples(num_samples, noise, seed)
+    return split(x, y, fractions)

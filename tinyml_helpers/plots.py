@@ -1,0 +1,68 @@
+"""Matplotlib figures used by several lessons."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_split(data, ax=None):
+    """Scatter the train / validation / test points of a sine :class:`Split`; return the axes."""
+    plt = _plt()
+    ax = ax or plt.subplots(figsize=(8, 4))[1]
+    for (x, y), label, color in (
+        ((data.x_train, data.y_train), "train", "tab:blue"),
+        ((data.x_val, data.y_val), "validation", "tab:orange"),
+        ((data.x_test, data.y_test), "test", "tab:red"),
+    ):
+        ax.scatter(x, y, s=6, label=f"{label} ({len(x)})", color=color, alpha=0.7)
+    _sine_axes(ax)
+    ax.set_title("Noisy samples of sin(x), split 60/20/20")
+    ax.legend(loc="upper right")
+    return ax
+
+
+def plot_history(history, ax=None, skip: int = 10):
+    """Plot training and validation loss per epoch (log scale), skipping the first epochs."""
+    plt = _plt()
+    ax = ax or plt.subplots(figsize=(8, 4))[1]
+    hist = getattr(history, "history", history)
+    epochs = np.arange(1, len(hist["loss"]) + 1)
+    ax.plot(epochs[skip:], hist["loss"][skip:], label="training loss")
+    if "val_loss" in hist:
+        ax.plot(epochs[skip:], hist["val_loss"][skip:], label="validation loss")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mean squared error")
+    ax.set_title(f"Loss per epoch (first {skip} epochs left out)" if skip else "Loss per epoch")
+    ax.legend()
+    return ax
+
+
+def plot_predictions(x, y, predictions: dict, ax=None, title: str = "Predictions vs truth"):
+    """Scatter data (x, y) with one line per entry of ``predictions`` {label: (x, y_hat)}."""
+    plt = _plt()
+    ax = ax or plt.subplots(figsize=(8, 4))[1]
+    ax.scatter(np.ravel(x), np.ravel(y), s=6, color="tab:gray", alpha=0.6, label="data")
+    grid = np.linspace(0, 2 * np.pi, 200)
+    ax.plot(grid, np.sin(grid), color="black", lw=1, ls="--", label="sin(x)")
+    for label, (px, py) in predictions.items():
+        order = np.argsort(np.ravel(px))
+        ax.plot(np.ravel(px)[order], np.ravel(py)[order], lw=2, label=label)
+    _sine_axes(ax)
+    ax.set_title(title)
+    ax.legend(loc="upper right")
+    return ax
+
+
+def _sine_axes(ax) -> None:
+    ax.set_xlabel("x (radians)")
+    ax.set_ylabel("y")
+    ax.set_xticks(np.arange(0, 2 * np.pi + 0.01, np.pi / 2))
+    ax.set_xticklabels(["0", "π/2", "π", "3π/2", "2π"])
+    ax.grid(alpha=0.3)

@@ -1,0 +1,219 @@
+"""How big is a network: parameters, bytes per dtype, MACs, activation RAM, and boards.
+
+Everything here is plain arithmetic on layer widths, so it works without TensorFlow. A Keras
+model can be passed too: its layers are read into the same description first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .models import check_widths
+
+# Bytes per stored number for each way of storing a model.
+BYTES_PER_VALUE = {"float32": 4, "float16": 2, "int8": 1}
+# int8 models (TFLite/TFLM convention) keep biases as int32 because they are added to
+# int32 accumulators.
+INT8_BIAS_BYTES = 4
+
+
+@dataclass(frozen=True)
+class LayerSize:
+    """One row of the size table."""
+
+    name: str
+    kind: str  # "input" or "dense"
+    inputs: int
+    outputs: int
+    weights: int
+    biases: int
+
+    @property
+    def params(self) -> int:
+        """Return weights + biases."""
+        return self.weights + self.biases
+
+    @property
+    def macs(self) -> int:
+        """Return the multiply-accumulates one inference spends in this layer."""
+        return self.weights
+
+
+@dataclass(frozen=True)
+class Board:
+    """A microcontroller board: what it offers a model."""
+
+    name: str
+    mcu: str
+    flash_bytes: int
+    ram_bytes: int
+    clock_hz: int
+    fpu: bool
+
+
+KB = 1024
+MB = 1024 * KB
+
+# Datasheet figures of the boards the course targets.
+BOARDS = {
+    "uno": Board("Arduino Uno", "ATmega328P (8-bit AVR)", 32 * KB, 2 * KB, 16_000_000, False),
+    "nano33ble": Board(
+        "Arduino Nano 33 BLE", "nRF52840 (Cortex-M4F)", 1 * MB, 256 * KB, 64_000_000, True
+    ),
+    "esp32": Board("ESP32 DevKitC", "ESP32 (Xtensa LX6, 2 cores)", 4 * MB, 520 * KB,
+                   240_000_000, True),
+}
+
+
+def get_board(key: str) -> Board:
+    """Return the board called ``key`` (one of :data:`BOARDS`)."""
+    if not isinstance(key, str):
+        raise TypeError(f"board must be a str key, got {type(key).__name__}")
+    try:
+        return BOARDS[key.lower()]
+    except KeyError:
+        raise ValueError(f"unknown board {key!r}; known boards: {', '.join(BOARDS)}") from None
+
+
+def layer_table(model_or_widths) -> list[LayerSize]:
+    """Return one :class:`LayerSize` per layer (input first) of a width list or Keras model."""
+    if isinstance(model_or_widths, (list, tuple)):
+        return _table_from_widths(check_widths(model_or_widths))
+    return _table_from_keras(model_or_widths)
+
+
+def _table_from_widths(widths: Sequence[int]) -> list[LayerSize]:
+    rows = [LayerSize("input", "input", widths[0], widths[0], 0, 0)]
+    for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:]), start=1):
+        name = "output" if i == len(widths) - 1 else f"dense_{i}"
+        rows.append(LayerSize(name, "dense", n_in, n_out, n_in * n_out, n_out))
+    return rows
+
+
+# Layers that hold no parameters and keep the width: they cost nothing in this table.
+_PASS_THROUGH = {"InputLayer", "Activation", "ReLU", "Dropout"}
+
+
+def _table_from_keras(model) -> list[LayerSize]:
+    layers = getattr(model, "layers", None)
+    if layers is None:
+        raise TypeError(
+            f"expected a list of layer widths or a Keras model, got {type(model).__name__}"
+        )
+    width = int(model.input_shape[-1])
+    rows = [LayerSize("input", "input", width, width, 0, 0)]
+    for layer in layers:
+        kind = type(layer).__name__
+        if kind in _PASS_THROUGH:
+            continue
+        if kind != "Dense":
+            raise TypeError(
+                f"sizing supports Dense layers only; layer {layer.name!r} is a {kind}"
+            )
+        units = int(layer.units)
+        biases = units if layer.use_bias else 0
+        rows.append(LayerSize(layer.name, "dense", width, units, width * units, biases))
+        width = units
+    return rows
+
+
+def count_params(model_or_widths) -> int:
+    """Return the total number of parameters."""
+    return sum(row.params for row in layer_table(model_or_widths))
+
+
+def count_macs(model_or_widths) -> int:
+    """Return the multiply-accumulates of one inference."""
+    return sum(row.macs for row in layer_table(model_or_widths))
+
+
+def model_bytes(model_or_widths, dtype: str = "float32") -> int:
+    """Return the bytes the weights and biases take stored as ``dtype``.
+
+    ``"int8"`` means int8 weights with int32 biases (how TFLite stores them); the per-channel
+    scales and zero points are left out here.
+    """
+    if dtype not in BYTES_PER_VALUE:
+        raise ValueError(f"unknown dtype {dtype!r}; choose from {', '.join(BYTES_PER_VALUE)}")
+    rows = layer_table(model_or_widths)
+    if dtype == "int8":
+        return sum(r.weights * 1 + r.biases * INT8_BIAS_BYTES for r in rows)
+    return sum(r.params for r in rows) * BYTES_PER_VALUE[dtype]
+
+
+def activation_values(model_or_widths) -> int:
+    """Return the most values alive at once: a layer's input plus its output buffer."""
+    return max(row.inputs + row.outputs for row in layer_table(model_or_widths)[1:])
+
+
+def activation_bytes(model_or_widths, dtype: str = "float32") -> int:
+    """Return the RAM needed for activations when each value is stored as ``dtype``."""
+    if dtype not in BYTES_PER_VALUE:
+        raise ValueError(f"unknown dtype {dtype!r}; choose from {', '.join(BYTES_PER_VALUE)}")
+    return activation_values(model_or_widths) * BYTES_PER_VALUE[dtype]
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Whether a model fits a board, and by how much."""
+
+    board: Board
+    flash_needed: int
+    ram_needed: int
+
+    @property
+    def fits_flash(self) -> bool:
+        """Return True if the model data fits in flash."""
+        return self.flash_needed <= self.board.flash_bytes
+
+    @property
+    def fits_ram(self) -> bool:
+        """Return True if the activations fit in RAM."""
+        return self.ram_needed <= self.board.ram_bytes
+
+    @property
+    def fits(self) -> bool:
+        """Return True if both flash and RAM suffice."""
+        return self.fits_flash and self.fits_ram
+
+
+def check_fit(flash_needed: int, ram_needed: int, board: str) -> Fit:
+    """Return how ``flash_needed`` model bytes and ``ram_needed`` RAM bytes fit ``board``.
+
+    Only the model is counted: the program code, the runtime and the stack need room too.
+    """
+    for name, value in (("flash_needed", flash_needed), ("ram_needed", ram_needed)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int number of bytes, got {value!r}")
+        if value < 0:
+            raise ValueError(f"{name} must be >= 0 bytes, got {value}")
+    return Fit(get_board(board), flash_needed, ram_needed)
+
+
+def fit_report(model_or_widths, dtype: str = "float32") -> list[Fit]:
+    """Return a :class:`Fit` for every board in :data:`BOARDS` for the model stored as ``dtype``."""
+    flash = model_bytes(model_or_widths, dtype)
+    ram = activation_bytes(model_or_widths, dtype)
+    return [check_fit(flash, ram, key) for key in BOARDS]
+
+
+def format_table(model_or_widths) -> str:
+    """Return the per-layer size table as aligned text."""
+    rows = layer_table(model_or_widths)
+    lines = [f"{'layer':<10}{'shape':>10}{'weights':>9}{'biases':>8}{'params':>8}{'MACs':>7}"]
+    for r in rows:
+        shape = f"{r.inputs}->{r.outputs}" if r.kind == "dense" else f"{r.outputs}"
+        lines.append(f"{r.name:<10}{shape:>10}{r.weights:>9}{r.biases:>8}{r.params:>8}{r.macs:>7}")
+    total = sum(r.params for r in rows)
+    lines.append(f"{'total':<10}{'':>10}{'':>9}{'':>8}{total:>8}{sum(r.macs for r in rows):>7}")
+    return "\n".join(lines)
+
+
+def human_bytes(n: int) -> str:
+    """Return ``n`` bytes as a short human string (B, KB, MB with 1024 steps)."""
+    if n < KB:
+        return f"{n} B"
+    if n < MB:
+        return f"{n / KB:.1f} KB"
+    return f"{n / MB:.1f} MB"
