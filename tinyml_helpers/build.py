@@ -24,9 +24,9 @@ BUILD_DIR = ROOT / "build"
 TIMEOUT_S = 600  # per cell; a lesson takes < 60 s in total, so only a hang gets here
 
 
-def select(names: list[str] | None) -> list[Path]:
+def select(names: list[str] | None, notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
     """Return the lesson paths matching ``names`` (file names or number prefixes), or all."""
-    all_lessons = lessons()
+    all_lessons = lessons(notebook_dir)
     if not names:
         return all_lessons
     chosen = []
@@ -65,18 +65,19 @@ def _describe_failure(path: Path, err) -> str:
     cell = getattr(err, "exec_count", None)
     where = f"cell [{cell}]" if cell is not None else "a cell"
     ename, evalue = getattr(err, "ename", type(err).__name__), getattr(err, "evalue", str(err))
-    return f"FAILED: {path.relative_to(ROOT)} at {where}: {ename}: {evalue}"
+    return f"FAILED: {path.name} at {where}: {ename}: {evalue}"
 
 
-def build(names: list[str] | None = None) -> int:
+def build(names: list[str] | None = None, notebook_dir: Path = NOTEBOOK_DIR,
+          build_dir: Path = BUILD_DIR) -> int:
     """Run the build; return a process exit code (0 when every notebook succeeded)."""
     from papermill.exceptions import PapermillExecutionError
 
-    out_dir = BUILD_DIR / "notebooks"
+    out_dir = Path(build_dir) / "notebooks"
     times = {}
-    todo = select(names)
+    todo = select(names, notebook_dir)
     for i, path in enumerate(todo, start=1):
-        print(f"[{i}/{len(todo)}] {path.relative_to(ROOT)}", flush=True)
+        print(f"[{i}/{len(todo)}] {path.name}", flush=True)
         try:
             times[path.name] = execute(path, out_dir / path.name)
         except PapermillExecutionError as err:
@@ -85,8 +86,8 @@ def build(names: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 1
         print(f"      done in {times[path.name]:.1f} s", flush=True)
-    write_atomic(BUILD_DIR / "notebook_times.json", json.dumps(times, indent=2) + "\n")
-    print(f"built {len(todo)} notebook(s) into {out_dir.relative_to(ROOT)}/")
+    write_atomic(Path(build_dir) / "notebook_times.json", json.dumps(times, indent=2) + "\n")
+    print(f"built {len(todo)} notebook(s) into {out_dir}/")
     return 0
 
 
@@ -110,7 +111,7 @@ def refresh(names: list[str] | None = None) -> int:
     import nbformat
 
     for path in select(names):
-        print(f"refreshing {path.relative_to(ROOT)}", flush=True)
+        print(f"refreshing {path.name}", flush=True)
         nb = nbformat.read(path, as_version=4)
         start = time.perf_counter()
         client = nbclient.NotebookClient(
@@ -120,7 +121,7 @@ def refresh(names: list[str] | None = None) -> int:
         try:
             client.execute()
         except nbclient.exceptions.CellExecutionError as err:
-            print(f"FAILED: {path.relative_to(ROOT)}: {err}", file=sys.stderr)
+            print(f"FAILED: {path.name}: {err}", file=sys.stderr)
             return 1
         clean(nb)
         write_atomic(path, nbformat.writes(nb) + "\n")

@@ -60,9 +60,9 @@ if "google.colab" in sys.modules:
     )'''
 
 
-def lessons() -> list[Path]:
+def lessons(notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
     """Return the lesson notebooks in course order (by their number prefix)."""
-    return sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+    return sorted(Path(notebook_dir).glob("[0-9][0-9]_*.ipynb"))
 
 
 def write_atomic(path: Path, text: str) -> None:

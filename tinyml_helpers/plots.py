@@ -34,8 +34,12 @@ def plot_history(history, ax=None, skip: int = 10):
     hist = getattr(history, "history", history)
     epochs = np.arange(1, len(hist["loss"]) + 1)
     ax.plot(epochs[skip:], hist["loss"][skip:], label="training loss")
-    if "val_loss" in hist:
-        ax.plot(epochs[skip:], hist["val_loss"][skip:], label="validation loss")
+    if hist.get("val_loss"):
+        # With validation_freq = k, Keras validates after epochs k, 2k, 3k, ...
+        every = len(hist["loss"]) // len(hist["val_loss"])
+        val_epochs = np.arange(every, len(hist["loss"]) + 1, every)
+        keep = val_epochs > skip
+        ax.plot(val_epochs[keep], np.asarray(hist["val_loss"])[keep], label="validation loss")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean squared error")

@@ -6,6 +6,8 @@ model can be passed too: its layers are read into the same description first.
 
 from __future__ import annotations
 
+import itertools
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -85,7 +87,7 @@ def layer_table(model_or_widths) -> list[LayerSize]:
 
 def _table_from_widths(widths: Sequence[int]) -> list[LayerSize]:
     rows = [LayerSize("input", "input", widths[0], widths[0], 0, 0)]
-    for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:]), start=1):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(widths), start=1):
         name = "output" if i == len(widths) - 1 else f"dense_{i}"
         rows.append(LayerSize(name, "dense", n_in, n_out, n_in * n_out, n_out))
     return rows
@@ -101,20 +103,38 @@ def _table_from_keras(model) -> list[LayerSize]:
         raise TypeError(
             f"expected a list of layer widths or a Keras model, got {type(model).__name__}"
         )
-    width = int(model.input_shape[-1])
-    rows = [LayerSize("input", "input", width, width, 0, 0)]
     for layer in layers:
         kind = type(layer).__name__
-        if kind in _PASS_THROUGH:
-            continue
-        if kind != "Dense":
+        if kind != "Dense" and kind not in _PASS_THROUGH:
             raise TypeError(
                 f"sizing supports Dense layers only; layer {layer.name!r} is a {kind}"
+            )
+    try:
+        input_shape = tuple(model.input_shape)
+    except AttributeError:  # a Sequential without an Input has no shape until it is built
+        raise ValueError(
+            f"model {model.name!r} has no input shape yet; start it with tf.keras.Input(...)"
+        ) from None
+    if len(input_shape) != 2 or input_shape[-1] is None:
+        # Dense on a (batch, steps, features) input runs once per step: this table would be wrong.
+        raise TypeError(f"sizing needs a flat (batch, features) input, got {input_shape}")
+    width = int(input_shape[-1])
+    rows = [LayerSize("input", "input", width, width, 0, 0)]
+    for layer in layers:
+        if type(layer).__name__ != "Dense":
+            continue
+        n_in = int(layer.kernel.shape[0])
+        if n_in != width:  # e.g. a functional model with branches: not one chain of layers
+            raise TypeError(
+                f"sizing needs a single chain of Dense layers; layer {layer.name!r} takes "
+                f"{n_in} inputs but the layer before it gives {width}"
             )
         units = int(layer.units)
         biases = units if layer.use_bias else 0
         rows.append(LayerSize(layer.name, "dense", width, units, width * units, biases))
         width = units
+    if len(rows) == 1:
+        raise TypeError(f"model {model.name!r} has no Dense layer to size")
     return rows
 
 
@@ -184,11 +204,12 @@ def check_fit(flash_needed: int, ram_needed: int, board: str) -> Fit:
     Only the model is counted: the program code, the runtime and the stack need room too.
     """
     for name, value in (("flash_needed", flash_needed), ("ram_needed", ram_needed)):
-        if isinstance(value, bool) or not isinstance(value, int):
+        # numbers.Integral also admits NumPy integers, which size arithmetic often produces.
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise TypeError(f"{name} must be an int number of bytes, got {value!r}")
         if value < 0:
             raise ValueError(f"{name} must be >= 0 bytes, got {value}")
-    return Fit(get_board(board), flash_needed, ram_needed)
+    return Fit(get_board(board), int(flash_needed), int(ram_needed))
 
 
 def fit_report(model_or_widths, dtype: str = "float32") -> list[Fit]:
@@ -207,6 +228,31 @@ def format_table(model_or_widths) -> str:
         lines.append(f"{r.name:<10}{shape:>10}{r.weights:>9}{r.biases:>8}{r.params:>8}{r.macs:>7}")
     total = sum(r.params for r in rows)
     lines.append(f"{'total':<10}{'':>10}{'':>9}{'':>8}{total:>8}{sum(r.macs for r in rows):>7}")
+    return "\n".join(lines)
+
+
+def format_boards() -> str:
+    """Return the board catalogue :data:`BOARDS` as aligned text."""
+    lines = [f"{'key':<11}{'board':<21}{'flash':>9}{'RAM':>9}{'clock':>9}  {'FPU':<4}mcu"]
+    for key, b in BOARDS.items():
+        lines.append(
+            f"{key:<11}{b.name:<21}{b.flash_bytes // KB:>6} KB{b.ram_bytes // KB:>6} KB"
+            f"{b.clock_hz // 1_000_000:>5} MHz  {'yes' if b.fpu else 'no':<4}{b.mcu}"
+        )
+    return "\n".join(lines)
+
+
+def format_fits(fits: Sequence[Fit]) -> str:
+    """Return a :func:`fit_report` as aligned text: bytes needed vs available, and a verdict."""
+    lines = [f"{'board':<20} {'flash (weights)':<32} {'RAM (activations)':<28} fits?"]
+    for f in fits:
+        b = f.board
+        flash_pct, ram_pct = f.flash_needed / b.flash_bytes, f.ram_needed / b.ram_bytes
+        flash = f"{f.flash_needed:,} B of {b.flash_bytes // KB} KB ({flash_pct:.1%})"
+        ram = f"{f.ram_needed:,} B of {b.ram_bytes // KB} KB ({ram_pct:.1%})"
+        short = [part for part, ok in (("flash", f.fits_flash), ("RAM", f.fits_ram)) if not ok]
+        verdict = "yes" if f.fits else "no: too little " + " and ".join(short)
+        lines.append(f"{b.name:<20} {flash:<32} {ram:<28} {verdict}")
     return "\n".join(lines)
 
 

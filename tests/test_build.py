@@ -1,0 +1,52 @@
+"""The papermill build: runs in order, names the failing notebook and cell, keeps earlier work."""
+
+import nbformat
+import pytest
+
+from tinyml_helpers import build
+
+
+def _notebook(path, *sources):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, str(path))
+
+
+@pytest.fixture
+def lessons(tmp_path):
+    src = tmp_path / "notebooks"
+    src.mkdir()
+    _notebook(src / "01_ok.ipynb", "x = 1", "print(x + 1)")
+    _notebook(src / "02_broken.ipynb", "y = 2", "raise ValueError('broken on purpose')", "z = 3")
+    _notebook(src / "03_never.ipynb", "print('unreached')")
+    return src
+
+
+def test_build_stops_at_the_failing_notebook_and_names_the_cell(lessons, tmp_path, capsys):
+    out = tmp_path / "build"
+    (out / "notebooks").mkdir(parents=True)
+    (out / "notebooks" / "01_ok.ipynb").write_text("stale")  # replaced by the new result
+    assert build.build(None, notebook_dir=lessons, build_dir=out) == 1
+    err = capsys.readouterr().err
+    assert "FAILED: 02_broken.ipynb at cell [2]: ValueError: broken on purpose" in err
+    done = nbformat.read(str(out / "notebooks" / "01_ok.ipynb"), as_version=4)
+    assert done.cells[1].outputs[0]["text"] == "2\n"
+    assert (out / "notebooks" / "02_broken.failed.ipynb").exists()
+    assert not (out / "notebooks" / "02_broken.ipynb").exists()
+    assert not (out / "notebooks" / "03_never.ipynb").exists()
+    assert not list((out / "notebooks").glob(".*tmp*")), "no half-written files left"
+    for src in lessons.iterdir():  # sources are never overwritten
+        assert not nbformat.read(str(src), as_version=4).cells[0].get("outputs")
+
+
+def test_build_selects_by_number_and_writes_times(lessons, tmp_path):
+    out = tmp_path / "build"
+    assert build.build(["01"], notebook_dir=lessons, build_dir=out) == 0
+    assert (out / "notebooks" / "01_ok.ipynb").exists()
+    assert "01_ok.ipynb" in (out / "notebook_times.json").read_text()
+
+
+def test_unknown_lesson_is_a_clear_error(lessons):
+    with pytest.raises(ValueError, match="no lesson notebook matches '09'"):
+        build.select(["09"], lessons)

@@ -1,0 +1,86 @@
+"""Every lesson follows the notebook template and is committed executed, badges in sync."""
+
+import json
+
+import pytest
+
+from tinyml_helpers import course
+
+LESSONS = course.lessons()
+
+
+def _cells(path):
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def _text(cell):
+    return "".join(cell["source"])
+
+
+def test_lessons_are_numbered_in_order():
+    numbers = [int(p.name[:2]) for p in LESSONS]
+    assert numbers == list(range(1, len(numbers) + 1)), [p.name for p in LESSONS]
+    assert len(numbers) >= 2
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_notebook_follows_the_template(path):
+    cells = _cells(path)
+    first = _text(cells[0])
+    assert cells[0]["cell_type"] == "markdown" and first.startswith("# ")
+    assert course.badge(path.name) in first
+    assert "What you'll learn" in first
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert _text(code[0]) == course.setup_cell_source(), "first code cell must be the setup cell"
+    assert "parameters" in code[1].get("metadata", {}).get("tags", []), "second: parameters"
+    headings = [line for c in cells if c["cell_type"] == "markdown"
+                for line in _text(c).splitlines() if line.startswith("## ")]
+    for needed in ("## Summary", "## Exercises"):
+        assert any(h.startswith(needed) for h in headings), f"{path.name} lacks {needed}"
+    assert any("assert" in _text(c) for c in code), "a lesson checks its claims"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_notebook_is_committed_executed_without_errors_or_noise(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    assert "papermill" not in nb["metadata"]
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        assert cell["execution_count"] is not None, f"unexecuted cell: {_text(cell)[:60]}"
+        for out in cell["outputs"]:
+            assert out["output_type"] != "error", f"error output in {path.name}"
+            if out.get("name") == "stderr":
+                text = "".join(out["text"])
+                assert "Warning" not in text and "WARNING" not in text, text[:200]
+
+
+def test_badges_and_setup_cells_are_in_sync_with_the_repo_address():
+    assert course.out_of_sync() == []
+
+
+def test_readme_has_a_badge_per_lesson_and_the_two_commands():
+    readme = (course.ROOT / "README.md").read_text(encoding="utf-8")
+    for path in LESSONS:
+        assert course.badge(path.name) in readme, path.name
+    assert "make build" in readme and "make test" in readme
+
+
+def test_setup_cell_does_nothing_outside_colab():
+    namespace = {}
+    exec(course.setup_cell_source(), namespace)  # would pip install if it thought it was Colab
+    assert namespace["REPO_URL"] == course.REPO_URL
+
+
+def test_sync_rewrites_a_stale_badge(tmp_path, monkeypatch):
+    src = LESSONS[0]
+    copy = tmp_path / "notebooks" / src.name
+    copy.parent.mkdir()
+    copy.write_text(src.read_text(encoding="utf-8").replace(course.REPO, "someone/old-fork"))
+    monkeypatch.setattr(course, "NOTEBOOK_DIR", copy.parent)
+    monkeypatch.setattr(course, "ROOT", tmp_path)
+    monkeypatch.setattr(course, "lessons", lambda d=copy.parent: [copy])
+    assert course.out_of_sync() == [src.name]
+    assert course.sync() == [src.name]
+    assert course.out_of_sync() == []
+    assert "someone/old-fork" not in copy.read_text(encoding="utf-8")
