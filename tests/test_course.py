@@ -68,7 +68,8 @@ def test_readme_has_a_badge_per_lesson_and_the_two_commands():
 
 def test_setup_cell_does_nothing_outside_colab():
     namespace = {}
-    exec(course.setup_cell_source(), namespace)  # would pip install if it thought it was Colab
+    # Runs the cell's code as a notebook would; it must not try to pip install here.
+    exec(course.setup_cell_source(), namespace)  # noqa: S102
     assert namespace["REPO_URL"] == course.REPO_URL
 
 

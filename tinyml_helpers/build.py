@@ -96,12 +96,16 @@ _VOLATILE_CELL_KEYS = ("execution", "papermill", "collapsed", "scrolled")
 
 
 def clean(nb) -> None:
-    """Strip run-specific metadata from a notebook node in place."""
+    """Strip run-specific metadata (and random widget ids) from a notebook node in place."""
     for key in ("papermill", "widgets"):
         nb.metadata.pop(key, None)
     for cell in nb.cells:
         for key in _VOLATILE_CELL_KEYS:
             cell.metadata.pop(key, None)
+        for output in cell.get("outputs", []):
+            # A widget view holds a fresh random model id each run, and without the widget
+            # state (dropped above) it cannot render anyway: keep only its text form.
+            output.get("data", {}).pop("application/vnd.jupyter.widget-view+json", None)
 
 
 def refresh(names: list[str] | None = None) -> int:

@@ -56,8 +56,8 @@ def split_sizes(num_samples: int, fractions=(0.6, 0.2, 0.2)) -> tuple[int, int, 
         raise ValueError(f"fractions must be finite and >= 0, got {tuple(fractions)}")
     if not math.isclose(sum(fractions), 1.0, abs_tol=1e-9):
         raise ValueError(f"fractions must sum to 1, got {tuple(fractions)} (sum {sum(fractions)})")
-    n_train = int(round(fractions[0] * num_samples))
-    n_val = int(round(fractions[1] * num_samples))
+    n_train = round(fractions[0] * num_samples)
+    n_val = round(fractions[1] * num_samples)
     n_test = num_samples - n_train - n_val
     if n_test < 0:  # only reachable through rounding of tiny sets
         raise ValueError(f"{num_samples} samples are too few for fractions {tuple(fractions)}")
@@ -71,12 +71,10 @@ def split(x: np.ndarray, y: np.ndarray, fractions=(0.6, 0.2, 0.2)) -> Split:
         raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
     n_train, n_val, _ = split_sizes(len(x), fractions)
     cut1, cut2 = n_train, n_train + n_val
-    col = lambda a: a.reshape(-1, 1)  # noqa: E731  Keras wants (samples, features)
-    return Split(
-        col(x[:cut1]), col(y[:cut1]),
-        col(x[cut1:cut2]), col(y[cut1:cut2]),
-        col(x[cut2:]), col(y[cut2:]),
-    )
+    # Keras wants one row per sample and one column per feature: shape (n, 1).
+    parts = [a.reshape(-1, 1) for a in (x[:cut1], y[:cut1], x[cut1:cut2], y[cut1:cut2],
+                                         x[cut2:], y[cut2:])]
+    return Split(*parts)
 
 
 def sine_dataset(

@@ -108,3 +108,18 @@ def dense_weights(model) -> list[tuple]:
             w, b = layer.get_weights()
             pairs.append((w, b))
     return pairs
+
+
+def trained_sine_model(seed: int = 0, epochs: int = 500, progress: bool = False):
+    """Return (model, split): lesson 01's 1-16-16-1 model trained again, exactly as there.
+
+    Later lessons start from this instead of loading a file; with the same seed the weights
+    are the same every run (about 10 s on two CPU cores).
+    """
+    from . import data, env
+
+    env.set_seed(seed)
+    split = data.sine_dataset(1000, noise=0.1, seed=seed)
+    model = sine_model(learning_rate=0.01)
+    fit(model, split, epochs=epochs, batch_size=64, progress=progress)
+    return model, split
