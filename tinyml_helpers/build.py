@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -61,6 +62,17 @@ def execute(src: Path, dst: Path, parameters: dict | None = None) -> float:
     return time.perf_counter() - start
 
 
+def _parameters_for(path: Path, **available) -> dict:
+    """Return the entries of ``available`` that the notebook's parameters cell declares."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    declared = "".join(cell.source for cell in nb.cells
+                       if "parameters" in cell.get("metadata", {}).get("tags", []))
+    return {key: value for key, value in available.items()
+            if re.search(rf"^{key}\s*=", declared, flags=re.M)}
+
+
 def _describe_failure(path: Path, err) -> str:
     cell = getattr(err, "exec_count", None)
     where = f"cell [{cell}]" if cell is not None else "a cell"
@@ -74,12 +86,14 @@ def build(names: list[str] | None = None, notebook_dir: Path = NOTEBOOK_DIR,
     from papermill.exceptions import PapermillExecutionError
 
     out_dir = Path(build_dir) / "notebooks"
+    export_dir = Path(build_dir) / "export"
     times = {}
     todo = select(names, notebook_dir)
     for i, path in enumerate(todo, start=1):
         print(f"[{i}/{len(todo)}] {path.name}", flush=True)
         try:
-            times[path.name] = execute(path, out_dir / path.name)
+            times[path.name] = execute(path, out_dir / path.name,
+                                       _parameters_for(path, export_dir=str(export_dir)))
         except PapermillExecutionError as err:
             print(_describe_failure(path, err), file=sys.stderr)
             print(f"partial output kept in {out_dir / (path.stem + '.failed.ipynb')}",
