@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NBVAL  := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: build test refresh lint benchmark clean
+.PHONY: build test toolchains refresh lint benchmark clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (found " + sys.version.split()[0] + "): set PYTHON=/path/to/python3.11")'
@@ -18,11 +18,16 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q -r requirements.txt
 	touch $@
 
-build: $(STAMP)
+build: $(STAMP) toolchains
 	$(BIN)/python -m tinyml_helpers.build
 
-test: $(STAMP)
+test: $(STAMP) toolchains
 	$(BIN)/python -m pytest tests notebooks $(NBVAL)
+
+# Offline board toolchains (avr-gcc, simavr, arm-none-eabi-gcc, QEMU) from Debian, when this
+# runs as root with apt-get; otherwise one line says what to install and the tests skip.
+toolchains: $(STAMP)
+	$(BIN)/python -m tinyml_helpers.toolchains install
 
 # Authors: re-execute the source notebooks in place after changing them or the helpers.
 refresh: $(STAMP)

@@ -102,7 +102,21 @@ def build(names: list[str] | None = None, notebook_dir: Path = NOTEBOOK_DIR,
         print(f"      done in {times[path.name]:.1f} s", flush=True)
     write_atomic(Path(build_dir) / "notebook_times.json", json.dumps(times, indent=2) + "\n")
     print(f"built {len(todo)} notebook(s) into {out_dir}/")
+    export_projects(export_dir, ROOT if Path(build_dir) == BUILD_DIR else Path(build_dir))
     return 0
+
+
+def export_projects(export_dir: Path, root: Path) -> None:
+    """Regenerate ``root``/arduino and ``root``/wokwi from the models lesson 06 exported."""
+    from . import projects
+
+    sources = [Path(export_dir) / name for name in (projects.FLOAT_NAME, projects.INT8_NAME)]
+    if not all(path.exists() for path in sources):
+        return  # lesson 06 did not run in this build: keep the committed projects
+    print("generating Arduino and Wokwi projects (measuring the TFLM arena) ...", flush=True)
+    written = projects.generate(sources[0].read_bytes(), sources[1].read_bytes(),
+                                root / "arduino", root / "wokwi")
+    print(f"wrote {len(written)} files under arduino/ and wokwi/")
 
 
 # Metadata that changes on every run and would only add noise to committed diffs.

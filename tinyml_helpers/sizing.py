@@ -94,7 +94,7 @@ def _table_from_widths(widths: Sequence[int]) -> list[LayerSize]:
 
 
 # Layers that hold no parameters and keep the width: they cost nothing in this table.
-_PASS_THROUGH = {"InputLayer", "Activation", "ReLU", "Dropout"}
+_PASS_THROUGH = {"InputLayer", "Activation", "ReLU", "Dropout", "Rescaling"}
 
 
 def _table_from_keras(model) -> list[LayerSize]:

@@ -1,0 +1,304 @@
+"""Quantization from scratch (scale, zero point, rounding) plus thin PTQ / QAT wrappers.
+
+The conventions are TFLite's, so the numbers here match the converter's:
+
+- affine mapping ``q = round(x / scale) + zero_point`` and back ``x ≈ (q - zero_point) * scale``;
+- rounding is half away from zero (C's ``roundf``, TFLite's ``TfLiteRound``), *not* the
+  half-to-even rule of Python's ``round`` and ``np.round``;
+- an asymmetric range is first widened to include 0, so 0.0 (a ReLU output, zero padding) is
+  exactly representable; symmetric quantization has zero point 0 and the narrow range
+  ±(2**(bits-1) - 1), i.e. -127…127 for int8 weights;
+- a constant tensor (min == max) needs no special case except all zeros: the range widened to
+  include 0 (or ±|c| when symmetric) has width |c| > 0. An all-zero range gets scale 1.0 (no
+  division by zero; 0 comes back as 0 exactly). A constant c != 0 lands on the end code of
+  the grid and dequantizes to c within 1 part in 10**16: exactly c again in float32, the dtype
+  of model weights (``fake_quantize`` returns float32 for float32 input).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from . import data, env, models
+
+MIN_BITS, MAX_BITS = 2, 16
+
+
+def check_bits(bits) -> int:
+    """Return ``bits`` after checking it is an int in 2…16."""
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)):
+        raise TypeError(f"bits must be an int, got {type(bits).__name__}")
+    if not MIN_BITS <= bits <= MAX_BITS:
+        raise ValueError(f"bits must be in {MIN_BITS}…{MAX_BITS}, got {bits}")
+    return int(bits)
+
+
+def qrange(bits: int = 8, signed: bool = False) -> tuple[int, int]:
+    """Return (qmin, qmax) of a ``bits``-bit integer: (0, 255) or (-128, 127) for 8 bits."""
+    bits = check_bits(bits)
+    return (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+
+
+def _finite(name: str, value) -> np.ndarray:
+    array = np.asarray(value)
+    if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
+        raise TypeError(f"{name} must be real numbers, got dtype {array.dtype}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or inf")
+    return array
+
+
+def round_half_away(x) -> np.ndarray:
+    """Return ``x`` rounded to the nearest integer, halves away from zero (2.5 → 3, -2.5 → -3)."""
+    x = _finite("x", x)
+    if not np.issubdtype(x.dtype, np.floating):
+        return x.copy()
+    a = np.abs(x)
+    r = np.floor(a)
+    r = r + ((a - r) >= 0.5)  # exact: a - r is computed without error for |x| < 2**52
+    return np.copysign(r, x)
+
+
+def affine_params(xmin, xmax, bits: int = 8, signed: bool | None = None,
+                  symmetric: bool = False):
+    """Return (scale, zero_point) mapping [xmin, xmax] onto ``bits``-bit integers.
+
+    Asymmetric (default, unsigned unless ``signed=True``): the range widened to include 0 is
+    spread over all 2**bits codes. Symmetric (always signed): zero point 0 and
+    scale = max(|xmin|, |xmax|) / (2**(bits-1) - 1). Arrays give per-channel parameters.
+    """
+    bits = check_bits(bits)
+    if signed is None:
+        signed = symmetric
+    if symmetric and not signed:
+        raise ValueError("symmetric quantization needs signed integers (signed=True)")
+    lo = _finite("xmin", xmin).astype(np.float64)
+    hi = _finite("xmax", xmax).astype(np.float64)
+    if np.any(lo > hi):
+        raise ValueError(f"xmin must be <= xmax, got xmin={xmin} and xmax={xmax}")
+    qmin, qmax = qrange(bits, signed)
+    if symmetric:
+        absmax = np.maximum(np.abs(lo), np.abs(hi))
+        scale = np.where(absmax > 0, absmax / qmax, 1.0)
+        zero_point = np.zeros_like(scale, dtype=np.int64)
+    else:
+        lo, hi = np.minimum(lo, 0.0), np.maximum(hi, 0.0)
+        scale = np.where(hi > lo, (hi - lo) / (qmax - qmin), 1.0)
+        zero_point = (qmin - round_half_away(lo / scale)).astype(np.int64)
+    if scale.ndim == 0:
+        return float(scale), int(zero_point)
+    return scale, zero_point
+
+
+def _int_dtype(bits: int, signed: bool):
+    if bits <= 8:
+        return np.int8 if signed else np.uint8
+    return np.int16 if signed else np.uint16
+
+
+def quantize(x, scale, zero_point, bits: int = 8, signed: bool = False) -> np.ndarray:
+    """Return the integer codes round(x / scale) + zero_point, clipped to the ``bits`` range.
+
+    The result has the smallest NumPy integer type that holds it (int8, uint8, int16, uint16);
+    cast to int32 before doing arithmetic with it, as a microcontroller's accumulator does.
+    """
+    bits = check_bits(bits)
+    x = _finite("x", x)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    scale = _finite("scale", scale)
+    if np.any(scale <= 0):
+        raise ValueError(f"scale must be > 0, got {scale}")
+    qmin, qmax = qrange(bits, signed)
+    zp = _finite("zero_point", zero_point)
+    if np.any(zp != np.round(zp)) or np.any(zp < qmin) or np.any(zp > qmax):
+        raise ValueError(f"zero_point must be an integer in {qmin}…{qmax}, got {zero_point}")
+    # x / scale keeps x's precision (float32 stays float32, like TFLite's QUANTIZE kernel).
+    codes = round_half_away(x / scale.astype(x.dtype))
+    codes = np.clip(codes + zp.astype(np.int64), qmin, qmax)
+    return codes.astype(_int_dtype(bits, signed))
+
+
+def dequantize(q, scale, zero_point) -> np.ndarray:
+    """Return the real values (q - zero_point) * scale as float64."""
+    q = _finite("q", q)
+    if not np.issubdtype(q.dtype, np.integer):
+        raise TypeError(f"q must be integer codes, got dtype {q.dtype}")
+    scale = _finite("scale", scale).astype(np.float64)
+    return (q.astype(np.int64) - np.asarray(zero_point, dtype=np.int64)) * scale
+
+
+def fake_quantize(x, bits: int = 8, symmetric: bool = True, axis: int | None = None):
+    """Return ``x`` quantized to ``bits`` bits and back, in x's float dtype.
+
+    The range is x's own min and max: per tensor, or per channel along ``axis`` (for a Keras
+    Dense kernel of shape (inputs, outputs) the output channels are ``axis=-1``).
+    """
+    x = _finite("x", x)
+    dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64
+    if x.size == 0:
+        return x.astype(dtype)
+    if axis is None:
+        xmin, xmax = x.min(), x.max()
+    else:
+        others = tuple(i for i in range(x.ndim) if i != axis % x.ndim)
+        xmin, xmax = x.min(axis=others, keepdims=True), x.max(axis=others, keepdims=True)
+    scale, zp = affine_params(xmin, xmax, bits, signed=True, symmetric=symmetric)
+    return dequantize(quantize(x, scale, zp, bits, signed=True), scale, zp).astype(dtype)
+
+
+def quantize_model_weights(model_or_pairs, bits: int = 8, symmetric: bool = True,
+                           per_channel: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Return [(W, b), ...] with every Dense kernel fake-quantized to ``bits`` bits.
+
+    Biases stay float: int8 models keep them as int32 on a scale so fine that their rounding
+    does not matter (lesson 02). Accepts a Keras model or a list of (W, b) NumPy pairs.
+    """
+    bits = check_bits(bits)
+    pairs = model_or_pairs
+    if not isinstance(model_or_pairs, (list, tuple)):
+        pairs = models.dense_weights(model_or_pairs)
+    axis = -1 if per_channel else None
+    return [(fake_quantize(w, bits, symmetric, axis), np.array(b)) for w, b in pairs]
+
+
+def forward(pairs, x) -> np.ndarray:
+    """Return the NumPy forward pass of a ReLU MLP given as [(W, b), ...] (linear output)."""
+    h = np.asarray(x, dtype=np.float32)
+    for i, (w, b) in enumerate(pairs):
+        h = h @ w + b
+        if i < len(pairs) - 1:
+            h = np.maximum(h, 0.0)
+    return h
+
+
+def mse_vs_sin(prediction, x) -> float:
+    """Return mean((prediction - sin(x))**2), the error against the true sine."""
+    prediction, x = np.ravel(prediction), np.ravel(x)
+    if prediction.shape != x.shape:
+        raise ValueError(f"prediction and x differ in size: {prediction.size} vs {x.size}")
+    return float(np.mean((prediction - np.sin(x)) ** 2))
+
+
+def sine_representative(split) -> np.ndarray:
+    """Return calibration inputs for the sine model: x_train plus the ends 0 and 2π.
+
+    Calibration sets the int8 input range from these values; if they stopped short of 2π,
+    inputs near 2π would saturate at code 127.
+    """
+    ends = np.array([[0.0], [data.TWO_PI]], dtype=np.float32)
+    return np.concatenate([np.asarray(split.x_train, dtype=np.float32), ends])
+
+
+def table_row(name: str, tflite_bytes: bytes, split) -> dict:
+    """Return one comparison row: sizes, test MSE vs sin(x) and tensor dtypes of a .tflite."""
+    from . import litert
+
+    pred = litert.predict(tflite_bytes, split.x_test)
+    return {
+        "name": name,
+        "tflite_bytes": len(tflite_bytes),
+        "weight_bytes": litert.weight_bytes(tflite_bytes),
+        "test_mse_vs_sin": mse_vs_sin(pred, split.x_test),
+        "dtypes": litert.dtypes(tflite_bytes),
+    }
+
+
+def ptq_table(model, split, representative=None, modes=None) -> list[dict]:
+    """Return a :func:`table_row` per post-training quantization mode of ``model``."""
+    from . import litert
+
+    if representative is None:
+        representative = sine_representative(split)
+    rows = []
+    for mode in modes or litert.MODES:
+        rep = representative if mode == "int8" else None
+        rows.append(table_row(mode, litert.convert(model, mode, rep), split))
+    return rows
+
+
+def _layer_outputs(model, x) -> list[np.ndarray]:
+    """Return each layer's output for inputs ``x`` (after its activation)."""
+    outputs, h = [], np.asarray(x, dtype=np.float32)
+    for layer in model.layers:
+        h = layer(h).numpy()
+        outputs.append(h)
+    return outputs
+
+
+def qat_model(model, calibration=None, learning_rate: float = 3e-4, decay_steps: int = 0):
+    """Return ``model`` wrapped by tfmot for quantization-aware training, compiled.
+
+    tfmot starts every activation range at [-6, 6] and moves it by only 0.1 % per training
+    step, far too slowly for a short fine-tune; with ``calibration`` inputs the ranges start at
+    the float model's own min/max over them instead (what PTQ calibration measures). With
+    ``decay_steps`` the learning rate follows a cosine from ``learning_rate`` down to 0, so
+    the fine-tune ends settled instead of wherever the last noisy step left it.
+    """
+    if not learning_rate > 0:
+        raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
+    tf = env.import_tf()  # sets TF_USE_LEGACY_KERAS before tfmot imports TensorFlow
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tfmot's own distutils deprecation warnings
+        import tensorflow_model_optimization as tfmot
+
+    qmodel = tfmot.quantization.keras.quantize_model(model)
+    if calibration is not None:
+        x = _finite("calibration", np.asarray(calibration, dtype=np.float32))
+        # qmodel.layers = [QuantizeLayer for the input, one QuantizeWrapper per model layer]
+        ranges = [(x.min(), x.max())] + [(h.min(), h.max()) for h in _layer_outputs(model, x)]
+        for layer, (lo, hi) in zip(qmodel.layers, ranges, strict=True):
+            for var in layer.weights:
+                short = var.name.split("/")[-1]  # quantize_layer_3_min:0, post_activation_max:0
+                if short.startswith("kernel"):  # kernel ranges are re-read from the kernel
+                    continue
+                if short.endswith("_min:0"):
+                    var.assign(min(float(lo), 0.0))
+                elif short.endswith("_max:0"):
+                    var.assign(max(float(hi), 0.0))
+    lr = learning_rate
+    if decay_steps:
+        lr = tf.keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=decay_steps)
+    # Same settings as models.compile_regression, which takes only a constant learning rate.
+    qmodel.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=lr), loss="mse",
+                   steps_per_execution=16)
+    return qmodel
+
+
+def qat_fine_tune(model, split, epochs: int = 20, learning_rate: float = 3e-4,
+                  representative=None, batch_size: int = 64, progress: bool = False):
+    """Return the QAT version of ``model``: ranges calibrated, fine-tuned for ``epochs``."""
+    if representative is None:
+        representative = sine_representative(split)
+    steps = epochs * math.ceil(len(split.x_train) / batch_size)
+    qmodel = qat_model(model, representative, learning_rate, decay_steps=steps)
+    models.fit(qmodel, split, epochs=epochs, batch_size=batch_size, progress=progress)
+    return qmodel
+
+
+def qat_row(model, split, epochs: int = 20, learning_rate: float = 3e-4,
+            representative=None, seed: int = 0) -> dict:
+    """Return the :func:`table_row` of ``model`` fine-tuned with QAT and converted to int8."""
+    from . import litert
+
+    if representative is None:
+        representative = sine_representative(split)
+    env.set_seed(seed)  # the fine-tune shuffles the training data
+    qmodel = qat_fine_tune(model, split, epochs, learning_rate, representative)
+    return table_row("qat int8", litert.convert(qmodel, "int8", representative), split)
+
+
+def format_rows(rows, reference: str = "float32") -> str:
+    """Return comparison rows as an aligned text table, MSE also relative to ``reference``."""
+    base = next((r["test_mse_vs_sin"] for r in rows if r["name"] == reference), math.nan)
+    header = (f"{'model':<10}{'.tflite B':>10}{'weight B':>10}{'MSE vs sin':>12}"
+              f"{'vs ' + reference:>12}  dtypes")
+    lines = [header]
+    for r in rows:
+        ratio = r["test_mse_vs_sin"] / base
+        lines.append(f"{r['name']:<10}{r['tflite_bytes']:>10,}{r['weight_bytes']:>10,}"
+                     f"{r['test_mse_vs_sin']:>12.4f}{ratio:>#11.2g}x  {r['dtypes']}")
+    return "\n".join(lines)

@@ -1,0 +1,96 @@
+{{BANNER}}
+// {{PROJECT}}: the same sine model run by TensorFlow Lite Micro, which interprets the .tflite
+// flatbuffer stored as a C array in model.cpp. Board: ESP32 with the arduino-esp32 core 3.x,
+// whose built-in "TFLite Micro" library provides the headers below (see README.md).
+//
+// Every step it feeds one x of [0, 2*pi) to the model, prints
+//   x=..., y=..., sin=..., us=...
+// on Serial at 115200 baud, and fades an LED on GPIO {{LED_PIN}} by the prediction y.
+
+#include <math.h>
+
+#include "model.h"
+#include "tensorflow/lite/micro/micro_interpreter.h"
+#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
+#include "tensorflow/lite/schema/schema_generated.h"
+
+const int kLedPin = {{LED_PIN}};
+const int kSteps = {{STEPS}};  // x values per period, as in the TensorFlow Lite Micro hello_world
+const float kXRange = 2.0f * (float)M_PI;  // the model was trained on x in [0, 2*pi]
+
+namespace {
+tflite::MicroInterpreter *g_interpreter = nullptr;
+TfLiteTensor *g_input = nullptr;
+TfLiteTensor *g_output = nullptr;
+// The tensor arena holds every tensor TFLM allocates. kTensorArenaSize (model.h) is the
+// smallest arena this model runs with, measured with the TFLM runtime on a 64-bit PC
+// (smaller pointers usually make it a little less on a 32-bit board); setup() prints what
+// this board really used.
+alignas(16) uint8_t g_arena[kTensorArenaSize];
+int g_step = 0;
+}  // namespace
+
+void setup() {
+  Serial.begin(115200);
+  pinMode(kLedPin, OUTPUT);
+
+  const tflite::Model *model = tflite::GetModel(g_model);
+  if (model->version() != TFLITE_SCHEMA_VERSION) {
+    Serial.printf("model schema %lu, this TFLM expects %d\n", (unsigned long)model->version(),
+                  TFLITE_SCHEMA_VERSION);
+    return;
+  }
+  // Register only the operator the model uses: FULLY_CONNECTED (its three Dense layers).
+  static tflite::MicroMutableOpResolver<1> resolver;
+  if (resolver.AddFullyConnected() != kTfLiteOk) {
+    Serial.println("could not register FULLY_CONNECTED");
+    return;
+  }
+  static tflite::MicroInterpreter interpreter(model, resolver, g_arena, kTensorArenaSize);
+  if (interpreter.AllocateTensors() != kTfLiteOk) {
+    Serial.printf("AllocateTensors() failed: %d bytes of arena are too few for this TFLM "
+                  "build; enlarge g_arena\n", kTensorArenaSize);
+    return;
+  }
+  g_interpreter = &interpreter;
+  g_input = interpreter.input(0);
+  g_output = interpreter.output(0);
+  Serial.printf("{{PROJECT}}: %d-byte model, arena %d bytes, %u used\n", g_model_len,
+                kTensorArenaSize, (unsigned)interpreter.arena_used_bytes());
+}
+
+void loop() {
+  if (g_interpreter == nullptr) {  // setup() failed and said why
+    delay(1000);
+    return;
+  }
+  float x = kXRange * g_step / kSteps;
+
+  // An int8 model takes quantized input: code = round(x / scale) + zero_point.
+  if (g_input->type == kTfLiteInt8) {
+    long code = lroundf(x / g_input->params.scale) + g_input->params.zero_point;
+    g_input->data.int8[0] = (int8_t)constrain(code, -128L, 127L);
+  } else {
+    g_input->data.f[0] = x;
+  }
+
+  unsigned long start = micros();
+  TfLiteStatus status = g_interpreter->Invoke();
+  unsigned long us = micros() - start;
+  if (status != kTfLiteOk) {
+    Serial.printf("Invoke() failed on x=%.3f\n", x);
+    return;
+  }
+
+  // Dequantize an int8 output: y = scale * (code - zero_point).
+  float y = g_output->type == kTfLiteInt8
+                ? g_output->params.scale * (g_output->data.int8[0] - g_output->params.zero_point)
+                : g_output->data.f[0];
+  Serial.printf("x=%.3f, y=%.3f, sin=%.3f, us=%lu\n", x, y, sinf(x), us);
+
+  // Fade the LED: y in [-1, 1] -> duty cycle 0..255.
+  analogWrite(kLedPin, (int)constrain((y + 1.0f) * 127.5f, 0.0f, 255.0f));
+
+  delay({{DELAY_MS}});
+  g_step = (g_step + 1) % kSteps;
+}

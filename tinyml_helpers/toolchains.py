@@ -1,0 +1,187 @@
+"""Offline microcontroller toolchains from Debian/Ubuntu packages: install them, compile a
+sketch for the Arduino Uno with ``arduino-builder``, read flash and RAM sizes with ``avr-size``.
+
+Everything here runs without an account or network access beyond the distribution's package
+mirror (Colab is Ubuntu, so the same packages install there).
+
+CLI:
+  ``python -m tinyml_helpers.toolchains install``          install the packages (root + apt only)
+  ``python -m tinyml_helpers.toolchains compile-uno SKETCH_DIR BUILD_DIR [NAME=VALUE...]``
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+DEBIAN_PACKAGES = (
+    "gcc-avr", "avr-libc", "simavr", "libsimavr-dev", "arduino-core-avr", "arduino-builder",
+    "gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "qemu-system-arm",
+)
+UNO_FQBN = "arduino:avr:uno"
+UNO_FLASH_BYTES = 32_256  # 32 KB minus the 512-byte bootloader, as the Arduino IDE reports
+UNO_RAM_BYTES = 2_048
+# Debian's AVR core with gcc-avr 5.4 needs DECIMAL_DIG defined for <cmath>.
+_UNO_CPP_FLAGS = "-DDECIMAL_DIG=__DECIMAL_DIG__"
+_apt_updated = False
+
+
+def have(tool: str) -> bool:
+    """Return True if the executable ``tool`` is on the PATH."""
+    if not isinstance(tool, str) or not tool:
+        raise ValueError(f"tool must be a non-empty executable name, got {tool!r}")
+    return shutil.which(tool) is not None
+
+
+def install_command(packages=DEBIAN_PACKAGES) -> str:
+    """Return the shell command that installs ``packages`` by hand."""
+    return "apt-get install -y --no-install-recommends " + " ".join(packages)
+
+
+def _installed(package: str) -> bool:
+    probe = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package],
+                           check=False, capture_output=True, text=True)
+    return probe.returncode == 0 and probe.stdout.strip() == "install ok installed"
+
+
+def _apt(args: list[str]) -> None:
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run = subprocess.run(["apt-get", "-q", *args], check=False, capture_output=True,
+                         text=True, env=env)
+    if run.returncode != 0:
+        tail = "\n".join((run.stdout + run.stderr).strip().splitlines()[-15:])
+        raise RuntimeError(f"`apt-get {' '.join(args)}` failed (exit {run.returncode}):\n{tail}")
+
+
+def install_debian(packages=DEBIAN_PACKAGES) -> bool:
+    """Install ``packages`` with apt-get; return True if they are installed, False if this
+    machine cannot (not root, or no apt-get). Raise RuntimeError if apt-get fails."""
+    packages = tuple(packages)
+    if not packages or not all(isinstance(p, str) and p for p in packages):
+        raise ValueError(f"packages must be non-empty package names, got {packages!r}")
+    if not have("apt-get") or not have("dpkg-query"):
+        return False
+    missing = [p for p in packages if not _installed(p)]
+    if not missing:
+        return True
+    if os.geteuid() != 0:
+        return False
+    global _apt_updated
+    if not _apt_updated:
+        _apt(["update"])
+        _apt_updated = True
+    _apt(["install", "-y", "--no-install-recommends", *missing])
+    return True
+
+
+def _main_sketch(sketch_dir: Path) -> Path:
+    inos = sorted(sketch_dir.glob("*.ino"))
+    if not inos:
+        raise ValueError(f"{sketch_dir} holds no .ino sketch")
+    for name in (f"{sketch_dir.name}.ino", "sketch.ino"):
+        if sketch_dir / name in inos:
+            return sketch_dir / name
+    if len(inos) == 1:
+        return inos[0]
+    raise ValueError(f"{sketch_dir} holds several .ino files and none is named after the folder")
+
+
+def compile_uno(sketch_dir, build_dir, defines: dict | None = None) -> Path:
+    """Compile a sketch folder for the Arduino Uno with arduino-builder; return the .elf path.
+
+    The Intel HEX file for uploading sits next to it (same name, ``.hex``). ``defines`` become
+    ``-DNAME=VALUE`` flags for the sketch's C++ files. Raise RuntimeError with the compiler
+    output if the build fails.
+    """
+    sketch_dir, build_dir = Path(sketch_dir).resolve(), Path(build_dir).resolve()
+    if not sketch_dir.is_dir():
+        raise ValueError(f"sketch folder {sketch_dir} does not exist")
+    if not have("arduino-builder"):
+        raise RuntimeError("arduino-builder is not installed; install with: "
+                           + install_command())
+    sketch = _main_sketch(sketch_dir)
+    flags = [_UNO_CPP_FLAGS]
+    for name, value in (defines or {}).items():
+        if not str(name).isidentifier():
+            raise ValueError(f"define name {name!r} is not a C identifier")
+        flags.append(f"-D{name}={value}")
+    build_dir.mkdir(parents=True, exist_ok=True)
+    command = ["arduino-builder", "-compile",
+               "-hardware", "/usr/share/arduino/hardware",
+               "-hardware", "/usr/share/arduino-builder",
+               "-tools", "/usr/bin", "-fqbn", UNO_FQBN,
+               "-prefs=compiler.cpp.extra_flags=" + " ".join(flags),
+               "-build-path", str(build_dir), str(sketch)]
+    run = subprocess.run(command, check=False, capture_output=True, text=True)
+    elf = build_dir / f"{sketch.name}.elf"
+    if run.returncode != 0 or not elf.exists():
+        output = (run.stdout + run.stderr).strip()
+        raise RuntimeError(f"compiling {sketch} for the Uno failed (exit {run.returncode}):\n"
+                           f"{output[-6000:]}")
+    return elf
+
+
+def avr_size(elf) -> dict[str, int]:
+    """Return {"flash": bytes, "ram": bytes} of an AVR .elf, counted as the Arduino IDE does
+    (flash = .text + .data; static RAM = .data + .bss + .noinit)."""
+    elf = Path(elf)
+    if not elf.is_file():
+        raise ValueError(f"{elf} is not a file")
+    if not have("avr-size"):
+        raise RuntimeError("avr-size is not installed; install with: " + install_command())
+    run = subprocess.run(["avr-size", "-A", str(elf)], check=False, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise RuntimeError(f"avr-size failed on {elf}: {run.stderr.strip()}")
+    sections = {}
+    for line in run.stdout.splitlines():
+        fields = line.split()
+        if len(fields) == 3 and fields[0].startswith(".") and fields[1].isdigit():
+            sections[fields[0]] = int(fields[1])
+    if ".text" not in sections:
+        raise ValueError(f"{elf} has no .text section; is it an AVR executable?")
+    data = sections.get(".data", 0)
+    return {"flash": sections[".text"] + data,
+            "ram": data + sections.get(".bss", 0) + sections.get(".noinit", 0)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command-line interface; return the exit status."""
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["install"]:
+        if not have("apt-get"):
+            print("skipping toolchain install: no apt-get here; install with your package "
+                  "manager: " + " ".join(DEBIAN_PACKAGES))
+            return 0
+        try:
+            done = install_debian()
+        except RuntimeError as exc:
+            print(f"toolchain install failed: {exc}", file=sys.stderr)
+            return 1
+        if done:
+            print("toolchains ready: " + " ".join(DEBIAN_PACKAGES))
+        else:
+            print("skipping toolchain install: not root; install with: sudo "
+                  + install_command())
+        return 0
+    if len(args) >= 3 and args[0] == "compile-uno":
+        defines = dict(item.split("=", 1) for item in args[3:] if "=" in item)
+        try:
+            elf = compile_uno(args[1], args[2], defines)
+        except (RuntimeError, ValueError) as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        size = avr_size(elf)
+        print(f"{elf}: flash {size['flash']} of {UNO_FLASH_BYTES} bytes, "
+              f"RAM {size['ram']} of {UNO_RAM_BYTES} bytes")
+        return 0
+    print("usage: python -m tinyml_helpers.toolchains install\n"
+          "       python -m tinyml_helpers.toolchains compile-uno SKETCH_DIR BUILD_DIR "
+          "[NAME=VALUE...]", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
