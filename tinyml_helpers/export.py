@@ -101,6 +101,7 @@ class Int8Dense:
     output_zero_point: int
     act_min: int
     act_max: int
+    relu: bool  # the op's fused activation (the clamp above is how it is computed)
 
 
 @dataclass(frozen=True)
@@ -284,7 +285,7 @@ def int8_layers(tflite: bytes) -> Int8Model:
             multiplier=np.array([m for m, _ in pairs], dtype=np.int32),
             shift=np.array([s for _, s in pairs], dtype=np.int8),
             input_zero_point=int(in_zp[0]), output_zero_point=int(out_zp[0]),
-            act_min=max(-128, int(out_zp[0])) if relu else -128, act_max=127))
+            act_min=max(-128, int(out_zp[0])) if relu else -128, act_max=127, relu=relu))
     _check_chain([lay.weights.shape for lay in layers])
     in_scale, in_zp = quant(graph.inputs[0])
     out_scale, out_zp = quant(graph.outputs[0])
@@ -423,7 +424,7 @@ def _int8_files(model: Int8Model, prefix: str) -> dict[str, str]:
     for i, lay in enumerate(layers, start=1):
         o, n = lay.weights.shape
         src.append(
-            f"/* layer {i}: {n} -> {o}, {'ReLU' if lay.act_min > -128 else 'linear'} */\n"
+            f"/* layer {i}: {n} -> {o}, {'ReLU' if lay.relu else 'linear'} */\n"
             f"static const int8_t w{i}[{o * n}] TINYML_CONST = {_c_values(lay.weights, str)};\n"
             f"static const int32_t b{i}[{o}] TINYML_CONST = {_c_values(lay.bias, str)};\n"
             f"static const int32_t m{i}[{o}] TINYML_CONST = {_c_values(lay.multiplier, str)};\n"
