@@ -1,0 +1,107 @@
+"""Anomaly detection: metrics against hand examples, the Mahalanobis distance against a
+direct solve, and the int8 autoencoder's plain C against the TFLM runtime, bit for bit."""
+
+import numpy as np
+import pytest
+
+from tinyml_helpers import anomaly
+
+
+def test_auc_of_the_classic_four_point_example():
+    scores, labels = [0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]
+    # Pairs (anomaly, normal): (0.35, 0.1) ok, (0.35, 0.4) wrong, (0.8, both) ok -> 3/4.
+    assert anomaly.auc(scores, labels) == pytest.approx(0.75)
+    assert anomaly.auc_rank(scores, labels) == pytest.approx(0.75)
+    fpr, tpr, thr = anomaly.roc_curve(scores, labels)
+    np.testing.assert_allclose(fpr, [0, 0, 0.5, 0.5, 1])
+    np.testing.assert_allclose(tpr, [0, 0.5, 0.5, 1, 1])
+    np.testing.assert_allclose(thr, [np.inf, 0.8, 0.4, 0.35, 0.1])
+
+
+def test_ties_count_half_and_perfect_separation_scores_one():
+    assert anomaly.auc([1, 1], [0, 1]) == pytest.approx(0.5)
+    assert anomaly.auc_rank([1, 1], [0, 1]) == pytest.approx(0.5)
+    assert anomaly.auc([0, 1, 2, 3], [0, 0, 1, 1]) == 1.0
+    assert anomaly.auc([3, 2, 1, 0], [0, 0, 1, 1]) == 0.0
+
+
+def test_trapezoid_and_rank_auc_agree_on_random_scores_with_ties():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 500)
+    scores = np.round(rng.normal(labels * 0.8, 1.0), 1)  # rounding makes many ties
+    assert anomaly.auc(scores, labels) == pytest.approx(anomaly.auc_rank(scores, labels),
+                                                        abs=1e-12)
+
+
+def test_confusion_matrix_counts():
+    cm = anomaly.confusion_matrix([0, 0, 0, 1, 1], [0, 1, 0, 1, 0])
+    assert cm.tolist() == [[2, 1], [1, 1]]
+
+
+def test_mahalanobis_matches_a_direct_solve():
+    rng = np.random.default_rng(1)
+    x = rng.multivariate_normal([1, -2, 0.5], [[2, 0.9, 0], [0.9, 1, 0.3], [0, 0.3, 0.5]], 400)
+    det = anomaly.fit_mahalanobis(x, ridge=0.0)
+    q = rng.normal(size=(5, 3))
+    cov, mu = np.cov(x, rowvar=False), x.mean(axis=0)
+    direct = [np.sqrt((v - mu) @ np.linalg.solve(cov, v - mu)) for v in q]
+    np.testing.assert_allclose(det.score(q), direct, rtol=1e-10)
+    assert np.median(det.score(x) ** 2) == pytest.approx(3 - 2 / 3, rel=0.15)  # χ²₃ median
+
+
+def test_threshold_and_scaler():
+    assert anomaly.threshold(np.arange(101), 99) == pytest.approx(99.0)
+    scale = anomaly.fit_scaler([[1.0, 5.0], [3.0, 5.0]])
+    np.testing.assert_allclose(scale([[2.0, 5.0], [3.0, 6.0]]), [[0, 0], [1, 1]])
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: anomaly.auc([1, 2], [1, 1]), ValueError, "both classes"),
+    (lambda: anomaly.auc([1, 2], [0, 2]), ValueError, "labels must be 0"),
+    (lambda: anomaly.auc([1, 2, 3], [0, 1]), ValueError, "equally long"),
+    (lambda: anomaly.auc([np.nan, 2], [0, 1]), ValueError, "NaN"),
+    (lambda: anomaly.threshold([1, 2], 101), ValueError, "percentile"),
+    (lambda: anomaly.fit_mahalanobis(np.zeros((3, 5))), ValueError, "more samples"),
+    (lambda: anomaly.fit_mahalanobis(np.eye(20)[:, :2]).score(np.ones((1, 3))), ValueError,
+     "expected 2 features"),
+    (lambda: anomaly.confusion_matrix([0, 1], [0]), ValueError, "equally long"),
+    (lambda: anomaly.reconstruction_error(np.ones((2, 3)), np.ones((2, 2))), ValueError,
+     "differ in shape"),
+])
+def test_bad_input_is_refused(call, error, words):
+    with pytest.raises(error, match=words):
+        call()
+
+
+@pytest.fixture(scope="module")
+def int8_autoencoder(tf):
+    from tinyml_helpers import export, litert, vibration
+
+    fan = vibration.dataset(30, 8, seed=0)
+    f_train, f_val, f_test = (vibration.features(x) for x in (fan.x_train, fan.x_val,
+                                                             fan.x_test))
+    scale = anomaly.fit_scaler(f_train)
+    model, _ = anomaly.train_autoencoder(scale(f_train), scale(f_val), epochs=20)
+    tflite = litert.convert(model, "int8", scale(f_train))
+    layers = export.int8_layers(tflite)
+    return tflite, layers, layers.quantize(scale(f_test))
+
+
+def test_autoencoder_has_the_lesson_shape(int8_autoencoder):
+    _, layers, codes = int8_autoencoder
+    assert [lay.weights.shape for lay in layers.layers] == [(8, 12), (4, 8), (8, 4), (12, 8)]
+    assert codes.shape == (48, 12) and codes.dtype == np.int8
+
+
+@pytest.mark.parametrize("target", ["host", "uno"])
+def test_int8_autoencoder_in_plain_c_equals_tflm(int8_autoencoder, target, tmp_path):
+    from tinyml_helpers import export, firmware, tflm
+
+    if firmware.missing_tools(target):
+        pytest.skip(f"{target} tools missing: {firmware.install_hint(target)}")
+    tflite, layers, codes = int8_autoencoder
+    expected = tflm.run(tflite, codes)
+    np.testing.assert_array_equal(export.int8_reference(layers, codes), expected)
+    elf = firmware.build(target, export.plain_c_files(layers, "fan_ae"), codes,
+                         build_dir=tmp_path)
+    np.testing.assert_array_equal(firmware.run(target, elf).outputs, expected)

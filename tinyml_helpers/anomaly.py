@@ -1,0 +1,220 @@
+"""Anomaly detection trained on normal data only: Mahalanobis distance and an autoencoder,
+scored with ROC curves, AUC and confusion matrices (all metrics in NumPy).
+
+Both detectors give each feature vector a *score* (bigger = stranger) and flag it when the
+score exceeds a threshold picked on normal validation data (e.g. its 99th percentile).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def _matrix(x, name: str = "features") -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or len(x) == 0:
+        raise ValueError(f"{name} must be a non-empty (n, features) array, got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} contain NaN or inf")
+    return x
+
+
+# --- scaling ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Scaler:
+    """Per-feature mean and standard deviation of the normal training features."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    def __call__(self, x) -> np.ndarray:
+        """Return ``x`` standardized: (x - mean) / std, as float32."""
+        return ((_matrix(x) - self.mean) / self.std).astype(np.float32)
+
+
+def fit_scaler(x) -> Scaler:
+    """Return the :class:`Scaler` of ``x`` (a feature with zero spread gets std 1)."""
+    x = _matrix(x)
+    std = x.std(axis=0)
+    return Scaler(x.mean(axis=0), np.where(std > 0, std, 1.0))
+
+
+# --- Mahalanobis distance --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Mahalanobis:
+    """Mean and inverse covariance of normal features: all a board needs to score a window."""
+
+    mean: np.ndarray
+    inv_cov: np.ndarray
+
+    def score(self, x) -> np.ndarray:
+        """Return the Mahalanobis distance sqrt((x-μ)ᵀ Σ⁻¹ (x-μ)) of each row of ``x``."""
+        x = _matrix(x)
+        if x.shape[1] != len(self.mean):
+            raise ValueError(f"expected {len(self.mean)} features, got {x.shape[1]}")
+        d = x - self.mean
+        return np.sqrt(np.maximum(np.einsum("ni,ij,nj->n", d, self.inv_cov, d), 0.0))
+
+
+def fit_mahalanobis(x, ridge: float = 1e-6) -> Mahalanobis:
+    """Return a :class:`Mahalanobis` detector fitted to normal features ``x``.
+
+    ``ridge`` × the mean variance is added to the diagonal so a nearly flat direction (a
+    feature that hardly varies in normal data) cannot make the inverse blow up.
+    """
+    x = _matrix(x)
+    if len(x) <= x.shape[1]:
+        raise ValueError(f"need more samples ({len(x)}) than features ({x.shape[1]}) to "
+                         "estimate a covariance")
+    if not ridge >= 0:
+        raise ValueError(f"ridge must be >= 0, got {ridge}")
+    cov = np.cov(x, rowvar=False)
+    cov += ridge * np.trace(cov) / len(cov) * np.eye(len(cov))
+    return Mahalanobis(x.mean(axis=0), np.linalg.inv(cov))
+
+
+# --- autoencoder -----------------------------------------------------------------------------
+
+def build_autoencoder(n_features: int, hidden=(8, 4, 8), learning_rate: float = 0.01):
+    """Return a compiled dense autoencoder n_features-hidden...-n_features (ReLU, linear out)."""
+    from . import models
+
+    model = models.mlp((n_features, *hidden, n_features), name="autoencoder")
+    models.compile_regression(model, learning_rate)
+    return model
+
+
+def train_autoencoder(x_train, x_val, epochs: int = 150, hidden=(8, 4, 8), seed: int = 0,
+                      batch_size: int = 32, progress: bool = False):
+    """Return (model, history): an autoencoder trained to reproduce normal ``x_train``."""
+    from . import data, env, models
+
+    x_train, x_val = _matrix(x_train, "x_train"), _matrix(x_val, "x_val")
+    if x_train.shape[1] != x_val.shape[1]:
+        raise ValueError(f"x_train has {x_train.shape[1]} features, x_val {x_val.shape[1]}")
+    env.set_seed(seed)
+    model = build_autoencoder(x_train.shape[1], hidden)
+    x_train, x_val = x_train.astype(np.float32), x_val.astype(np.float32)
+    split = data.Split(x_train, x_train, x_val, x_val, x_val[:0], x_val[:0])
+    history = models.fit(model, split, epochs=epochs, batch_size=batch_size, progress=progress)
+    return model, history
+
+
+def reconstruction_error(x, x_hat) -> np.ndarray:
+    """Return the mean squared difference between each row of ``x`` and of ``x_hat``."""
+    x, x_hat = _matrix(x), _matrix(x_hat, "reconstructions")
+    if x.shape != x_hat.shape:
+        raise ValueError(f"x and x_hat differ in shape: {x.shape} vs {x_hat.shape}")
+    return np.mean((x - x_hat) ** 2, axis=1)
+
+
+# --- thresholds and metrics ------------------------------------------------------------------
+
+def threshold(normal_scores, percentile: float = 99.0) -> float:
+    """Return the ``percentile``-th percentile of scores on normal validation data."""
+    s = np.asarray(normal_scores, dtype=np.float64).ravel()
+    if len(s) == 0 or not np.all(np.isfinite(s)):
+        raise ValueError("normal_scores must be a non-empty array of finite numbers")
+    if not 0 <= percentile <= 100:
+        raise ValueError(f"percentile must be in [0, 100], got {percentile}")
+    return float(np.percentile(s, percentile))
+
+
+def _scores_labels(scores, labels) -> tuple[np.ndarray, np.ndarray]:
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    y = np.asarray(labels).ravel()
+    if len(s) != len(y) or len(s) == 0:
+        raise ValueError(f"scores and labels must be non-empty and equally long, got "
+                         f"{len(s)} and {len(y)}")
+    if not np.all(np.isfinite(s)):
+        raise ValueError("scores contain NaN or inf")
+    if not np.all((y == 0) | (y == 1)):
+        raise ValueError("labels must be 0 (normal) or 1 (anomaly)")
+    if y.min() == y.max():
+        raise ValueError("labels need both classes (0 and 1) for a ROC curve")
+    return s, y.astype(np.int64)
+
+
+def roc_curve(scores, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (false positive rate, true positive rate, thresholds), one point per distinct
+    score from the highest down, starting at (0, 0); "anomaly" means score >= threshold."""
+    s, y = _scores_labels(scores, labels)
+    order = np.argsort(-s, kind="stable")
+    s, y = s[order], y[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tp = np.cumsum(y)[last_of_tie]
+    fp = np.cumsum(1 - y)[last_of_tie]
+    fpr = np.r_[0.0, fp / (len(y) - y.sum())]
+    tpr = np.r_[0.0, tp / y.sum()]
+    return fpr, tpr, np.r_[np.inf, s[last_of_tie]]
+
+
+def auc(scores, labels) -> float:
+    """Return the area under the ROC curve (trapezoid rule over :func:`roc_curve`)."""
+    fpr, tpr, _ = roc_curve(scores, labels)
+    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+
+
+def auc_rank(scores, labels) -> float:
+    """Return P(score of a random anomaly > that of a random normal), ties counting ½."""
+    s, y = _scores_labels(scores, labels)
+    pos, neg = s[y == 1], s[y == 0]
+    greater = (pos[:, None] > neg[None, :]).sum()
+    ties = (pos[:, None] == neg[None, :]).sum()
+    return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
+
+
+def confusion_matrix(labels, flagged) -> np.ndarray:
+    """Return [[true negatives, false positives], [false negatives, true positives]]."""
+    y, p = np.asarray(labels).ravel(), np.asarray(flagged).ravel()
+    if len(y) != len(p):
+        raise ValueError(f"labels and flagged must be equally long, got {len(y)} and {len(p)}")
+    for name, v in (("labels", y), ("flagged", p)):
+        if not np.all((v == 0) | (v == 1)):
+            raise ValueError(f"{name} must be 0/1 or booleans")
+    y, p = y.astype(bool), p.astype(bool)
+    return np.array([[np.sum(~y & ~p), np.sum(~y & p)], [np.sum(y & ~p), np.sum(y & p)]])
+
+
+# --- the whole experiment, for benchmarks and exercises ---------------------------------------
+
+@dataclass
+class Result:
+    """AUCs and thresholded confusion matrices of both detectors on one data set."""
+
+    robust: bool
+    seed: int
+    auc_mahalanobis: float
+    auc_autoencoder: float
+    confusion_mahalanobis: np.ndarray
+    confusion_autoencoder: np.ndarray
+
+
+def experiment(robust: bool, seed: int = 0, epochs: int = 150, percentile: float = 99.0,
+               normal_per_speed: int = 150, anomalous_per_speed: int = 40) -> Result:
+    """Return the :class:`Result` of the lesson-07 pipeline on freshly generated fan data."""
+    from . import vibration
+
+    fan = vibration.dataset(normal_per_speed, anomalous_per_speed, robust=robust, seed=seed)
+    f_train, f_val, f_test = (vibration.features(x) for x in (fan.x_train, fan.x_val,
+                                                             fan.x_test))
+    scale = fit_scaler(f_train)
+    z_train, z_val, z_test = scale(f_train), scale(f_val), scale(f_test)
+    maha = fit_mahalanobis(z_train)
+    model, _ = train_autoencoder(z_train, z_val, epochs=epochs, seed=seed)
+
+    def ae_score(z):
+        return reconstruction_error(z, model.predict(z, verbose=0))
+
+    results = {}
+    for name, score in (("m", maha.score), ("a", ae_score)):
+        limit = threshold(score(z_val), percentile)
+        test_scores = score(z_test)
+        results[name] = (auc(test_scores, fan.y_test),
+                         confusion_matrix(fan.y_test, test_scores > limit))
+    return Result(robust, seed, results["m"][0], results["a"][0], results["m"][1],
+                  results["a"][1])
