@@ -41,10 +41,53 @@ def select(names: list[str] | None, notebook_dir: Path = NOTEBOOK_DIR) -> list[P
     return chosen
 
 
+_SHELL_POLL_S = 1.0
+
+
+def _patch_nbclient() -> None:
+    """Make nbclient wait for each cell's reply in 1-second polls instead of one long one.
+
+    With ipywidgets cells, nbclient's single long poll of the shell channel sometimes misses
+    the kernel's reply and sits out the whole cell timeout (jupyter/nbclient#312, open): a
+    lesson then "takes" ten minutes. Short polls see the reply within a second.
+    """
+    import asyncio
+    from queue import Empty
+    from time import monotonic
+
+    from nbclient.client import NotebookClient
+
+    if getattr(NotebookClient, "_tinyml_sliced_polls", False):
+        return
+    start_client = NotebookClient.async_start_new_kernel_client
+
+    async def start_with_sliced_polls(self):
+        kc = await start_client(self)
+        get_msg = kc.shell_channel.get_msg
+
+        async def sliced_get_msg(timeout=None):
+            deadline = None if timeout is None else monotonic() + timeout
+            while True:
+                left = _SHELL_POLL_S if deadline is None else deadline - monotonic()
+                try:
+                    return await get_msg(timeout=max(0.0, min(_SHELL_POLL_S, left)))
+                except Empty:
+                    if deadline is not None and monotonic() >= deadline:
+                        raise
+                    await asyncio.sleep(0)
+
+        kc.shell_channel.get_msg = sliced_get_msg
+        return kc
+
+    NotebookClient.async_start_new_kernel_client = start_with_sliced_polls
+    NotebookClient._tinyml_sliced_polls = True
+
+
 def execute(src: Path, dst: Path, parameters: dict | None = None) -> float:
     """Execute ``src`` with papermill into ``dst`` (atomically); return seconds taken."""
     import papermill as pm
 
+    _patch_nbclient()
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.tmp.ipynb")
     start = time.perf_counter()
@@ -142,6 +185,7 @@ def refresh(names: list[str] | None = None) -> int:
     import nbclient.exceptions
     import nbformat
 
+    _patch_nbclient()
     for path in select(names):
         print(f"refreshing {path.name}", flush=True)
         nb = nbformat.read(path, as_version=4)

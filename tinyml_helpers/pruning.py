@@ -1,0 +1,417 @@
+"""Pruning: magnitude masks by hand and with tfmot, what zeros cost in storage, neuron removal.
+
+Lesson 03 writes each idea in NumPy first; these functions are the reusable versions it is
+checked against. Every function that changes a model returns a new one: the model passed in
+is never modified (tfmot's wrappers would otherwise train the caller's layers in place).
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import math
+import numbers
+import warnings
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from .env import import_tf, quiet_stderr, set_seed
+
+# Pruning hyper-parameters measured on the lesson-01 sine model (see lesson 03): a gentler
+# learning rate than training (0.01 knocks a fine-tuned model off its minimum) and a
+# sparsity ramp over the first half of the epochs, the second half recovering at the target.
+FINETUNE_LR = 0.002
+RAMP_FRACTION = 0.5
+
+
+def check_sparsity(sparsity) -> float:
+    """Return ``sparsity`` as a float after checking it lies in [0, 1)."""
+    if isinstance(sparsity, bool) or not isinstance(sparsity, numbers.Real):
+        raise TypeError(f"sparsity must be a number in [0, 1), got {sparsity!r}")
+    if not 0.0 <= float(sparsity) < 1.0:
+        raise ValueError(
+            f"sparsity must be in [0, 1) (the fraction of weights set to zero), got {sparsity}"
+        )
+    return float(sparsity)
+
+
+def magnitude_mask(weights, sparsity: float) -> np.ndarray:
+    """Return a bool keep-mask of ``weights``' shape with the round(sparsity·n) smallest |w| off.
+
+    Ties are broken by position (the earlier entry in C order is removed first), so the mask
+    is the same on every run.
+    """
+    sparsity = check_sparsity(sparsity)
+    w = np.asarray(weights)
+    n_remove = round(sparsity * w.size)
+    order = np.argsort(np.abs(w).ravel(), kind="stable")  # stable: ties keep C order
+    keep = np.ones(w.size, dtype=bool)
+    keep[order[:n_remove]] = False
+    return keep.reshape(w.shape)
+
+
+def dense_layers(model) -> list:
+    """Return the Dense layers of ``model``; raise TypeError if it holds any other layer."""
+    tf = import_tf()
+    layers = getattr(model, "layers", None)
+    if layers is None:
+        raise TypeError(f"expected a Keras model, got {type(model).__name__}")
+    dense = []
+    for layer in layers:
+        if isinstance(layer, tf.keras.layers.Dense):
+            dense.append(layer)
+        elif not isinstance(layer, tf.keras.layers.InputLayer):
+            raise TypeError(
+                f"pruning supports Dense layers only; layer {layer.name!r} is a "
+                f"{type(layer).__name__}"
+            )
+    if not dense:
+        raise TypeError(f"model {model.name!r} has no Dense layer to prune")
+    return dense
+
+
+def _chosen_names(model, layers: Iterable[str] | None) -> list[str]:
+    names = [layer.name for layer in dense_layers(model)]
+    if layers is None:
+        return names
+    if isinstance(layers, str):
+        layers = [layers]
+    chosen = list(layers)
+    unknown = [name for name in chosen if name not in names]
+    if unknown:
+        raise ValueError(f"no Dense layer named {unknown}; the model has {names}")
+    return chosen
+
+
+def copy_model(model):
+    """Return an independent copy of a Keras model (same architecture and weights)."""
+    tf = import_tf()
+    clone = tf.keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def prune_weights(model, sparsity: float, layers: Iterable[str] | None = None):
+    """Return a copy of ``model`` with the smallest-|w| fraction of each kernel set to zero.
+
+    One-shot magnitude pruning of the kernels of ``layers`` (names; default every Dense
+    layer), each to ``sparsity`` on its own; biases are kept. No retraining.
+    """
+    sparsity = check_sparsity(sparsity)
+    chosen = _chosen_names(model, layers)
+    pruned = copy_model(model)
+    for layer in dense_layers(pruned):
+        if layer.name in chosen:
+            kernel, *rest = layer.get_weights()
+            layer.set_weights([kernel * magnitude_mask(kernel, sparsity), *rest])
+    return pruned
+
+
+def layer_sparsity(model) -> dict[str, float]:
+    """Return {Dense layer name: fraction of its kernel entries that are exactly zero}."""
+    return {
+        layer.name: float(np.mean(layer.get_weights()[0] == 0)) for layer in dense_layers(model)
+    }
+
+
+def overall_sparsity(model) -> float:
+    """Return the fraction of all kernel entries (biases excluded) that are exactly zero."""
+    kernels = [layer.get_weights()[0] for layer in dense_layers(model)]
+    return float(sum(np.sum(k == 0) for k in kernels) / sum(k.size for k in kernels))
+
+
+def _check_epochs(epochs) -> int:
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs <= 0:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    return int(epochs)
+
+
+def finetune_masked(model, split, epochs: int = 80, learning_rate: float = FINETUNE_LR,
+                    batch_size: int = 64, seed: int = 0):
+    """Return a fine-tuned copy of ``model`` in which every kernel zero stays zero.
+
+    The mask is read from the model (kernel == 0) and held by a Keras kernel constraint,
+    which the optimizer applies after every update.
+    """
+    tf = import_tf()
+    from . import models
+
+    epochs = _check_epochs(epochs)
+    dense_layers(model)  # type check
+
+    class KeepMask(tf.keras.constraints.Constraint):
+        def __init__(self, mask):
+            self.mask = tf.constant(mask, dtype=tf.float32)
+
+        def __call__(self, w):
+            return w * self.mask
+
+    def clone_layer(layer):
+        config = layer.get_config()
+        if isinstance(layer, tf.keras.layers.Dense):
+            config["kernel_constraint"] = KeepMask(layer.get_weights()[0] != 0)
+        return type(layer).from_config(config)
+
+    set_seed(seed)
+    tuned = tf.keras.models.clone_model(model, clone_function=clone_layer)
+    tuned.set_weights(model.get_weights())
+    models.compile_regression(tuned, learning_rate)
+    models.fit(tuned, split, epochs=epochs, batch_size=batch_size, progress=False)
+    return tuned
+
+
+def pruned_models(model, split, targets: Sequence[float], epochs: int = 80,
+                  layers: Iterable[str] | None = None, learning_rate: float = FINETUNE_LR,
+                  batch_size: int = 64, seed: int = 0):
+    """Yield a stripped Keras model per target sparsity, pruned by tfmot while fine-tuning.
+
+    ``prune_low_magnitude`` wraps the chosen ``layers`` (default all Dense layers); sparsity
+    follows a PolynomialDecay from 0 to the target over the first half of the epochs (mask
+    updated once per epoch); the second half trains at the target; ``strip_pruning`` removes
+    the wrappers, leaving an ordinary model whose kernels hold the zeros.
+
+    Tracing the wrapped training step costs more than 80 epochs of this model, so it is done
+    once: the schedule reads its final sparsity from a variable, and weights, masks, step
+    counters and optimizer state are reset before each target. Each result is the same as a
+    fresh run (checked in tests/test_pruning.py).
+    """
+    targets = [check_sparsity(t) for t in targets]
+    epochs = _check_epochs(epochs)
+    chosen = _chosen_names(model, layers)
+    tf = import_tf()
+    import tensorflow_model_optimization as tfmot
+
+    sparsity_api = tfmot.sparsity.keras
+    steps_per_epoch = math.ceil(len(split.x_train) / batch_size)
+    final_sparsity = tf.Variable(0.0, trainable=False)
+    schedule = sparsity_api.PolynomialDecay(
+        initial_sparsity=0.0, final_sparsity=final_sparsity, begin_step=0,
+        end_step=max(1, round(RAMP_FRACTION * epochs)) * steps_per_epoch,
+        frequency=steps_per_epoch,
+    )
+
+    def wrap(layer):
+        if layer.name in chosen:
+            return sparsity_api.prune_low_magnitude(layer, pruning_schedule=schedule)
+        return layer
+
+    # The wrappers train the layer objects they wrap: wrap a private copy, not the caller's.
+    wrapped = tf.keras.models.clone_model(copy_model(model), clone_function=wrap)
+    optimizer = tf.keras.optimizers.Adam(learning_rate=learning_rate)
+    wrapped.compile(optimizer=optimizer, loss="mse", steps_per_execution=steps_per_epoch)
+    optimizer.build(wrapped.trainable_variables)
+    start = wrapped.get_weights()  # kernels, biases, masks = 1, thresholds = 0, steps = -1
+    for target in targets:
+        final_sparsity.assign(target)
+        wrapped.set_weights(start)
+        for variable in optimizer.variables:  # step count and Adam moments: a fresh Adam
+            variable.assign(tf.zeros_like(variable))
+        set_seed(seed)  # the same shuffling for every target
+        wrapped.fit(split.x_train, split.y_train, epochs=epochs, batch_size=batch_size,
+                    verbose=0, callbacks=[sparsity_api.UpdatePruningStep()])
+        # strip_pruning hands back the wrapped layers themselves: copy before the next run.
+        yield copy_model(sparsity_api.strip_pruning(wrapped))
+
+
+def prune_with_tfmot(model, split, target_sparsity: float, epochs: int = 80,
+                     layers: Iterable[str] | None = None, learning_rate: float = FINETUNE_LR,
+                     batch_size: int = 64, seed: int = 0):
+    """Return a stripped Keras model pruned by tfmot to ``target_sparsity`` while fine-tuning.
+
+    See :func:`pruned_models` for the schedule; ``model`` itself is not modified.
+    """
+    (pruned,) = pruned_models(model, split, [target_sparsity], epochs, layers, learning_rate,
+                              batch_size, seed)
+    return pruned
+
+
+def predict(model, x) -> np.ndarray:
+    """Return ``model``'s outputs for ``x`` (an eager call: no tracing for tiny inputs)."""
+    return np.asarray(model(np.asarray(x, dtype=np.float32), training=False))
+
+
+def mse_vs_sin(model, x) -> float:
+    """Return mean((model(x) - sin(x))²): the error against the true, noise-free curve."""
+    x = np.asarray(x, dtype=np.float32)
+    return float(np.mean((predict(model, x) - np.sin(x)) ** 2))
+
+
+def tflite_bytes(model) -> bytes:
+    """Return ``model`` converted to a float32 .tflite flatbuffer (no optimizations)."""
+    tf = import_tf()
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    with quiet_stderr(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return bytes(converter.convert())
+
+
+def gzip_size(data: bytes) -> int:
+    """Return the length of ``data`` after gzip at maximum compression (a fixed header)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"gzip_size needs bytes, got {type(data).__name__}")
+    return len(gzip.compress(bytes(data), compresslevel=9, mtime=0))
+
+
+def _index_bytes_for(largest: int) -> int:
+    for size in (1, 2, 4):
+        if largest < 256**size:
+            return size
+    raise ValueError(f"an index of {largest} does not fit 4 bytes")
+
+
+def csr_bytes(matrix, value_bytes: int = 4, index_bytes: int | None = None) -> int:
+    """Return the bytes of ``matrix`` stored as CSR: values + column indices + row pointers.
+
+    A matrix of r rows with nnz non-zeros takes nnz·value_bytes + nnz·index_bytes +
+    (r + 1)·index_bytes. ``index_bytes=None`` picks the smallest of 1, 2, 4 bytes that holds
+    both the largest column index and nnz (the last row pointer).
+    """
+    m = np.asarray(matrix)
+    if m.ndim != 2:
+        raise ValueError(f"csr_bytes needs a 2-D matrix, got shape {m.shape}")
+    for name, value in (("value_bytes", value_bytes), ("index_bytes", index_bytes)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value <= 0):
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    rows, cols = m.shape
+    nnz = int(np.count_nonzero(m))
+    if index_bytes is None:
+        index_bytes = _index_bytes_for(max(cols - 1, nnz))
+    return nnz * value_bytes + nnz * index_bytes + (rows + 1) * index_bytes
+
+
+def neuron_scores(model, x=None) -> list[np.ndarray]:
+    """Return one importance score per neuron of each hidden Dense layer.
+
+    Without ``x``: the L2 norm of the neuron's outgoing weights. With ``x``: that norm times
+    the neuron's mean activation over ``x``, so a neuron that never fires (a dead ReLU)
+    scores 0 however large its weights.
+    """
+    layers = dense_layers(model)
+    pairs = [layer.get_weights() for layer in layers]
+    scores = []
+    h = None if x is None else np.asarray(x, dtype=np.float32)
+    for i, layer in enumerate(layers[:-1]):
+        kernel, bias = pairs[i]
+        outgoing = np.linalg.norm(pairs[i + 1][0], axis=1)
+        if h is None:
+            scores.append(outgoing)
+            continue
+        h = np.asarray(layer.activation(h @ kernel + bias))
+        scores.append(np.mean(np.abs(h), axis=0) * outgoing)
+    return scores
+
+
+def live_neurons(model, x) -> list[int]:
+    """Return, per hidden Dense layer, how many neurons can influence the output for inputs ``x``.
+
+    A neuron counts when its output varies over ``x`` and at least one of its outgoing weights
+    is non-zero. One that never varies (a dead ReLU stuck at 0, or one whose incoming weights
+    were all pruned) adds nothing a bias could not; one whose outgoing weights are all zero is
+    disconnected.
+    """
+    layers = dense_layers(model)
+    h = np.asarray(x, dtype=np.float32)
+    counts = []
+    for layer, after in itertools.pairwise(layers):
+        kernel, bias = layer.get_weights()
+        h = np.asarray(layer.activation(h @ kernel + bias))
+        varies = np.ptp(h, axis=0) > 1e-6
+        connected = np.any(after.get_weights()[0] != 0, axis=1)
+        counts.append(int(np.sum(varies & connected)))
+    return counts
+
+
+def neuron_prune(model, keep: Sequence[int], x=None):
+    """Return a smaller dense model keeping the ``keep[i]`` best neurons of hidden layer i.
+
+    Neurons are ranked by :func:`neuron_scores` (with ``x``: data-aware). The kept neurons'
+    incoming weights, biases and outgoing weights are copied, so the result computes the
+    same function as the sub-network of ``model`` made of those neurons (no retraining).
+    """
+    from . import models
+
+    layers = dense_layers(model)
+    keep = tuple(keep)
+    if len(keep) != len(layers) - 1:
+        raise ValueError(
+            f"keep needs one width per hidden layer ({len(layers) - 1}), got {keep}"
+        )
+    for width, layer in zip(keep, layers[:-1], strict=True):
+        if isinstance(width, bool) or not isinstance(width, numbers.Integral):
+            raise TypeError(f"keep must hold ints, got {width!r}")
+        if not 1 <= width <= layer.units:
+            raise ValueError(f"can keep 1..{layer.units} neurons of {layer.name!r}, got {width}")
+    chosen = [np.sort(np.argsort(-s, kind="stable")[:k])
+              for s, k in zip(neuron_scores(model, x), keep, strict=True)]
+    activation = layers[0].get_config()["activation"]
+    n_in = int(layers[0].get_weights()[0].shape[0])
+    # Same builder and name as the original (tensor names inside a .tflite include the model
+    # name), so sizes compare like for like.
+    small = models.mlp((n_in, *keep, layers[-1].units), activation=activation,
+                       name=model.name)
+    rows = slice(None)
+    for i, (layer, new) in enumerate(zip(layers, small.layers, strict=True)):
+        kernel, bias = layer.get_weights()
+        cols = chosen[i] if i < len(chosen) else slice(None)
+        new.set_weights([kernel[rows][:, cols], bias[cols]])
+        rows = cols
+    return small
+
+
+def weight_bytes(model) -> bytes:
+    """Return every Dense kernel and bias of ``model`` as float32 bytes, one after another."""
+    arrays = [w for layer in dense_layers(model) for w in layer.get_weights()]
+    return b"".join(np.asarray(w, dtype="<f4").tobytes() for w in arrays)
+
+
+def sweep(model, split, sparsities: Sequence[float], epochs: int = 80,
+          layers: Iterable[str] | None = None, seed: int = 0, tflite: bool = True) -> list[dict]:
+    """Return one row per target sparsity: tfmot-prune ``model``, measure error and sizes.
+
+    Each row is a plain dict: ``sparsity`` (the target), ``layer_sparsity`` (reached, per
+    layer), ``overall_sparsity``, ``live_neurons`` (per hidden layer, see
+    :func:`live_neurons`), ``test_mse_vs_sin``, ``weight_bytes`` (float32 kernels + biases)
+    and ``weights_gzip_bytes`` (those bytes gzipped), and with ``tflite`` the float .tflite
+    file's ``tflite_bytes`` and ``gzip_bytes`` (None without: a conversion takes ~0.7 s).
+    Sparsity 0 is the model as given, not fine-tuned.
+    """
+    targets = [check_sparsity(t) for t in sparsities]
+    trained = iter(pruned_models(model, split, [t for t in targets if t > 0], epochs=epochs,
+                                 layers=layers, seed=seed))
+    rows = []
+    for target in targets:
+        pruned = model if target == 0 else next(trained)
+        raw = weight_bytes(pruned)
+        flatbuffer = tflite_bytes(pruned) if tflite else None
+        rows.append({
+            "sparsity": target,
+            "layer_sparsity": layer_sparsity(pruned),
+            "overall_sparsity": overall_sparsity(pruned),
+            "live_neurons": live_neurons(pruned, split.x_train),
+            "test_mse_vs_sin": mse_vs_sin(pruned, split.x_test),
+            "weight_bytes": len(raw),
+            "weights_gzip_bytes": gzip_size(raw),
+            "tflite_bytes": None if flatbuffer is None else len(flatbuffer),
+            "gzip_bytes": None if flatbuffer is None else gzip_size(flatbuffer),
+        })
+    return rows
+
+
+def format_sweep(rows: Sequence[dict]) -> str:
+    """Return :func:`sweep` rows as an aligned text table."""
+    names = list(rows[0]["layer_sparsity"]) if rows else []
+    with_tflite = bool(rows) and rows[0]["tflite_bytes"] is not None
+    head = f"{'target':>7}" + "".join(f"{n:>9}" for n in names)
+    head += f"{'overall':>9}{'live':>7}{'MSE vs sin':>12}{'weights B':>11}{'gzip':>6}"
+    lines = [head + (f"{'.tflite B':>11}{'gzip':>6}" if with_tflite else "")]
+    for r in rows:
+        per_layer = "".join(f"{r['layer_sparsity'][n]:>9.1%}" for n in names)
+        live = "-".join(str(n) for n in r["live_neurons"])
+        line = (f"{r['sparsity']:>7.0%}{per_layer}{r['overall_sparsity']:>9.1%}{live:>7}"
+                f"{r['test_mse_vs_sin']:>12.4f}{r['weight_bytes']:>11}{r['weights_gzip_bytes']:>6}")
+        if with_tflite:
+            line += f"{r['tflite_bytes']:>11}{r['gzip_bytes']:>6}"
+        lines.append(line)
+    return "\n".join(lines)
