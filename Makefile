@@ -36,8 +36,12 @@ refresh: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check tinyml_helpers tests benchmarks notebooks
 
-benchmark: $(STAMP)
+# Measurements behind README's results tables (each prints a table; ~6 minutes in all).
+benchmark: $(STAMP) toolchains
 	$(BIN)/python benchmarks/notebook_times.py
+	$(BIN)/python benchmarks/firmware_report.py
+	$(BIN)/python benchmarks/compression.py
+	$(BIN)/python benchmarks/anomaly_auc.py
 
 clean:
 	rm -rf build

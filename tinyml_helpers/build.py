@@ -113,7 +113,7 @@ def _parameters_for(path: Path, **available) -> dict:
     declared = "".join(cell.source for cell in nb.cells
                        if "parameters" in cell.get("metadata", {}).get("tags", []))
     return {key: value for key, value in available.items()
-            if re.search(rf"^{key}\s*=", declared, flags=re.M)}
+            if re.search(rf"^{key}\s*=", declared, flags=re.MULTILINE)}
 
 
 def _describe_failure(path: Path, err) -> str:
