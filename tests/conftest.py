@@ -1,6 +1,10 @@
-"""Shared fixtures: TensorFlow set up once, the course's way (Keras 2, seeded, quiet)."""
+"""Shared fixtures: TensorFlow set up once, the course's way (Keras 2, seeded, quiet), and the
+two models the export and firmware tests compile: the sine model and a 3-12-8-2 network."""
 
+import numpy as np
 import pytest
+
+from tinyml_helpers import litert, models
 
 
 @pytest.fixture(scope="session")
@@ -9,3 +13,32 @@ def tf():
     from tinyml_helpers import env
 
     return env.setup(0)
+
+
+@pytest.fixture(scope="session")
+def sine(tf):
+    """The lesson's 1-16-16-1 model (shorter training) and its float and int8 .tflite."""
+    model, _ = models.trained_sine_model(seed=0, epochs=150)
+    rep = np.linspace(0, 2 * np.pi, 500, dtype=np.float32).reshape(-1, 1)
+    return model, litert.convert(model, "float32"), litert.convert(model, "int8", rep)
+
+
+@pytest.fixture(scope="session")
+def wide(tf):
+    """A second architecture with several inputs and outputs: 3-12-8-2."""
+    from tinyml_helpers import env
+
+    env.set_seed(1)
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-2, 2, size=(512, 3)).astype(np.float32)
+    y = np.stack([x[:, 0] * x[:, 1], np.sin(x[:, 2]) - 0.5 * x[:, 0]], axis=1)
+    model = models.mlp((3, 12, 8, 2))
+    models.compile_regression(model, 0.01)
+    model.fit(x, y, epochs=30, batch_size=64, verbose=0)
+    return model, litert.convert(model, "float32"), litert.convert(model, "int8", x)
+
+
+@pytest.fixture(params=["sine", "wide"])
+def case(request):
+    """Each test model in turn: (name, (keras model, float .tflite, int8 .tflite))."""
+    return request.param, request.getfixturevalue(request.param)

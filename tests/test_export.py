@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from tinyml_helpers import export, litert, models, tflm
+from tinyml_helpers import export, litert, tflm
 
 FLOAT_TOLERANCE = 1e-5  # float C vs LiteRT: same sums, possibly in another order / with FMA
 
@@ -54,42 +54,6 @@ def compile_and_run(tmp_path, files, prefix, rows, int8):
     return np.array(values, dtype=np.int64 if int8 else np.float64)
 
 
-def all_codes(n_inputs: int, extra_random: int = 0) -> np.ndarray:
-    """Return rows in which every input takes each of the 256 int8 codes (plus random rows)."""
-    base = np.arange(256)
-    rows = np.stack([(base + 85 * j) % 256 - 128 for j in range(n_inputs)], axis=1)
-    if extra_random:
-        rng = np.random.default_rng(0)
-        rows = np.concatenate([rows, rng.integers(-128, 128, size=(extra_random, n_inputs))])
-    return rows.astype(np.int8)
-
-
-@pytest.fixture(scope="module")
-def sine(tf):
-    """The lesson's 1-16-16-1 model (shorter training) and its float and int8 .tflite."""
-    model, _ = models.trained_sine_model(seed=0, epochs=150)
-    rep = np.linspace(0, 2 * np.pi, 500, dtype=np.float32).reshape(-1, 1)
-    return model, litert.convert(model, "float32"), litert.convert(model, "int8", rep)
-
-
-@pytest.fixture(scope="module")
-def wide(tf):
-    """A second architecture with several inputs and outputs: 3-12-8-2."""
-    from tinyml_helpers import env
-
-    env.set_seed(1)
-    rng = np.random.default_rng(1)
-    x = rng.uniform(-2, 2, size=(512, 3)).astype(np.float32)
-    y = np.stack([x[:, 0] * x[:, 1], np.sin(x[:, 2]) - 0.5 * x[:, 0]], axis=1)
-    model = models.mlp((3, 12, 8, 2))
-    models.compile_regression(model, 0.01)
-    model.fit(x, y, epochs=30, batch_size=64, verbose=0)
-    return model, litert.convert(model, "float32"), litert.convert(model, "int8", x)
-
-
-@pytest.fixture(params=["sine", "wide"])
-def case(request):
-    return request.param, request.getfixturevalue(request.param)
 
 
 @needs_gcc
@@ -97,7 +61,7 @@ def test_int8_c_equals_tflm_for_every_input_code(case, tmp_path):
     name, (_, _, int8_tflite) = case
     layers = export.int8_layers(int8_tflite)
     n_in = layers.layers[0].weights.shape[1]
-    rows = all_codes(n_in, extra_random=0 if n_in == 1 else 2000)
+    rows = export.all_int8_codes(n_in, extra_random=0 if n_in == 1 else 2000)
     expected = tflm.run(int8_tflite, rows).astype(np.int64)
     got = compile_and_run(tmp_path, export.plain_c_files(layers, f"{name}_int8"),
                           f"{name}_int8", rows, int8=True)

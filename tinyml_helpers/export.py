@@ -333,6 +333,16 @@ def int8_reference(model: Int8Model, codes) -> np.ndarray:
     return x.astype(np.int8)
 
 
+def all_int8_codes(n_inputs: int, extra_random: int = 0) -> np.ndarray:
+    """Return rows in which every input takes each of the 256 int8 codes (plus random rows)."""
+    base = np.arange(256)
+    rows = np.stack([(base + 85 * j) % 256 - 128 for j in range(n_inputs)], axis=1)
+    if extra_random:
+        rng = np.random.default_rng(0)
+        rows = np.concatenate([rows, rng.integers(-128, 128, size=(extra_random, n_inputs))])
+    return rows.astype(np.int8)
+
+
 def float_reference(layers: list[FloatDense], x) -> np.ndarray:
     """Return the float outputs for inputs ``x`` [n, n_in], computed like the C kernel."""
     x = np.asarray(x, dtype=np.float32)
@@ -386,6 +396,13 @@ def _header(prefix: str, kind: str, n_in: int, n_out: int, ctype: str, extra: st
             "#ifdef __cplusplus\n}\n#endif\n\n" f"#endif /* {up}_H */\n")
 
 
+def _buffers(i: int, n_layers: int) -> tuple[str, str]:
+    """Return (source, destination) of layer ``i`` (from 1): ping-pong between two buffers."""
+    src = "input" if i == 1 else f"buf{(i - 1) % 2}"
+    dst = "output" if i == n_layers else f"buf{i % 2}"
+    return src, dst
+
+
 def _float_files(layers: list[FloatDense], prefix: str) -> dict[str, str]:
     n_in, n_out = layers[0].weights.shape[1], layers[-1].weights.shape[0]
     widest = max(max(lay.weights.shape) for lay in layers)
@@ -398,8 +415,7 @@ def _float_files(layers: list[FloatDense], prefix: str) -> dict[str, str]:
                    f"{_c_values(lay.weights, _c_float)};\n"
                    f"static const float b{i}[{o}] TINYML_CONST = "
                    f"{_c_values(lay.bias, _c_float)};\n")
-        src_buf = "input" if i == 1 else f"buf{(i - 1) % 2}"
-        dst_buf = "output" if i == len(layers) else f"buf{i % 2}"
+        src_buf, dst_buf = _buffers(i, len(layers))
         calls.append(f"  tinyml_dense_float({src_buf}, {dst_buf}, {n}, {o}, w{i}, b{i}, "
                      f"{int(lay.relu)});")
     src.append(f"void {prefix}_invoke(const float *input, float *output) {{\n"
@@ -429,8 +445,7 @@ def _int8_files(model: Int8Model, prefix: str) -> dict[str, str]:
             f"static const int32_t b{i}[{o}] TINYML_CONST = {_c_values(lay.bias, str)};\n"
             f"static const int32_t m{i}[{o}] TINYML_CONST = {_c_values(lay.multiplier, str)};\n"
             f"static const int8_t s{i}[{o}] TINYML_CONST = {_c_values(lay.shift, str)};\n")
-        src_buf = "input" if i == 1 else f"buf{(i - 1) % 2}"
-        dst_buf = "output" if i == len(layers) else f"buf{i % 2}"
+        src_buf, dst_buf = _buffers(i, len(layers))
         calls.append(f"  tinyml_dense_int8({src_buf}, {dst_buf}, {n}, {o}, w{i}, b{i}, m{i}, "
                      f"s{i}, {-lay.input_zero_point}, {lay.output_zero_point}, {lay.act_min}, "
                      f"{lay.act_max});")
