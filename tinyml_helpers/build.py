@@ -19,7 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from .course import NOTEBOOK_DIR, ROOT, lessons, write_atomic
+from .course import NOTEBOOK_DIR, ROOT, lessons
+from .files import write_atomic
 
 BUILD_DIR = ROOT / "build"
 TIMEOUT_S = 600  # per cell; a lesson takes < 60 s in total, so only a hang gets here

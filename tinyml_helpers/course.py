@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
+
+from .files import write_atomic
 
 REPO = "tinyml-course/tinyml-course"  # GitHub owner/name that hosts this course
 BRANCH = "main"
@@ -63,19 +63,6 @@ if "google.colab" in sys.modules:
 def lessons(notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
     """Return the lesson notebooks in course order (by their number prefix)."""
     return sorted(Path(notebook_dir).glob("[0-9][0-9]_*.ipynb"))
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def _synced_notebook(path: Path) -> dict:

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .files import check_tflite, write_atomic
 
 GENERATOR = "tinyml_helpers.export"
 KERNEL_DIR = Path(__file__).resolve().parent / "c"
@@ -38,18 +38,10 @@ def banner(what: str, comment: str = "//") -> str:
 
 # --- the .tflite flatbuffer as a C array ---------------------------------------------------
 
-def _check_tflite(tflite: bytes) -> bytes:
-    if not isinstance(tflite, (bytes, bytearray)):
-        raise TypeError(f"expected the .tflite model as bytes, got {type(tflite).__name__}")
-    if len(tflite) < 8 or bytes(tflite[4:8]) != b"TFL3":
-        raise ValueError("not a .tflite flatbuffer (the file identifier 'TFL3' is missing)")
-    return bytes(tflite)
-
-
 def c_array_files(tflite: bytes, name: str = "g_model", arena_size: int | None = None,
                   header: str = "model.h") -> dict[str, str]:
     """Return {"model.h": ..., "model.cpp": ...} holding ``tflite`` as an aligned C array."""
-    tflite = _check_tflite(tflite)
+    tflite = check_tflite(tflite)
     if not re.fullmatch(r"[A-Za-z_]\w*", name):
         raise ValueError(f"{name!r} is not a valid C identifier")
     guard = re.sub(r"\W", "_", header).upper()
@@ -187,7 +179,7 @@ _ACT = {0: "linear", 1: "relu"}  # ActivationFunctionType NONE, RELU
 def _read_graph(tflite: bytes):
     from tflite_micro.python.tflite_micro import runtime
 
-    model = runtime.convert_bytearray_to_object(bytearray(_check_tflite(tflite)))
+    model = runtime.convert_bytearray_to_object(bytearray(check_tflite(tflite)))
     if len(model.subgraphs) != 1:
         raise ValueError(f"expected one subgraph, found {len(model.subgraphs)}")
     graph = model.subgraphs[0]
@@ -473,16 +465,4 @@ def write_files(directory, files: dict[str, str]) -> list[Path]:
     """Write ``files`` {name: text} into ``directory``, each atomically; return the paths."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in files.items():
-        path = directory / name
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-        written.append(path)
-    return written
+    return [write_atomic(directory / name, text) for name, text in files.items()]

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import export
+from . import export, toolchains
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "firmware_templates"
 KINDS = ("int8", "float")
@@ -116,8 +116,7 @@ def missing_tools(target: str) -> list[str]:
 
 def install_hint(target: str | None = None) -> str:
     """Return the one-line apt command that installs the simulated boards' toolchains."""
-    packages = get_target(target).packages if target else APT_PACKAGES
-    return f"apt-get install -y --no-install-recommends {' '.join(packages)}"
+    return toolchains.install_command(get_target(target).packages if target else APT_PACKAGES)
 
 
 def require(target: str) -> None:

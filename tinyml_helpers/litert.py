@@ -8,8 +8,6 @@ start-up chatter straight to file descriptor 2, so every call here runs inside
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import env
+from .files import check_tflite, write_atomic
 from .quantization import dequantize, quantize
 
 MODES = ("float32", "dynamic", "float16", "int8")
@@ -75,14 +74,6 @@ def convert(model, mode: str = "float32", representative=None) -> bytes:
         return converter.convert()
 
 
-def _check_flatbuffer(tflite_bytes) -> bytes:
-    if not isinstance(tflite_bytes, (bytes, bytearray)):
-        raise TypeError(f"expected the .tflite model as bytes, got {type(tflite_bytes).__name__}")
-    if len(tflite_bytes) < 8 or bytes(tflite_bytes[4:8]) != b"TFL3":
-        raise ValueError("not a .tflite flatbuffer (the identifier 'TFL3' is missing)")
-    return bytes(tflite_bytes)
-
-
 def interpreter(tflite_bytes: bytes, reference: bool = False):
     """Return a LiteRT Interpreter for the model, tensors allocated.
 
@@ -93,7 +84,7 @@ def interpreter(tflite_bytes: bytes, reference: bool = False):
 
     resolver = OpResolverType.BUILTIN_REF if reference else OpResolverType.AUTO
     with env.quiet_stderr():
-        interp = Interpreter(model_content=_check_flatbuffer(tflite_bytes),
+        interp = Interpreter(model_content=check_tflite(tflite_bytes),
                              experimental_op_resolver_type=resolver)
         interp.allocate_tensors()
     return interp
@@ -165,7 +156,7 @@ def _constant_tensors(tflite_bytes: bytes) -> set[int]:
 
 def tensor_summary(tflite_bytes: bytes) -> list[TensorInfo]:
     """Return one :class:`TensorInfo` per tensor of the model, in the file's order."""
-    constants = _constant_tensors(_check_flatbuffer(tflite_bytes))
+    constants = _constant_tensors(check_tflite(tflite_bytes))
     rows = []
     for d in interpreter(tflite_bytes).get_tensor_details():
         shape = tuple(int(n) for n in d["shape"])
@@ -184,7 +175,7 @@ def quantization_param_bytes(tflite_bytes: bytes) -> int:
     """Return the bytes of quantization parameters: 4 per scale, 8 per (int64) zero point."""
     from ai_edge_litert import schema_py_generated as schema
 
-    graph = schema.Model.GetRootAs(_check_flatbuffer(tflite_bytes), 0).Subgraphs(0)
+    graph = schema.Model.GetRootAs(check_tflite(tflite_bytes), 0).Subgraphs(0)
     total = 0
     for i in range(graph.TensorsLength()):
         q = graph.Tensors(i).Quantization()
@@ -198,7 +189,7 @@ def op_names(tflite_bytes: bytes) -> list[str]:
     from ai_edge_litert import schema_py_generated as schema
 
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    model = schema.Model.GetRootAs(_check_flatbuffer(tflite_bytes), 0)
+    model = schema.Model.GetRootAs(check_tflite(tflite_bytes), 0)
     graph = model.Subgraphs(0)
     ops = []
     for i in range(graph.OperatorsLength()):
@@ -215,14 +206,4 @@ def dtypes(tflite_bytes: bytes) -> str:
 
 def save(tflite_bytes: bytes, path) -> Path:
     """Write the model to ``path`` atomically (temporary file + rename); return the path."""
-    data = _check_flatbuffer(tflite_bytes)
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
+    return write_atomic(path, check_tflite(tflite_bytes))

@@ -16,6 +16,8 @@ import tempfile
 
 import numpy as np
 
+from .files import check_tflite
+
 _PROBE = """
 import sys
 from tflite_micro.python.tflite_micro import runtime
@@ -29,9 +31,7 @@ def interpreter(tflite: bytes, arena_size: int | None = None):
     """Return a TFLM interpreter for ``tflite`` (arena 64 KB unless given)."""
     from tflite_micro.python.tflite_micro import runtime
 
-    if not isinstance(tflite, (bytes, bytearray)):
-        raise TypeError(f"expected the .tflite model as bytes, got {type(tflite).__name__}")
-    return runtime.Interpreter.from_bytes(bytes(tflite), arena_size=arena_size or 64 * 1024)
+    return runtime.Interpreter.from_bytes(check_tflite(tflite), arena_size=arena_size or 64 * 1024)
 
 
 def run(tflite: bytes, inputs) -> np.ndarray:
@@ -65,12 +65,11 @@ def _runs_with(tflite_path: str, arena_size: int) -> bool:
 
 @contextlib.contextmanager
 def _model_file(tflite: bytes):
-    if not isinstance(tflite, (bytes, bytearray)):
-        raise TypeError(f"expected the .tflite model as bytes, got {type(tflite).__name__}")
+    data = check_tflite(tflite)
     fd, path = tempfile.mkstemp(suffix=".tflite")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(tflite)
+            fh.write(data)
         yield path
     finally:
         os.unlink(path)
