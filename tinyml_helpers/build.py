@@ -151,15 +151,22 @@ def build(names: list[str] | None = None, notebook_dir: Path = NOTEBOOK_DIR,
 
 
 def export_projects(export_dir: Path, root: Path) -> None:
-    """Regenerate ``root``/arduino and ``root``/wokwi from the models lesson 06 exported."""
+    """Regenerate ``root``/arduino and ``root``/wokwi from what lessons 06 and 07 exported."""
     from . import projects
 
     sources = [Path(export_dir) / name for name in (projects.FLOAT_NAME, projects.INT8_NAME)]
     if not all(path.exists() for path in sources):
         return  # lesson 06 did not run in this build: keep the committed projects
+    from . import fan_detector
+
+    fan = None
+    if (Path(export_dir) / fan_detector.JSON_NAME).exists():
+        fan = fan_detector.load(export_dir)
+    else:
+        print("lesson 07's fan detector is not in the export: keeping the fan projects")
     print("generating Arduino and Wokwi projects (measuring the TFLM arena) ...", flush=True)
     written = projects.generate(sources[0].read_bytes(), sources[1].read_bytes(),
-                                root / "arduino", root / "wokwi")
+                                root / "arduino", root / "wokwi", fan=fan)
     print(f"wrote {len(written)} files under arduino/ and wokwi/")
 
 

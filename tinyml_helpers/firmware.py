@@ -129,13 +129,16 @@ def require(target: str) -> None:
 
 # --- building ----------------------------------------------------------------------------------
 
-def _model_prefix(model_files: dict[str, str]) -> tuple[str, str]:
-    """Return (prefix, kind) of the generated model in ``model_files``."""
+def _model_prefix(model_files: dict[str, str], prefix: str | None = None) -> tuple[str, str]:
+    """Return (prefix, kind) of the generated model in ``model_files`` (the first header that
+    declares ``<prefix>_invoke``, or the one named by ``prefix``)."""
     if not isinstance(model_files, dict) or not model_files:
         raise TypeError("model_files must be the {name: source} dict of export.plain_c_files")
+    if prefix is not None and f"{prefix}.h" not in model_files:
+        raise ValueError(f"model_files has no {prefix}.h")
     for name, text in model_files.items():
         match = re.search(r"void (\w+)_invoke\(const (int8_t|float) \*input", text)
-        if name.endswith(".h") and match:
+        if name.endswith(".h") and match and (prefix is None or name == f"{prefix}.h"):
             prefix, ctype = match.groups()
             if f"{prefix}.c" not in model_files:
                 raise ValueError(f"model_files has {name} but no {prefix}.c")
@@ -205,17 +208,18 @@ def cases_header(kind: str, rows: np.ndarray, n_out: int, prefix: str | None) ->
 
 
 def build(target: str, model_files: dict[str, str], inputs, kind: str | None = None, *,
-          baseline: bool = False, build_dir=None) -> Path:
+          baseline: bool = False, build_dir=None, prefix: str | None = None) -> Path:
     """Return the path of a firmware ELF that runs the model on each row of ``inputs``.
 
     ``model_files`` is the dict from :func:`export.plain_c_files`; ``kind`` ("int8" or
     "float") is checked against it. ``baseline=True`` builds the same harness with the same
     inputs but no model (the call goes to an empty function): the "empty sketch" that
     :func:`measure` subtracts. Sources and ELF go to ``build_dir`` (default: a new temporary
-    directory).
+    directory). Every ``.c`` in ``model_files`` is compiled; the harness calls
+    ``<prefix>_invoke`` (``prefix`` picks it when several headers declare one).
     """
     spec = get_target(target)
-    prefix, model_kind = _model_prefix(model_files)
+    prefix, model_kind = _model_prefix(model_files, prefix)
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if kind is not None and kind != model_kind:
@@ -233,12 +237,12 @@ def build(target: str, model_files: dict[str, str], inputs, kind: str | None = N
     if not baseline:
         files.update(model_files)
         files.update(export.kernel_files())
-        sources += [f"{prefix}.c", "tinyml_kernels.c"]
+        sources += [*sorted(n for n in model_files if n.endswith(".c")), "tinyml_kernels.c"]
     export.write_files(src_dir, files)
     elf = build_dir / f"{name}.{target}.elf"
     flags = [f.format(templates=TEMPLATE_DIR) for f in spec.cflags]
     command = [spec.compiler, *flags, "-I", str(src_dir), "-o", str(elf) + ".tmp",
-               *(str(src_dir / s) for s in sources)]
+               *(str(src_dir / s) for s in sources), "-lm"]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise FirmwareError(f"{spec.compiler} failed for {target} ({name}):\n"
@@ -494,13 +498,14 @@ class Measurement:
 
 
 def measure(target: str, model_files: dict[str, str], inputs, build_dir=None,
-            timeout_s: float = DEFAULT_TIMEOUT_S, host_cost: bool = False) -> Measurement:
+            timeout_s: float = DEFAULT_TIMEOUT_S, host_cost: bool = False,
+            prefix: str | None = None) -> Measurement:
     """Return the :class:`Measurement` of the model on ``target`` (built twice: with and
     without the model). ``host_cost=True`` counts host instructions with callgrind."""
     build_dir = Path(build_dir) if build_dir else Path(tempfile.mkdtemp(prefix=f"tinyml-{target}-"))
-    prefix, kind = _model_prefix(model_files)
-    elf = build(target, model_files, inputs, build_dir=build_dir)
-    empty = build(target, model_files, inputs, baseline=True, build_dir=build_dir)
+    prefix, kind = _model_prefix(model_files, prefix)
+    elf = build(target, model_files, inputs, build_dir=build_dir, prefix=prefix)
+    empty = build(target, model_files, inputs, baseline=True, build_dir=build_dir, prefix=prefix)
     result = run(target, elf, timeout_s)
     full, base = sizes(target, elf), sizes(target, empty)
     cost = cost_max = None

@@ -11,11 +11,15 @@ Projects (each folder also keeps the .tflite it was generated from):
 * ``wokwi/esp32_hello_world_plain``, ``wokwi/esp32_hello_world_tflm``,
   ``wokwi/uno_hello_world_plain`` — the same sketches as ``sketch.ino`` with a diagram.json
   (board + LED + resistor + serial monitor), libraries.txt and wokwi.toml.
+* ``arduino/fan_anomaly``, ``wokwi/esp32_fan_anomaly``, ``wokwi/uno_fan_anomaly`` — lesson 07's
+  anomaly detector (:mod:`fan_detector`: features, scaler, int8 autoencoder, threshold) on
+  embedded sample windows, printing scores and verdicts; made from lesson 07's export.
 
 :func:`generate` rewrites everything atomically: it builds the new folders beside the old
 ones and swaps them in, so a failure leaves the previous projects untouched.
 
 CLI (used by ``make build``): ``python -m tinyml_helpers.projects --from build/export``.
+Without lesson 07's files there, the fan projects already in place are kept as they are.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import export, toolchains, wokwi
+from . import export, fan_detector, toolchains, vibration, wokwi
 
 GENERATOR = "tinyml_helpers.projects"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -43,8 +47,12 @@ ESP32_CORE_VERSION = "3.3.7"  # arduino-esp32, ships the "TFLite Micro" library
 AVR_CORE_VERSION = "1.8.6"
 ESP32_INDEX_URL = "https://espressif.github.io/arduino-esp32/package_esp32_index.json"
 FLOAT_NAME, INT8_NAME = "sine_float.tflite", "sine_int8.tflite"
-ARDUINO_PROJECTS = ("hello_world_plain", "hello_world_tflm")
-WOKWI_PROJECTS = ("esp32_hello_world_plain", "esp32_hello_world_tflm", "uno_hello_world_plain")
+FAN_ARDUINO = "fan_anomaly"
+FAN_WOKWI = ("esp32_fan_anomaly", "uno_fan_anomaly")
+ARDUINO_PROJECTS = ("hello_world_plain", "hello_world_tflm", FAN_ARDUINO)
+WOKWI_PROJECTS = ("esp32_hello_world_plain", "esp32_hello_world_tflm", "uno_hello_world_plain",
+                  *FAN_WOKWI)
+UNO_WOKWI = ("uno_hello_world_plain", "uno_fan_anomaly")  # compiled by generate()
 WOKWI_BUILD = "build"  # firmware folder inside a Wokwi project, named in its wokwi.toml
 
 
@@ -267,6 +275,129 @@ def wokwi_projects(models: Models) -> dict[str, dict[str, str | bytes]]:
     return projects
 
 
+# --- the fan anomaly detector (lesson 07) ---------------------------------------------------
+
+def fan_windows_header(counts: np.ndarray, labels: list[tuple[str, bool]]) -> str:
+    """Return ``fan_windows.h``: the sample windows as int16 counts in flash, with labels."""
+    counts = np.asarray(counts)
+    if counts.dtype != np.int16 or counts.ndim != 3 or counts.shape[2] != 3:
+        raise ValueError(f"counts must be int16 of shape (n, samples, 3), got {counts.dtype} "
+                         f"{counts.shape}")
+    if len(labels) != len(counts) or len(counts) > 255:
+        raise ValueError(f"need one (speed, coin) label per window (at most 255), got "
+                         f"{len(labels)} labels for {len(counts)} windows")
+    speeds = list(vibration.SPEEDS)
+    rows = []
+    for i, (window, (speed, coin)) in enumerate(zip(counts, labels)):
+        values = export._c_values(window.reshape(-1), str).replace("\n", "\n  ")
+        rows.append(f"  /* {i}: {speed}, {'coin' if coin else 'no coin'} */\n  {values},")
+    names = ", ".join(f'"{name}"' for name in speeds)
+    return (banner("fan_windows.h") + "#ifndef FAN_WINDOWS_H\n#define FAN_WINDOWS_H\n\n"
+            "#include <stdint.h>\n\n#if defined(__AVR__)\n#include <avr/pgmspace.h>\n"
+            "#elif !defined(PROGMEM)\n#define PROGMEM\n"
+            "#define pgm_read_word(p) (*(const uint16_t *)(p))\n"
+            "#define pgm_read_byte(p) (*(const uint8_t *)(p))\n#endif\n\n"
+            f"/* {len(counts)} one-second windows from tinyml_helpers.vibration (fixed mount, seed "
+            f"{fan_detector.SAMPLE_SEED}),\n * none used in training: sample n of axis a is "
+            f"[n * 3 + a], in counts ({fan_detector.COUNTS_PER_G} per g). */\n"
+            f"#define FAN_WINDOWS {len(counts)}\n\n"
+            f"static const int16_t kFanWindows[FAN_WINDOWS][{counts.shape[1] * 3}] PROGMEM = "
+            "{\n" + "\n".join(rows) + "\n};\n\n"
+            f"static const char *const kFanSpeedNames[{len(speeds)}] = {{{names}}};\n"
+            "static const uint8_t kFanWindowSpeed[FAN_WINDOWS] PROGMEM = {"
+            + ", ".join(str(speeds.index(speed)) for speed, _ in labels) + "};\n"
+            "static const uint8_t kFanWindowCoin[FAN_WINDOWS] PROGMEM = {"
+            + ", ".join(str(int(coin)) for _, coin in labels) + "};\n\n"
+            "#endif /* FAN_WINDOWS_H */\n")
+
+
+def fan_expected_output(detector: fan_detector.Detector) -> str:
+    """Return the serial lines of one pass of the fan sketch (timings shown as ``…``), from
+    the NumPy/TFLM reference of the same computation."""
+    counts, labels = fan_detector.sample_windows()
+    ref = fan_detector.reference(detector, fan_detector.from_counts(counts))
+    rows = [f"window={i}, speed={speed}, coin={'yes' if coin else 'no'}, score={score:.4f}, "
+            f"threshold={detector.threshold:.4f}, verdict={'ANOMALY' if flag else 'normal'}, us=…"
+            for i, ((speed, coin), score, flag) in enumerate(zip(labels, ref.score, ref.anomaly))]
+    agree = int(sum(bool(flag) == coin for (_, coin), flag in zip(labels, ref.anomaly)))
+    rows.append(f"pass 1: {agree} of {len(labels)} verdicts match the labels")
+    return "\n".join(rows)
+
+
+def _fan_sources(detector: fan_detector.Detector) -> dict[str, str]:
+    files = {}
+    for name, text in fan_detector.c_files(detector).items():
+        copied = name in fan_detector.HAND_WRITTEN
+        files[name] = _with_banner(f"{name} (copied from tinyml_helpers/c)", text) if copied \
+            else text
+    for name, text in export.kernel_files().items():
+        files[name] = _with_banner(f"{name} (copied from tinyml_helpers/c)", text)
+    files["fan_windows.h"] = fan_windows_header(*fan_detector.sample_windows())
+    return files
+
+
+def _fan_facts(detector: fan_detector.Detector) -> dict[str, str]:
+    counts, _ = fan_detector.sample_windows()
+    return {
+        "EXPECTED": fan_expected_output(detector),
+        "N_WINDOWS": str(len(counts)),
+        "SAMPLE_RATE": f"{detector.sample_rate:g}",
+        "SAMPLES": str(detector.num_samples),
+        "THRESHOLD": f"{detector.threshold:.4f}",
+        "PERCENTILE": f"{detector.percentile:g}",
+        "AE_BYTES": f"{len(detector.tflite):,}",
+        "AE_DATA_BYTES": f"{export.data_bytes(detector.model):,}",
+        "WINDOW_BYTES": f"{counts[0].nbytes:,}",
+        "ESP32_LED_PIN": ESP32_LED_PIN,
+        "ESP32_CORE": ESP32_CORE_VERSION,
+        "AVR_CORE": AVR_CORE_VERSION,
+        "ESP32_INDEX_URL": ESP32_INDEX_URL,
+    }
+
+
+def _fan_sketch(name: str, project: str, detector: fan_detector.Detector) -> str:
+    facts = _fan_facts(detector)
+    return render("fan_anomaly.ino", BANNER=banner(name).rstrip("\n"), PROJECT=project,
+                  N_WINDOWS=facts["N_WINDOWS"], SAMPLE_RATE=facts["SAMPLE_RATE"],
+                  ESP32_LED_PIN=ESP32_LED_PIN)
+
+
+def _fan_readme(template: str, project: str, detector: fan_detector.Detector) -> str:
+    return render(template, BANNER=banner(f"{project}/README.md", "html").rstrip("\n"),
+                  PROJECT=project, **_fan_facts(detector))
+
+
+def _fan_models(detector: fan_detector.Detector) -> dict[str, bytes]:
+    with tempfile.TemporaryDirectory() as tmp:
+        fan_detector.save(detector, tmp)
+        return {name: (Path(tmp) / name).read_bytes()
+                for name in (fan_detector.TFLITE_NAME, fan_detector.JSON_NAME)}
+
+
+def fan_projects(detector: fan_detector.Detector) -> tuple[dict, dict]:
+    """Return ({arduino folder: files}, {wokwi folder: files}) of the fan detector."""
+    sources, models = _fan_sources(detector), _fan_models(detector)
+    arduino = {f"{FAN_ARDUINO}.ino": _fan_sketch(f"{FAN_ARDUINO}.ino", FAN_ARDUINO, detector)}
+    arduino.update(sources)
+    arduino["sketch.yaml"] = _sketch_yaml(FAN_ARDUINO, [_UNO_PROFILE, _ESP32_PROFILE])
+    arduino["README.md"] = _fan_readme("arduino_fan_anomaly.md", FAN_ARDUINO, detector)
+    arduino.update(models)
+    wokwi_folders = {}
+    for project, board, pin in (("esp32_fan_anomaly", "esp32", ESP32_LED_PIN),
+                                ("uno_fan_anomaly", "uno", "13")):
+        files = {"sketch.ino": _fan_sketch(f"{project}/sketch.ino", project, detector)}
+        files.update(sources)
+        files["diagram.json"] = _diagram(project, board, pin)
+        files["libraries.txt"] = _libraries_txt(
+            project, "No Library Manager library needed: the detector is plain C in this folder.")
+        firmware = "sketch.ino.merged.bin" if board == "esp32" else "sketch.ino.hex"
+        files["wokwi.toml"] = _wokwi_toml(project, firmware)
+        files["README.md"] = _fan_readme(f"wokwi_{project}.md", project, detector)
+        files.update(models)
+        wokwi_folders[project] = files
+    return {FAN_ARDUINO: arduino}, wokwi_folders
+
+
 # --- writing ----------------------------------------------------------------------------------
 
 def _write_file(path: Path, content: str | bytes) -> None:
@@ -283,6 +414,13 @@ def _write_tree(root: Path, projects: dict[str, dict[str, str | bytes]], index: 
     for folder, files in projects.items():
         for name, content in files.items():
             _write_file(root / folder / name, content)
+
+
+def _keep_fan_projects(tree: Path, target: Path, folders) -> None:
+    """Copy the fan project folders already in ``target`` into the staged ``tree``."""
+    for folder in folders:
+        if (target / folder).is_dir():
+            shutil.copytree(target / folder, tree / folder)
 
 
 def _compile_uno_firmware(project_dir: Path) -> None:
@@ -331,41 +469,52 @@ def _index(kind: str) -> str:
 
 
 def generate(float_tflite: bytes, int8_tflite: bytes, arduino_dir, wokwi_dir,
-             arena_size: int | None = None, compile_uno: bool = True) -> list[Path]:
+             arena_size: int | None = None, compile_uno: bool = True,
+             fan: fan_detector.Detector | None = None) -> list[Path]:
     """(Re)write all Arduino and Wokwi projects atomically; return the files written.
 
-    ``compile_uno`` also builds the Uno Wokwi firmware (``build/sketch.ino.hex``/``.elf``) when
-    arduino-builder is installed.
+    ``fan`` is lesson 07's detector; without it the fan projects already in the target
+    folders are kept unchanged. ``compile_uno`` also builds the Uno Wokwi firmware
+    (``build/sketch.ino.hex``/``.elf``) when arduino-builder is installed.
     """
     models = load_models(float_tflite, int8_tflite, arena_size)
+    if fan is not None and not isinstance(fan, fan_detector.Detector):
+        raise TypeError(f"fan must be a fan_detector.Detector, got {type(fan).__name__}")
     arduino_dir, wokwi_dir = Path(arduino_dir).resolve(), Path(wokwi_dir).resolve()
     if arduino_dir == wokwi_dir:
         raise ValueError("arduino_dir and wokwi_dir must be different folders")
-    trees = [(arduino_dir, arduino_projects(models), "arduino"),
-             (wokwi_dir, wokwi_projects(models), "wokwi")]
+    arduino_fan, wokwi_fan = fan_projects(fan) if fan is not None else ({}, {})
+    trees = [(arduino_dir, {**arduino_projects(models), **arduino_fan}, "arduino",
+              (FAN_ARDUINO,)),
+             (wokwi_dir, {**wokwi_projects(models), **wokwi_fan}, "wokwi", FAN_WOKWI)]
     staged: list[tuple[Path, Path]] = []
     try:
-        for target, projects, kind in trees:
+        for target, projects, kind, fan_folders in trees:
             target.parent.mkdir(parents=True, exist_ok=True)
             new = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
             staged.append((new, target))
             os.chmod(new, 0o777 & ~_umask())  # mkdtemp makes it private; the result is not
             _write_tree(new, projects, _index(kind))
+            if fan is None:
+                _keep_fan_projects(new, target, fan_folders)
         if compile_uno and toolchains.have("arduino-builder"):
-            _compile_uno_firmware(staged[1][0] / "uno_hello_world_plain")
+            for project in UNO_WOKWI:
+                if (staged[1][0] / project).is_dir():
+                    _compile_uno_firmware(staged[1][0] / project)
         _swap_in(staged)
     finally:
         for new, _ in staged:
             if new.exists():
                 shutil.rmtree(new, ignore_errors=True)
-    return sorted(p for target, _, _ in trees for p in target.rglob("*") if p.is_file())
+    return sorted(p for target, *_ in trees for p in target.rglob("*") if p.is_file())
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command-line interface; return the exit status."""
     parser = argparse.ArgumentParser(
         prog="python -m tinyml_helpers.projects",
-        description="Generate arduino/ and wokwi/ from sine_float.tflite and sine_int8.tflite.")
+        description="Generate arduino/ and wokwi/ from sine_float.tflite and sine_int8.tflite "
+                    "(lesson 06) and the fan detector (lesson 07).")
     parser.add_argument("--from", dest="source", required=True, type=Path,
                         help=f"folder holding {FLOAT_NAME} and {INT8_NAME}")
     parser.add_argument("--arduino", type=Path, default=Path("arduino"))
@@ -381,8 +530,18 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"cannot read the models: {exc}", file=sys.stderr)
         return 1
+    fan = None
+    if (args.source / fan_detector.JSON_NAME).exists():
+        try:
+            fan = fan_detector.load(args.source)
+        except (OSError, ValueError, TypeError) as exc:
+            print(f"cannot read lesson 07's fan detector: {exc}", file=sys.stderr)
+            return 1
+    else:
+        print(f"no {fan_detector.JSON_NAME} in {args.source}: keeping the fan projects as they "
+              "are (run lesson 07 to regenerate them)")
     written = generate(float_tflite, int8_tflite, args.arduino, args.wokwi, args.arena_size,
-                       compile_uno=not args.no_compile)
+                       compile_uno=not args.no_compile, fan=fan)
     print(f"wrote {len(written)} files under {args.arduino}/ and {args.wokwi}/")
     return 0
 

@@ -44,7 +44,11 @@ static char line[96];
 static uint8_t line_length;
 
 static void put_char(char c) {
-  if (line_length < sizeof line) line[line_length++] = c;
+  if (line_length == sizeof line) { /* a long line goes out in pieces */
+    platform_write(line, line_length);
+    line_length = 0;
+  }
+  line[line_length++] = c;
 }
 
 static void put_text(const char *text) {
@@ -79,7 +83,7 @@ static void end_line(void) {
 /* ---- Fletcher-16 of every output byte, printed with DONE ------------------------------------ */
 static uint16_t sum1, sum2;
 
-static void checksum_bytes(const uint8_t *bytes, uint8_t n) {
+static void checksum_bytes(const uint8_t *bytes, uint16_t n) {
   while (n--) {
     sum1 = (uint16_t)((sum1 + *bytes++) % 255u);
     sum2 = (uint16_t)((sum2 + sum1) % 255u);
@@ -115,7 +119,7 @@ __attribute__((noinline, noclone)) static uint32_t measure(invoke_fn fn, const v
 
 static uint8_t same_bytes(const value_t *a, const value_t *b) {
   const uint8_t *x = (const uint8_t *)a, *y = (const uint8_t *)b;
-  for (uint8_t i = 0; i < sizeof(value_t) * HARNESS_N_OUT; ++i) {
+  for (uint16_t i = 0; i < sizeof(value_t) * HARNESS_N_OUT; ++i) {
     if (x[i] != y[i]) return 0;
   }
   return 1;
@@ -137,11 +141,11 @@ int main(void) {
   uint32_t empty = measure(empty_model, input, output);
 
   for (uint16_t c = 0; c < HARNESS_N_CASES; ++c) {
-    for (uint8_t i = 0; i < HARNESS_N_IN; ++i) {
+    for (uint16_t i = 0; i < HARNESS_N_IN; ++i) {
 #if HARNESS_INT8
-      input[i] = HARNESS_READ_I8(&harness_inputs[c * HARNESS_N_IN + i]);
+      input[i] = HARNESS_READ_I8(&harness_inputs[(uint32_t)c * HARNESS_N_IN + i]);
 #else
-      input[i] = HARNESS_READ_F32(&harness_inputs[c * HARNESS_N_IN + i]);
+      input[i] = HARNESS_READ_F32(&harness_inputs[(uint32_t)c * HARNESS_N_IN + i]);
 #endif
     }
     /* Two painted calls with different patterns: a pushed byte equal to one pattern cannot
@@ -165,7 +169,7 @@ int main(void) {
 
     put_text("OUT ");
     put_dec(c);
-    for (uint8_t o = 0; o < HARNESS_N_OUT; ++o) {
+    for (uint16_t o = 0; o < HARNESS_N_OUT; ++o) {
       put_char(' ');
 #if HARNESS_INT8
       put_dec(output[o]);

@@ -1,0 +1,336 @@
+"""Lesson 07's fan anomaly detector as a board runs it: features, scaling, int8 autoencoder
+and threshold in plain C, with the NumPy reference the C must match.
+
+A :class:`Detector` bundles everything a board needs: the full-int8 autoencoder, the scaler
+(mean and standard deviation of the normal training features) and the threshold on the
+anomaly score. :func:`c_files` turns it into C:
+
+* ``fan_features.{h,c}`` (hand-written, ``tinyml_helpers/c``) + the generated
+  ``fan_features_config.h``: the 12 features of :func:`vibration.features`, with the DFT
+  bins computed by the Goertzel recurrence and the medians by in-place selection;
+* ``fan_detector.{h,c}`` (hand-written) + the generated ``fan_detector_config.h``: standardize,
+  quantize, ``fan_ae_invoke``, dequantize, mean squared error, compare;
+* ``fan_ae.{h,c}``: the autoencoder from :func:`export.plain_c_files`.
+
+Samples reach a board as an accelerometer delivers them: int16 counts, here ±2 g full scale
+(16,384 counts per g, as an MPU-6050 at its default range). Dividing by a power of two is
+exact, so C and NumPy start from the very same float values.
+
+:func:`run_c` compiles the whole chain into the firmware harness (this PC or a simulated
+Cortex-M4) and returns what the C computed, stage by stage; :func:`reference` computes the
+same stages in NumPy (float64) with the TFLM arithmetic. How close they must be is stated in
+:data:`FEATURE_RTOL` and :data:`FEATURE_ATOL`; the int8 stage must be equal.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import export, vibration
+from .files import check_tflite, write_atomic
+
+COUNTS_PER_G = 16384  # int16 counts per g at ±2 g full scale
+TFLITE_NAME = "fan_autoencoder_int8.tflite"
+JSON_NAME = "fan_detector.json"
+AE_PREFIX = "fan_ae"
+HAND_WRITTEN = ("fan_features.h", "fan_features.c", "fan_detector.h", "fan_detector.c")
+# C computes in float32, NumPy in float64: a feature may differ by this much (measured worst
+# case over 2,000 windows: see tests/test_fan_detector.py). MAD is exact.
+FEATURE_RTOL = 1e-4
+FEATURE_ATOL = 2e-6  # g
+
+
+@dataclass(frozen=True)
+class Detector:
+    """Everything the board-side detector needs (see the module docstring)."""
+
+    tflite: bytes  # the full-int8 autoencoder
+    model: export.Int8Model
+    mean: np.ndarray  # (12,) of the normal training features
+    std: np.ndarray  # (12,)
+    threshold: float  # anomaly if score > threshold
+    percentile: float  # of the normal validation scores the threshold was taken at
+    num_samples: int = 200
+    sample_rate: float = 200.0
+
+
+def make(tflite: bytes, scaler, threshold: float, percentile: float,
+         config: vibration.FanConfig | None = None) -> Detector:
+    """Return a :class:`Detector` from a full-int8 12-in/12-out autoencoder, an
+    :class:`anomaly.Scaler` and the threshold on :func:`reference` scores."""
+    tflite = check_tflite(tflite)
+    model = export.layers_from_tflite(tflite)
+    if not isinstance(model, export.Int8Model):
+        raise TypeError("the detector needs the full-int8 autoencoder, got a float model")
+    n_in, n_out = model.layers[0].weights.shape[1], model.layers[-1].weights.shape[0]
+    count = len(vibration.FEATURE_NAMES)
+    if (n_in, n_out) != (count, count):
+        raise ValueError(f"the autoencoder must map {count} features to {count}, "
+                         f"got {n_in} -> {n_out}")
+    mean = np.asarray(getattr(scaler, "mean", None), dtype=np.float64)
+    std = np.asarray(getattr(scaler, "std", None), dtype=np.float64)
+    if mean.shape != (count,) or std.shape != (count,):
+        raise ValueError(f"scaler must have mean and std of {count} features")
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std)) and np.all(std > 0)):
+        raise ValueError("scaler mean must be finite and std finite and > 0")
+    if not (isinstance(threshold, (int, float, np.floating)) and np.isfinite(threshold)
+            and threshold > 0):
+        raise ValueError(f"threshold must be a finite number > 0, got {threshold!r}")
+    if not 0 <= percentile <= 100:
+        raise ValueError(f"percentile must be in [0, 100], got {percentile}")
+    cfg = config or vibration.FanConfig()
+    return Detector(tflite, model, mean, std, float(threshold), float(percentile),
+                    cfg.num_samples, float(cfg.sample_rate))
+
+
+def save(detector: Detector, directory) -> list[Path]:
+    """Write ``fan_autoencoder_int8.tflite`` and ``fan_detector.json`` into ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    meta = {"feature_names": list(vibration.FEATURE_NAMES),
+            "mean": detector.mean.tolist(), "std": detector.std.tolist(),
+            "threshold": detector.threshold, "percentile": detector.percentile,
+            "num_samples": detector.num_samples, "sample_rate": detector.sample_rate,
+            "counts_per_g": COUNTS_PER_G, "model": TFLITE_NAME}
+    return [write_atomic(directory / TFLITE_NAME, detector.tflite),
+            write_atomic(directory / JSON_NAME, json.dumps(meta, indent=1) + "\n")]
+
+
+def load(directory) -> Detector:
+    """Return the :class:`Detector` that :func:`save` wrote into ``directory``."""
+    directory = Path(directory)
+    paths = [directory / TFLITE_NAME, directory / JSON_NAME]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{directory} lacks {', '.join(missing)}: run lesson 07 "
+                                "(make build) to export the fan detector")
+    meta = json.loads(paths[1].read_text(encoding="utf-8"))
+    if meta.get("feature_names") != list(vibration.FEATURE_NAMES):
+        raise ValueError(f"{paths[1]} was made for other features: {meta.get('feature_names')}")
+    from .anomaly import Scaler
+
+    config = vibration.FanConfig(num_samples=int(meta["num_samples"]),
+                                 sample_rate=float(meta["sample_rate"]))
+    return make(paths[0].read_bytes(), Scaler(np.array(meta["mean"]), np.array(meta["std"])),
+                meta["threshold"], meta["percentile"], config)
+
+
+# --- samples as a sensor delivers them -------------------------------------------------------
+
+def to_counts(windows) -> np.ndarray:
+    """Return windows in g as int16 accelerometer counts (rounded; saturating at ±2 g)."""
+    w = np.asarray(windows, dtype=np.float64)
+    if w.ndim != 3 or w.shape[2] != 3:
+        raise ValueError(f"windows must have shape (n, samples, 3), got {w.shape}")
+    if not np.all(np.isfinite(w)):
+        raise ValueError("windows contain NaN or inf")
+    return np.clip(np.round(w * COUNTS_PER_G), -32768, 32767).astype(np.int16)
+
+
+def from_counts(counts) -> np.ndarray:
+    """Return int16 counts as float32 g, exactly as the C code converts them."""
+    c = np.asarray(counts)
+    if not np.issubdtype(c.dtype, np.integer):
+        raise TypeError(f"counts must be integers, got {c.dtype}")
+    return c.astype(np.float32) / np.float32(COUNTS_PER_G)
+
+
+# --- the reference ---------------------------------------------------------------------------
+
+@dataclass
+class Stages:
+    """What the detector computed for each window, stage by stage."""
+
+    features: np.ndarray  # (n, 12) float
+    codes_in: np.ndarray  # (n, 12) int8: the quantized standardized features
+    codes_out: np.ndarray  # (n, 12) int8: the autoencoder's output codes
+    score: np.ndarray  # (n,) mean squared reconstruction error
+    anomaly: np.ndarray  # (n,) bool: score > threshold
+
+
+def scores_from_codes(detector: Detector, features, codes_out) -> np.ndarray:
+    """Return the reconstruction error of ``features`` given the output codes (float64)."""
+    z = (np.asarray(features, dtype=np.float64) - detector.mean) / detector.std
+    z_hat = detector.model.output_scale * (np.asarray(codes_out, np.float64)
+                                           - detector.model.output_zero_point)
+    return np.mean((z - z_hat) ** 2, axis=1)
+
+
+def reference(detector: Detector, windows) -> Stages:
+    """Return the :class:`Stages` of NumPy's features and TFLM's int8 arithmetic on
+    ``windows`` (n, samples, 3) in g."""
+    w = np.asarray(windows)
+    if w.ndim != 3 or w.shape[1:] != (detector.num_samples, 3):
+        raise ValueError(f"windows must have shape (n, {detector.num_samples}, 3), got {w.shape}")
+    features = vibration.features(w, detector.sample_rate).astype(np.float64)
+    z = (features - detector.mean) / detector.std
+    codes_in = detector.model.quantize(z)
+    codes_out = export.int8_reference(detector.model, codes_in)
+    score = scores_from_codes(detector, features, codes_out)
+    return Stages(features, codes_in, codes_out, score, score > detector.threshold)
+
+
+# --- C sources -------------------------------------------------------------------------------
+
+def _bins(detector: Detector) -> dict[str, tuple[int, int]]:
+    out = {}
+    for name, band in (("1X", vibration.ONE_X_BAND), ("BLADE", vibration.BLADE_BAND)):
+        bins = vibration._bins(detector.num_samples, detector.sample_rate, band)
+        if len(bins) == 0 or bins[-1] > 255:
+            raise ValueError(f"band {band} Hz has no usable DFT bin (0 < k <= 255) at "
+                             f"{detector.num_samples} samples and {detector.sample_rate} Hz")
+        out[name] = (int(bins[0]), int(bins[-1]))
+    return out
+
+
+def _initializer(values) -> str:
+    return export._c_values(values, export._c_float).replace("\n", " \\\n")
+
+
+def config_files(detector: Detector) -> dict[str, str]:
+    """Return the two generated headers: ``fan_features_config.h``, ``fan_detector_config.h``."""
+    bins = _bins(detector)
+    first = min(b[0] for b in bins.values())
+    last = max(b[1] for b in bins.values())
+    k = np.arange(first, last + 1)
+    coeffs = 2 * np.cos(2 * np.pi * k / detector.num_samples)
+    features = (
+        export.banner("fan_features_config.h") + "#ifndef FAN_FEATURES_CONFIG_H\n"
+        "#define FAN_FEATURES_CONFIG_H\n\n"
+        f"/* {detector.num_samples} samples per axis at {detector.sample_rate:g} Hz: DFT bin k "
+        f"is k * {detector.sample_rate / detector.num_samples:g} Hz. */\n"
+        f"#define FAN_FEATURES_SAMPLES {detector.num_samples}\n"
+        f"#define FAN_FEATURES_COUNTS_PER_G {COUNTS_PER_G}\n"
+        f"/* once per revolution: {vibration.ONE_X_BAND[0]:g}-{vibration.ONE_X_BAND[1]:g} Hz;"
+        f" blade pass: {vibration.BLADE_BAND[0]:g}-{vibration.BLADE_BAND[1]:g} Hz */\n"
+        f"#define FAN_FEATURES_1X_FIRST {bins['1X'][0]}\n"
+        f"#define FAN_FEATURES_1X_LAST {bins['1X'][1]}\n"
+        f"#define FAN_FEATURES_BLADE_FIRST {bins['BLADE'][0]}\n"
+        f"#define FAN_FEATURES_BLADE_LAST {bins['BLADE'][1]}\n"
+        f"#define FAN_FEATURES_FIRST_BIN {first}\n#define FAN_FEATURES_LAST_BIN {last}\n"
+        f"/* Goertzel coefficients 2 cos(2 pi k / N), k = {first} .. {last} */\n"
+        f"#define FAN_FEATURES_COEFFS {_initializer(coeffs)}\n\n"
+        "#endif /* FAN_FEATURES_CONFIG_H */\n")
+    names = ", ".join(vibration.FEATURE_NAMES)
+    detector_h = (
+        export.banner("fan_detector_config.h") + "#ifndef FAN_DETECTOR_CONFIG_H\n"
+        "#define FAN_DETECTOR_CONFIG_H\n\n"
+        f"/* Mean and standard deviation of the normal training features ({names}). */\n"
+        f"#define FAN_DETECTOR_MEAN {_initializer(detector.mean)}\n"
+        f"#define FAN_DETECTOR_STD {_initializer(detector.std)}\n"
+        f"/* Anomaly if the score is above the {detector.percentile:g}th percentile of the "
+        "normal validation windows' scores. */\n"
+        f"#define FAN_DETECTOR_THRESHOLD {export._c_float(detector.threshold)}\n\n"
+        "#endif /* FAN_DETECTOR_CONFIG_H */\n")
+    return {"fan_features_config.h": features, "fan_detector_config.h": detector_h}
+
+
+def c_files(detector: Detector) -> dict[str, str]:
+    """Return {file name: source} of the whole detector except ``tinyml_kernels.{h,c}``."""
+    files = {name: (export.KERNEL_DIR / name).read_text(encoding="utf-8")
+             for name in HAND_WRITTEN}
+    files.update(config_files(detector))
+    files.update(export.plain_c_files(detector.model, AE_PREFIX))
+    return files
+
+
+CHECK_OUTPUTS = 3 * len(vibration.FEATURE_NAMES) + 1  # features, codes in, codes out, score
+
+_CHECK_H = """#ifndef FAN_CHECK_H
+#define FAN_CHECK_H
+
+#include "fan_detector.h"
+
+#define FAN_CHECK_INPUTS {inputs} /* FAN_FEATURES_SAMPLES * FAN_FEATURES_AXES */
+#define FAN_CHECK_OUTPUTS {outputs} /* 3 * FAN_FEATURES_COUNT + 1 */
+#if FAN_CHECK_INPUTS != FAN_FEATURES_SAMPLES * FAN_FEATURES_AXES
+#error "fan_check.h does not match fan_features_config.h"
+#endif
+
+/* Run the detector on one window (interleaved x, y, z in g) and report every stage:
+ * output = 12 features, 12 codes in, 12 codes out (as floats), the score. */
+void fan_check_invoke(const float *input, float *output);
+
+#endif /* FAN_CHECK_H */
+"""
+
+_CHECK_C = """#include "fan_check.h"
+
+static float scratch[FAN_FEATURES_SAMPLES];
+
+void fan_check_invoke(const float *input, float *output) {
+  int8_t codes_in[FAN_FEATURES_COUNT], codes_out[FAN_FEATURES_COUNT];
+  fan_window_features(input, scratch, output);
+  float score = fan_detector_score(output, codes_in, codes_out);
+  for (uint8_t i = 0; i < FAN_FEATURES_COUNT; ++i) {
+    output[FAN_FEATURES_COUNT + i] = codes_in[i];
+    output[2 * FAN_FEATURES_COUNT + i] = codes_out[i];
+  }
+  output[3 * FAN_FEATURES_COUNT] = score;
+}
+"""
+
+
+def check_files(detector: Detector) -> dict[str, str]:
+    """Return :func:`c_files` plus ``fan_check.{h,c}``: a float invoke() for the firmware
+    harness that runs the whole detector on one window and outputs every stage."""
+    header = _CHECK_H.replace("{inputs}", str(3 * detector.num_samples)).replace(
+        "{outputs}", str(CHECK_OUTPUTS))
+    files = {"fan_check.h": export.banner("fan_check.h") + header,
+             "fan_check.c": export.banner("fan_check.c") + _CHECK_C}
+    files.update(c_files(detector))
+    return files
+
+
+@dataclass
+class CRun:
+    """What the C detector computed on a board, with the cost of one window."""
+
+    stages: Stages
+    measurement: object  # firmware.Measurement
+
+
+def run_c(detector: Detector, counts, target: str = "host", build_dir=None,
+          timeout_s: float = 300.0) -> CRun:
+    """Compile the C detector for ``target`` ("host" or "m4"), run it on each window of
+    int16 ``counts`` (n, samples, 3) and return its :class:`CRun`.
+
+    The Uno's 2 KB of RAM cannot hold the harness's 600-float input window; the Uno runs the
+    detector in the fan_anomaly sketch instead, reading counts from flash axis by axis.
+    """
+    from . import firmware
+
+    if target not in ("host", "m4"):
+        raise ValueError(f"target must be 'host' or 'm4' (the Uno runs the sketch), got {target!r}")
+    c = np.asarray(counts)
+    if c.dtype != np.int16 or c.ndim != 3 or c.shape[1:] != (detector.num_samples, 3):
+        raise ValueError(f"counts must be int16 of shape (n, {detector.num_samples}, 3), "
+                         f"got {c.dtype} {c.shape}")
+    rows = from_counts(c).reshape(len(c), -1)
+    m = firmware.measure(target, check_files(detector), rows, build_dir=build_dir,
+                         timeout_s=timeout_s, host_cost=False, prefix="fan_check")
+    out = m.result.outputs.astype(np.float64)
+    n = len(vibration.FEATURE_NAMES)
+    score = out[:, 3 * n]
+    stages = Stages(out[:, :n], out[:, n:2 * n].astype(np.int8), out[:, 2 * n:3 * n]
+                    .astype(np.int8), score, score > np.float32(detector.threshold))
+    return CRun(stages, m)
+
+
+# --- sample windows for the sketches -----------------------------------------------------------
+
+SAMPLE_SEED = 2026
+SAMPLES = (("off", False), ("low", False), ("low", True), ("medium", False), ("medium", True),
+           ("high", False), ("high", True))
+
+
+def sample_windows(seed: int = SAMPLE_SEED) -> tuple[np.ndarray, list[tuple[str, bool]]]:
+    """Return (int16 counts (7, 200, 3), [(speed, coin), ...]): one fresh fixed-mount window
+    per case in :data:`SAMPLES`, none of them seen in training."""
+    counts = [to_counts(vibration.windows(speed, 1, imbalance=coin, seed=seed))[0]
+              for speed, coin in SAMPLES]
+    return np.stack(counts), list(SAMPLES)

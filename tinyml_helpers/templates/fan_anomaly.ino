@@ -1,0 +1,114 @@
+{{BANNER}}
+// {{PROJECT}}: lesson 07's fan anomaly detector on a board. No libraries: it runs on any
+// Arduino board, the 2 KB-RAM Uno included, and on an ESP32.
+//
+// The board has no fan here, so fan_windows.h holds {{N_WINDOWS}} one-second accelerometer
+// windows (x, y, z at {{SAMPLE_RATE}} Hz, as int16 counts of a +-2 g sensor) from the course's
+// fan simulator, none of them seen in training. For each window the sketch
+//   1. computes the 12 features (fan_features.c: RMS, MAD, two DFT peaks per axis),
+//   2. scores them: standardize, int8 autoencoder, reconstruction error (fan_detector.c),
+//   3. compares the score with the threshold and lights the LED for an anomaly,
+// and prints on Serial at 115200 baud
+//   window=..., speed=..., coin=..., score=..., threshold=..., verdict=..., us=...
+// On a real fan, fill the window from your accelerometer instead (see README.md).
+
+// Pause after each window (ms) and passes over all windows before stopping (0 = forever).
+// A simulator run sets them with -DTINYML_DELAY_MS=0 -DTINYML_PASSES=1.
+#ifndef TINYML_DELAY_MS
+#define TINYML_DELAY_MS 1000
+#endif
+#ifndef TINYML_PASSES
+#define TINYML_PASSES 0
+#endif
+
+#include "fan_detector.h"
+#include "fan_windows.h"
+
+#if defined(__AVR__)
+#include <avr/sleep.h>
+#endif
+
+#if defined(ARDUINO_ARCH_ESP32)
+const int kLedPin = {{ESP32_LED_PIN}};
+#else
+const int kLedPin = LED_BUILTIN;  // pin 13 on the Uno
+#endif
+
+// One axis of one window: 800 bytes, the biggest piece of RAM the detector needs. The
+// windows stay in flash (PROGMEM) and are read one axis at a time.
+float g_axis[FAN_FEATURES_SAMPLES];
+uint8_t g_window = 0;
+uint8_t g_pass = 0;
+uint8_t g_agree = 0;
+
+// The 12 features of stored window w.
+void window_features(uint8_t w, float *features) {
+  for (uint8_t axis = 0; axis < FAN_FEATURES_AXES; ++axis) {
+    for (uint16_t n = 0; n < FAN_FEATURES_SAMPLES; ++n) {
+      int16_t count = (int16_t)pgm_read_word(&kFanWindows[w][n * FAN_FEATURES_AXES + axis]);
+      g_axis[n] = count * (1.0f / FAN_FEATURES_COUNTS_PER_G);  // counts -> g, exact
+    }
+    fan_axis_features(g_axis, &features[axis], &features[3 + axis], &features[6 + axis],
+                      &features[9 + axis]);
+  }
+}
+
+void stop_running() {
+  Serial.println(F("done"));
+  Serial.flush();
+#if defined(__AVR__)
+  cli();  // a simulator such as simavr ends the run here
+  sleep_enable();
+  sleep_cpu();
+#endif
+  while (true) delay(1000);
+}
+
+void setup() {
+  Serial.begin(115200);
+  pinMode(kLedPin, OUTPUT);
+  Serial.println(F("{{PROJECT}}: fan anomaly detector (features + int8 autoencoder)"));
+}
+
+void loop() {
+  float features[FAN_FEATURES_COUNT];
+  int8_t codes_in[FAN_FEATURES_COUNT], codes_out[FAN_FEATURES_COUNT];
+
+  unsigned long start = micros();
+  window_features(g_window, features);
+  float score = fan_detector_score(features, codes_in, codes_out);
+  uint8_t anomaly = fan_detector_is_anomaly(score);
+  unsigned long us = micros() - start;
+
+  uint8_t coin = pgm_read_byte(&kFanWindowCoin[g_window]);
+  g_agree += (anomaly == coin);
+  Serial.print(F("window="));
+  Serial.print(g_window);
+  Serial.print(F(", speed="));
+  Serial.print(kFanSpeedNames[pgm_read_byte(&kFanWindowSpeed[g_window])]);
+  Serial.print(F(", coin="));
+  Serial.print(coin ? F("yes") : F("no"));
+  Serial.print(F(", score="));
+  Serial.print(score, 4);
+  Serial.print(F(", threshold="));
+  Serial.print(FAN_DETECTOR_THRESHOLD, 4);
+  Serial.print(F(", verdict="));
+  Serial.print(anomaly ? F("ANOMALY") : F("normal"));
+  Serial.print(F(", us="));
+  Serial.println(us);
+  digitalWrite(kLedPin, anomaly ? HIGH : LOW);
+
+  delay(TINYML_DELAY_MS);
+  if (++g_window == FAN_WINDOWS) {
+    Serial.print(F("pass "));
+    Serial.print(g_pass + 1);
+    Serial.print(F(": "));
+    Serial.print(g_agree);
+    Serial.print(F(" of "));
+    Serial.print(FAN_WINDOWS);
+    Serial.println(F(" verdicts match the labels"));
+    g_window = 0;
+    g_agree = 0;
+    if (TINYML_PASSES > 0 && ++g_pass >= TINYML_PASSES) stop_running();
+  }
+}
