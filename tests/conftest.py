@@ -1,5 +1,6 @@
-"""Shared fixtures: TensorFlow set up once, the course's way (Keras 2, seeded, quiet), and the
-two models the export and firmware tests compile: the sine model and a 3-12-8-2 network."""
+"""Shared fixtures: TensorFlow set up once, the course's way (Keras 2, seeded, quiet), the two
+models the export and firmware tests compile (the sine model and a 3-12-8-2 network), and a
+small lesson-07 fan detector."""
 
 import numpy as np
 import pytest
@@ -42,3 +43,17 @@ def wide(tf):
 def case(request):
     """Each test model in turn: (name, (keras model, float .tflite, int8 .tflite))."""
     return request.param, request.getfixturevalue(request.param)
+
+
+@pytest.fixture(scope="session")
+def fan(tf):
+    """A small lesson-07 detector (autoencoder trained 20 epochs, int8, calibrated threshold)
+    and the fan data it was made from: (fan_detector.Detector, vibration.FanData)."""
+    from tinyml_helpers import anomaly, fan_detector, vibration
+
+    data = vibration.dataset(30, 8, seed=0)
+    f_train, f_val = (vibration.features(x) for x in (data.x_train, data.x_val))
+    scale = anomaly.fit_scaler(f_train)
+    model, _ = anomaly.train_autoencoder(scale(f_train), scale(f_val), epochs=20)
+    tflite = litert.convert(model, "int8", scale(f_train))
+    return fan_detector.calibrate(tflite, scale, data.x_val), data

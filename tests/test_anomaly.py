@@ -74,17 +74,12 @@ def test_bad_input_is_refused(call, error, words):
 
 
 @pytest.fixture(scope="module")
-def int8_autoencoder(tf):
-    from tinyml_helpers import export, litert, vibration
+def int8_autoencoder(fan):
+    from tinyml_helpers import vibration
 
-    fan = vibration.dataset(30, 8, seed=0)
-    f_train, f_val, f_test = (vibration.features(x) for x in (fan.x_train, fan.x_val,
-                                                             fan.x_test))
-    scale = anomaly.fit_scaler(f_train)
-    model, _ = anomaly.train_autoencoder(scale(f_train), scale(f_val), epochs=20)
-    tflite = litert.convert(model, "int8", scale(f_train))
-    layers = export.int8_layers(tflite)
-    return tflite, layers, layers.quantize(scale(f_test))
+    detector, data = fan
+    z_test = (vibration.features(data.x_test) - detector.mean) / detector.std
+    return detector.tflite, detector.model, detector.model.quantize(z_test)
 
 
 def test_autoencoder_has_the_lesson_shape(int8_autoencoder):
@@ -93,7 +88,7 @@ def test_autoencoder_has_the_lesson_shape(int8_autoencoder):
     assert codes.shape == (48, 12) and codes.dtype == np.int8
 
 
-@pytest.mark.parametrize("target", ["host", "uno"])
+@pytest.mark.parametrize("target", ["host", "uno", "m4"])
 def test_int8_autoencoder_in_plain_c_equals_tflm(int8_autoencoder, target, tmp_path):
     from tinyml_helpers import export, firmware, tflm
 

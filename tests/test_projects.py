@@ -1,6 +1,7 @@
 """Tests for tinyml_helpers.projects and tinyml_helpers.toolchains: the committed arduino/ and
 wokwi/ folders are exactly what the generator makes from their own .tflite files, generation is
-atomic, and the plain-C sketch builds and runs for the Arduino Uno (arduino-builder, simavr)."""
+atomic, and the plain-C sketches (sine model, fan anomaly detector) build and run for the
+Arduino Uno (arduino-builder, simavr)."""
 
 import os
 import re
@@ -10,11 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyml_helpers import export, projects, toolchains
+from tinyml_helpers import export, fan_detector, projects, toolchains
 
 ROOT = Path(__file__).resolve().parents[1]
 ARDUINO, WOKWI = ROOT / "arduino", ROOT / "wokwi"
 PLAIN = ARDUINO / "hello_world_plain"
+FAN = ARDUINO / projects.FAN_ARDUINO
+SINE_PROJECTS = [ARDUINO / p for p in projects.ARDUINO_PROJECTS if "hello" in p] + \
+    [WOKWI / p for p in projects.WOKWI_PROJECTS if "hello" in p]
+FAN_PROJECTS = [FAN] + [WOKWI / p for p in projects.FAN_WOKWI]
 NO_BUILDER = not toolchains.have("arduino-builder")
 NEEDS_BUILDER = pytest.mark.skipif(
     NO_BUILDER, reason="arduino-builder not installed (apt-get install arduino-builder "
@@ -43,11 +48,17 @@ def models():
 
 
 @pytest.fixture(scope="module")
-def generated(models, tmp_path_factory):
+def committed_fan():
+    """The fan detector the committed fan projects were generated from."""
+    return fan_detector.load(FAN)
+
+
+@pytest.fixture(scope="module")
+def generated(models, committed_fan, tmp_path_factory):
     out = tmp_path_factory.mktemp("generated")
     float_tflite, int8_tflite, arena = models
     projects.generate(float_tflite, int8_tflite, out / "arduino", out / "wokwi", arena,
-                      compile_uno=False)
+                      compile_uno=False, fan=committed_fan)
     return out
 
 
@@ -94,14 +105,35 @@ def test_each_project_keeps_the_models_it_was_made_from(models):
     float_tflite, int8_tflite, arena = models
     assert isinstance(export.layers_from_tflite(int8_tflite), export.Int8Model)
     assert isinstance(export.layers_from_tflite(float_tflite), list)
-    for folder in [ARDUINO / p for p in projects.ARDUINO_PROJECTS] + \
-            [WOKWI / p for p in projects.WOKWI_PROJECTS]:
+    for folder in SINE_PROJECTS:
         assert (folder / projects.INT8_NAME).read_bytes() == int8_tflite
         if "plain" in folder.name:
             assert (folder / projects.FLOAT_NAME).read_bytes() == float_tflite
     for folder in (ARDUINO / "hello_world_tflm", WOKWI / "esp32_hello_world_tflm"):
         assert export.parse_c_array((folder / "model.cpp").read_text()) == int8_tflite
         assert f"kTensorArenaSize = {arena};" in (folder / "model.h").read_text()
+
+
+def test_fan_projects_keep_the_detector_they_were_made_from(committed_fan):
+    for folder in FAN_PROJECTS:
+        for name in (fan_detector.TFLITE_NAME, fan_detector.JSON_NAME):
+            assert (folder / name).read_bytes() == (FAN / name).read_bytes(), folder / name
+    header = (FAN / "fan_detector_config.h").read_text(encoding="utf-8")
+    assert f"FAN_DETECTOR_THRESHOLD {export._c_float(committed_fan.threshold)}" in header
+    sketch = (FAN / "fan_anomaly.ino").read_text(encoding="utf-8").split("\n", 1)[1]
+    for project in projects.FAN_WOKWI:  # the same sketch, under its project's name
+        other = (WOKWI / project / "sketch.ino").read_text(encoding="utf-8").split("\n", 1)[1]
+        assert other.replace(project, projects.FAN_ARDUINO) == sketch
+
+
+def test_fan_readme_output_is_the_reference_computation(committed_fan):
+    counts, labels = fan_detector.sample_windows()
+    ref = fan_detector.reference(committed_fan, fan_detector.from_counts(counts))
+    readme = (FAN / "README.md").read_text(encoding="utf-8")
+    for i, ((speed, coin), score) in enumerate(zip(labels, ref.score)):
+        assert (f"window={i}, speed={speed}, coin={'yes' if coin else 'no'}, "
+                f"score={score:.4f}, ") in readme
+    assert f"{len(labels)} verdicts match the labels" in readme
 
 
 def test_wokwi_toml_and_libraries_txt():
@@ -228,12 +260,34 @@ def test_cli_generates_from_a_folder(models, tmp_path, capsys):
     source.mkdir()
     (source / projects.FLOAT_NAME).write_bytes(float_tflite)
     (source / projects.INT8_NAME).write_bytes(int8_tflite)
+    fan_detector.save(fan_detector.load(FAN), source)
     status = projects.main(["--from", str(source), "--arduino", str(tmp_path / "a"),
                             "--wokwi", str(tmp_path / "w"), "--arena-size", str(arena),
                             "--no-compile"])
     assert status == 0 and "wrote" in capsys.readouterr().out
     assert _tree(tmp_path / "a") == _tree(ARDUINO)
     assert projects.main(["--from", str(tmp_path / "nowhere")]) == 1
+
+
+def test_generate_without_the_fan_detector_keeps_the_fan_projects(models, committed_fan,
+                                                                  tmp_path):
+    float_tflite, int8_tflite, arena = models
+    projects.generate(float_tflite, int8_tflite, tmp_path / "arduino", tmp_path / "wokwi", arena,
+                      compile_uno=False, fan=committed_fan)
+    before = {kind: _tree(tmp_path / kind) for kind in ("arduino", "wokwi")}
+    _generate_into(tmp_path, models)  # lesson 07 not exported: fan folders carried over
+    assert {kind: _tree(tmp_path / kind) for kind in ("arduino", "wokwi")} == before
+    with pytest.raises(TypeError, match="fan_detector.Detector"):
+        projects.generate(float_tflite, int8_tflite, tmp_path / "arduino", tmp_path / "wokwi",
+                          arena, fan="detector")
+
+
+def test_fan_windows_header_refuses_bad_windows():
+    counts, labels = fan_detector.sample_windows()
+    with pytest.raises(ValueError, match="int16"):
+        projects.fan_windows_header(counts.astype(np.float32), labels)
+    with pytest.raises(ValueError, match="one \\(speed, coin\\) label per window"):
+        projects.fan_windows_header(counts, labels[:-1])
 
 
 def test_render_and_banner_refuse_mistakes():
@@ -318,3 +372,28 @@ def test_int8_sketch_prints_the_expected_predictions_on_a_simulated_uno(models, 
         cycles, us = int(row["cycles"]), int(row["us"])
         assert cycles > 1_000 and 0.75 < 16 * us / cycles < 1.5, row
 
+
+
+@NEEDS_BUILDER
+@NEEDS_SIMAVR
+def test_fan_sketch_scores_the_stored_windows_on_a_simulated_uno(committed_fan, tmp_path):
+    elf = toolchains.compile_uno(FAN, tmp_path, {"TINYML_DELAY_MS": 0, "TINYML_PASSES": 1})
+    sizes = toolchains.avr_size(elf)
+    assert sizes["flash"] < 32_256 and sizes["ram"] < 1_400  # fits the Uno with stack to spare
+    run = subprocess.run(["simavr", "-m", "atmega328p", "-f", "16000000", str(elf)],
+                         check=False, capture_output=True, text=True, timeout=120)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", run.stderr)
+    lines = [line.rstrip(".") for line in text.splitlines()]
+    rows = [dict(kv.split("=") for kv in line.split(", ")) for line in lines
+            if line.startswith("window=")]
+    counts, labels = fan_detector.sample_windows()
+    ref = fan_detector.reference(committed_fan, fan_detector.from_counts(counts))
+    assert len(rows) == len(labels), text[-3000:]
+    for row, (speed, coin), score, flag in zip(rows, labels, ref.score, ref.anomaly):
+        assert row["speed"] == speed and row["coin"] == ("yes" if coin else "no")
+        assert float(row["score"]) == pytest.approx(score, rel=1e-3, abs=2e-4)
+        assert row["verdict"] == ("ANOMALY" if flag else "normal")
+        assert 100_000 < int(row["us"]) < 1_000_000  # features + score, within a 1 s window
+    agree = sum(bool(flag) == coin for (_, coin), flag in zip(labels, ref.anomaly))
+    assert f"pass 1: {agree} of {len(labels)} verdicts match the labels" in lines
+    assert "done" in lines

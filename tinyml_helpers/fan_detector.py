@@ -87,6 +87,17 @@ def make(tflite: bytes, scaler, threshold: float, percentile: float,
                     cfg.num_samples, float(cfg.sample_rate))
 
 
+def calibrate(tflite: bytes, scaler, normal_windows, percentile: float = 99.0,
+              config: vibration.FanConfig | None = None) -> Detector:
+    """Return a :class:`Detector` whose threshold is the ``percentile``-th percentile of its
+    own scores (int8, as the board computes them) on normal validation ``normal_windows``."""
+    from .anomaly import threshold
+
+    provisional = make(tflite, scaler, 1.0, percentile, config)
+    scores = reference(provisional, normal_windows).score
+    return make(tflite, scaler, threshold(scores, percentile), percentile, config)
+
+
 def save(detector: Detector, directory) -> list[Path]:
     """Write ``fan_autoencoder_int8.tflite`` and ``fan_detector.json`` into ``directory``."""
     directory = Path(directory)
