@@ -42,6 +42,7 @@ benchmark: $(STAMP) toolchains
 	$(BIN)/python benchmarks/firmware_report.py
 	$(BIN)/python benchmarks/compression.py
 	$(BIN)/python benchmarks/anomaly_auc.py
+	$(BIN)/python benchmarks/fan_detector_report.py
 
 clean:
 	rm -rf build

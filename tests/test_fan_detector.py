@@ -78,7 +78,7 @@ def test_feature_tolerance_holds_over_many_windows(fan, tmp_path):
 
 def test_odd_window_length_takes_the_middle_sample_as_median(fan, tmp_path):
     _needs("host")
-    detector, data = fan
+    detector, _ = fan
     config = vibration.FanConfig(num_samples=201)
     scaler = anomaly.Scaler(detector.mean, detector.std)
     odd = fan_detector.make(detector.tflite, scaler, detector.threshold, 99.0, config)
