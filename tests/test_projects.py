@@ -397,3 +397,47 @@ def test_fan_sketch_scores_the_stored_windows_on_a_simulated_uno(committed_fan, 
     agree = sum(bool(flag) == coin for (_, coin), flag in zip(labels, ref.anomaly))
     assert f"pass 1: {agree} of {len(labels)} verdicts match the labels" in lines
     assert "done" in lines
+
+
+# --- the same sketches built for this PC, through the non-AVR (ESP32) code paths -------------
+
+SHIM = Path(__file__).resolve().parent / "arduino_shim"
+
+
+def _host_sketch(folder: Path, tmp_path: Path) -> list[str]:
+    """Compile ``folder``'s sketch with g++ against tests/arduino_shim (ARDUINO_ARCH_ESP32
+    defined, one pass, no delay), run it, return its lines."""
+    objects = []
+    for source in sorted(folder.glob("*.c")):
+        obj = tmp_path / f"{source.stem}.o"
+        subprocess.run(["gcc", "-O2", "-std=gnu99", "-Wall", "-Wextra", "-Werror", "-I",
+                        str(folder), "-c", str(source), "-o", str(obj)], check=True)
+        objects.append(str(obj))
+    exe = tmp_path / "sketch"
+    sketch = next(folder.glob("*.ino"))
+    subprocess.run(["g++", "-O2", "-std=gnu++17", "-Wall", "-Wextra", "-Werror",
+                    "-DARDUINO_ARCH_ESP32", "-DTINYML_DELAY_MS=0", "-DTINYML_PASSES=1",
+                    "-include", str(SHIM / "Arduino.h"), "-I", str(SHIM), "-I", str(folder),
+                    "-x", "c++", str(sketch), "-x", "none", str(SHIM / "main.cpp"), *objects,
+                    "-lm", "-o", str(exe)], check=True, capture_output=True, text=True)
+    run = subprocess.run([str(exe)], check=True, capture_output=True, text=True, timeout=60)
+    return [line.rstrip("\r") for line in run.stdout.splitlines()]
+
+
+@pytest.mark.skipif(not (toolchains.have("gcc") and toolchains.have("g++")),
+                    reason="gcc/g++ not installed")
+def test_sketches_run_through_the_esp32_code_path_on_this_pc(models, committed_fan, tmp_path):
+    lines = _host_sketch(PLAIN, tmp_path)
+    rows = [dict(kv.split("=") for kv in line.split(", ")) for line in lines if "=" in line]
+    want = projects.int8_predictions(export.int8_layers(models[1]), projects.sketch_x())
+    assert [row["y"] for row in rows] == [f"{y:.3f}" for y in want] and lines[-1] == "done"
+
+    lines = _host_sketch(FAN, tmp_path)
+    rows = [dict(kv.split("=") for kv in line.split(", ")) for line in lines
+            if line.startswith("window=")]
+    counts, labels = fan_detector.sample_windows()
+    ref = fan_detector.reference(committed_fan, fan_detector.from_counts(counts))
+    assert len(rows) == len(labels) and lines[-1] == "done"
+    for row, score, flag in zip(rows, ref.score, ref.anomaly):
+        assert float(row["score"]) == pytest.approx(score, rel=1e-3, abs=2e-4)
+        assert row["verdict"] == ("ANOMALY" if flag else "normal")
