@@ -43,6 +43,7 @@ STEPS = 20  # x values per sine period, as in the TFLM hello_world
 DELAY_MS = 100  # pause between inferences: one period every 2 s, an LED fade you can see
 ESP32_LED_PIN = "2"
 UNO_LED_PIN = "11"  # PWM on Timer2; LED_BUILTIN (13) has no PWM on the Uno
+UNO_FAN_LED_PIN = "13"  # LED_BUILTIN: the fan sketch only switches its LED on and off
 ESP32_CORE_VERSION = "3.3.7"  # arduino-esp32, ships the "TFLite Micro" library
 AVR_CORE_VERSION = "1.8.6"
 ESP32_INDEX_URL = "https://espressif.github.io/arduino-esp32/package_esp32_index.json"
@@ -244,22 +245,27 @@ def _diagram(project: str, board: str, led_pin: str) -> str:
     return wokwi.dumps(wokwi.led_diagram(board, led_pin, author=author))
 
 
+def _plain_wokwi_folder(project: str, board: str, pin: str, sketch: str,
+                        sources: dict[str, str], what: str, readme: str,
+                        kept: dict[str, bytes]) -> dict[str, str | bytes]:
+    """Return the files of a library-free Wokwi project: sketch, C sources, diagram,
+    libraries.txt, wokwi.toml, README and the model files it was made from (``kept``)."""
+    firmware = "sketch.ino.merged.bin" if board == "esp32" else "sketch.ino.hex"
+    return {"sketch.ino": sketch, **sources, "diagram.json": _diagram(project, board, pin),
+            "libraries.txt": _libraries_txt(
+                project, f"No Library Manager library needed: {what} is plain C in this folder."),
+            "wokwi.toml": _wokwi_toml(project, firmware), "README.md": readme, **kept}
+
+
 def wokwi_projects(models: Models) -> dict[str, dict[str, str | bytes]]:
     """Return {folder: {file: content}} for every project under ``wokwi/``."""
     projects = {}
     for project, board, pin in (("esp32_hello_world_plain", "esp32", ESP32_LED_PIN),
                                 ("uno_hello_world_plain", "uno", UNO_LED_PIN)):
-        files = {"sketch.ino": _plain_sketch(f"{project}/sketch.ino", project)}
-        files.update(_plain_sources(models))
-        files["diagram.json"] = _diagram(project, board, pin)
-        files["libraries.txt"] = _libraries_txt(
-            project, "No Library Manager library needed: the model is plain C in this folder.")
-        firmware = "sketch.ino.merged.bin" if board == "esp32" else "sketch.ino.hex"
-        files["wokwi.toml"] = _wokwi_toml(project, firmware)
-        files["README.md"] = _readme(f"wokwi_{project}.md", project, models)
-        files[INT8_NAME] = models.int8_tflite
-        files[FLOAT_NAME] = models.float_tflite
-        projects[project] = files
+        projects[project] = _plain_wokwi_folder(
+            project, board, pin, _plain_sketch(f"{project}/sketch.ino", project),
+            _plain_sources(models), "the model", _readme(f"wokwi_{project}.md", project, models),
+            {INT8_NAME: models.int8_tflite, FLOAT_NAME: models.float_tflite})
 
     project = "esp32_hello_world_tflm"
     files = {"sketch.ino": _tflm_sketch(f"{project}/sketch.ino", project)}
@@ -384,17 +390,11 @@ def fan_projects(detector: fan_detector.Detector) -> tuple[dict, dict]:
     arduino.update(models)
     wokwi_folders = {}
     for project, board, pin in (("esp32_fan_anomaly", "esp32", ESP32_LED_PIN),
-                                ("uno_fan_anomaly", "uno", "13")):
-        files = {"sketch.ino": _fan_sketch(f"{project}/sketch.ino", project, detector)}
-        files.update(sources)
-        files["diagram.json"] = _diagram(project, board, pin)
-        files["libraries.txt"] = _libraries_txt(
-            project, "No Library Manager library needed: the detector is plain C in this folder.")
-        firmware = "sketch.ino.merged.bin" if board == "esp32" else "sketch.ino.hex"
-        files["wokwi.toml"] = _wokwi_toml(project, firmware)
-        files["README.md"] = _fan_readme(f"wokwi_{project}.md", project, detector)
-        files.update(models)
-        wokwi_folders[project] = files
+                                ("uno_fan_anomaly", "uno", UNO_FAN_LED_PIN)):
+        wokwi_folders[project] = _plain_wokwi_folder(
+            project, board, pin, _fan_sketch(f"{project}/sketch.ino", project, detector),
+            sources, "the detector", _fan_readme(f"wokwi_{project}.md", project, detector),
+            models)
     return {FAN_ARDUINO: arduino}, wokwi_folders
 
 
