@@ -17,8 +17,6 @@ detector lesson 07 exported; falls back to the committed arduino/fan_anomaly).
 from __future__ import annotations
 
 import argparse
-import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -47,11 +45,8 @@ def _uno_sketch(detector: fan_detector.Detector, tmp: Path):
                                 if isinstance(v, str)})
     elf = toolchains.compile_uno(sketch, tmp / "uno_build",
                                  {"TINYML_DELAY_MS": 0, "TINYML_PASSES": 1})
-    run = subprocess.run(["simavr", "-m", "atmega328p", "-f", "16000000", str(elf)],
-                         capture_output=True, text=True, timeout=300, check=False)
-    text = re.sub(r"\x1b\[[0-9;]*m", "", run.stderr)
-    rows = [dict(kv.split("=") for kv in line.rstrip(".").split(", "))
-            for line in text.splitlines() if line.startswith("window=")]
+    rows = [dict(kv.split("=") for kv in line.split(", "))
+            for line in toolchains.run_uno(elf, timeout_s=300) if line.startswith("window=")]
     return toolchains.avr_size(elf), rows
 
 

@@ -306,6 +306,10 @@ def test_toolchain_helpers_check_their_inputs(tmp_path):
         toolchains.compile_uno(tmp_path / "nope", tmp_path / "build")
     with pytest.raises(ValueError, match="is not a file"):
         toolchains.avr_size(tmp_path / "none.elf")
+    with pytest.raises(ValueError, match="is not a file"):
+        toolchains.run_uno(tmp_path / "none.elf")
+    assert toolchains.uart_lines("\x1b[32mdone..\n\x1b[0mLoaded 12 .text") == \
+        ["done", "Loaded 12 .text"]
     with pytest.raises(ValueError, match="package names"):
         toolchains.install_debian([""])
     assert toolchains.install_command().startswith("apt-get install -y --no-install-recommends")
@@ -350,10 +354,7 @@ def test_generate_builds_the_uno_wokwi_firmware(models, tmp_path):
 
 
 def _simavr_lines(elf: Path) -> list[str]:
-    run = subprocess.run(["simavr", "-m", "atmega328p", "-f", "16000000", str(elf)],
-                         check=False, capture_output=True, text=True, timeout=60)
-    text = re.sub(r"\x1b\[[0-9;]*m", "", run.stderr)  # UART arrives on stderr, coloured
-    return [line.removesuffix("..") for line in text.splitlines() if "=" in line or
+    return [line for line in toolchains.run_uno(elf, timeout_s=60) if "=" in line or
             line.startswith(("hello_world", "done"))]
 
 
@@ -380,10 +381,8 @@ def test_fan_sketch_scores_the_stored_windows_on_a_simulated_uno(committed_fan, 
     elf = toolchains.compile_uno(FAN, tmp_path, {"TINYML_DELAY_MS": 0, "TINYML_PASSES": 1})
     sizes = toolchains.avr_size(elf)
     assert sizes["flash"] < 32_256 and sizes["ram"] < 1_400  # fits the Uno with stack to spare
-    run = subprocess.run(["simavr", "-m", "atmega328p", "-f", "16000000", str(elf)],
-                         check=False, capture_output=True, text=True, timeout=120)
-    text = re.sub(r"\x1b\[[0-9;]*m", "", run.stderr)
-    lines = [line.rstrip(".") for line in text.splitlines()]
+    lines = toolchains.run_uno(elf)
+    text = "\n".join(lines)
     rows = [dict(kv.split("=") for kv in line.split(", ")) for line in lines
             if line.startswith("window=")]
     counts, labels = fan_detector.sample_windows()

@@ -159,10 +159,8 @@ def export_projects(export_dir: Path, root: Path) -> None:
         return  # lesson 06 did not run in this build: keep the committed projects
     from . import fan_detector
 
-    fan = None
-    if (Path(export_dir) / fan_detector.JSON_NAME).exists():
-        fan = fan_detector.load(export_dir)
-    else:
+    fan = fan_detector.load_exported(export_dir)
+    if fan is None:
         print("lesson 07's fan detector is not in the export: keeping the fan projects")
     print("generating Arduino and Wokwi projects (measuring the TFLM arena) ...", flush=True)
     written = projects.generate(sources[0].read_bytes(), sources[1].read_bytes(),

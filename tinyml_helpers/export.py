@@ -448,9 +448,10 @@ def _int8_files(model: Int8Model, prefix: str) -> dict[str, str]:
             f"{prefix}.c": "\n".join(src)}
 
 
-def kernel_files() -> dict[str, str]:
-    """Return {file name: source} of the hand-written C kernels the generated code calls."""
-    return {name: (KERNEL_DIR / name).read_text(encoding="utf-8") for name in KERNEL_FILES}
+def kernel_files(names=KERNEL_FILES) -> dict[str, str]:
+    """Return {file name: source} of hand-written C files in ``tinyml_helpers/c``: by default
+    the kernels the generated code calls."""
+    return {name: (KERNEL_DIR / name).read_text(encoding="utf-8") for name in names}
 
 
 def data_bytes(model) -> int:

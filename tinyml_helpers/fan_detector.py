@@ -99,17 +99,28 @@ def calibrate(tflite: bytes, scaler, normal_windows, percentile: float = 99.0,
     return make(tflite, scaler, threshold(scores, percentile), percentile, config)
 
 
-def save(detector: Detector, directory) -> list[Path]:
-    """Write ``fan_autoencoder_int8.tflite`` and ``fan_detector.json`` into ``directory``."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+def saved_files(detector: Detector) -> dict[str, bytes | str]:
+    """Return {file name: content} of what :func:`save` writes: the .tflite and the JSON."""
     meta = {"feature_names": list(vibration.FEATURE_NAMES),
             "mean": detector.mean.tolist(), "std": detector.std.tolist(),
             "threshold": detector.threshold, "percentile": detector.percentile,
             "num_samples": detector.num_samples, "sample_rate": detector.sample_rate,
             "counts_per_g": COUNTS_PER_G, "model": TFLITE_NAME}
-    return [write_atomic(directory / TFLITE_NAME, detector.tflite),
-            write_atomic(directory / JSON_NAME, json.dumps(meta, indent=1) + "\n")]
+    return {TFLITE_NAME: detector.tflite, JSON_NAME: json.dumps(meta, indent=1) + "\n"}
+
+
+def save(detector: Detector, directory) -> list[Path]:
+    """Write ``fan_autoencoder_int8.tflite`` and ``fan_detector.json`` into ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    return [write_atomic(directory / name, content)
+            for name, content in saved_files(detector).items()]
+
+
+def load_exported(directory) -> Detector | None:
+    """Return the :class:`Detector` saved in ``directory``, or None if lesson 07 saved none
+    there (no ``fan_detector.json``); a partial or foreign export raises as :func:`load`."""
+    return load(directory) if (Path(directory) / JSON_NAME).exists() else None
 
 
 def load(directory) -> Detector:
@@ -243,8 +254,7 @@ def config_files(detector: Detector) -> dict[str, str]:
 
 def c_files(detector: Detector) -> dict[str, str]:
     """Return {file name: source} of the whole detector except ``tinyml_kernels.{h,c}``."""
-    files = {name: (export.KERNEL_DIR / name).read_text(encoding="utf-8")
-             for name in HAND_WRITTEN}
+    files = export.kernel_files(HAND_WRITTEN)
     files.update(config_files(detector))
     files.update(export.plain_c_files(detector.model, AE_PREFIX))
     return files

@@ -268,7 +268,6 @@ class RunResult:
     seconds: float  # wall-clock time of the simulation
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _INT = r"-?\d+"
 _LINES = {
     "BEGIN": re.compile(r"BEGIN (int8|float) (\d+) (\d+) (\d+) (cycles|instructions|none)"),
@@ -290,9 +289,7 @@ def _fletcher16(data: bytes) -> int:
 def _board_lines(target: str, stdout: str, stderr: str) -> list[str]:
     """Return the lines the firmware printed, without the simulator's decoration."""
     if target == "uno":
-        # simavr prints UART0 on stderr, coloured, with '.' for each unprintable byte (CR LF).
-        text = _ANSI.sub("", stderr)
-        return [line.rstrip(".") for line in text.splitlines()]
+        return toolchains.uart_lines(stderr)
     return [line.rstrip("\r") for line in stdout.splitlines()]
 
 

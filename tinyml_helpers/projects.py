@@ -145,12 +145,17 @@ def _with_banner(name: str, text: str) -> str:
     return banner(name) + text
 
 
+def _copied(files: dict[str, str]) -> dict[str, str]:
+    """Return hand-written files of ``tinyml_helpers/c`` with the generated-copy banner."""
+    return {name: _with_banner(f"{name} (copied from tinyml_helpers/c)", text)
+            for name, text in files.items()}
+
+
 def _plain_sources(models: Models) -> dict[str, str]:
     files = {}
     files.update(export.plain_c_files(models.int8, prefix="sine_int8"))
     files.update(export.plain_c_files(models.float_layers, prefix="sine_float"))
-    for name, text in export.kernel_files().items():
-        files[name] = _with_banner(f"{name} (copied from tinyml_helpers/c)", text)
+    files.update(_copied(export.kernel_files()))
     return files
 
 
@@ -330,20 +335,15 @@ def fan_expected_output(detector: fan_detector.Detector) -> str:
     return "\n".join(rows)
 
 
-def _fan_sources(detector: fan_detector.Detector) -> dict[str, str]:
-    files = {}
-    for name, text in fan_detector.c_files(detector).items():
-        copied = name in fan_detector.HAND_WRITTEN
-        files[name] = _with_banner(f"{name} (copied from tinyml_helpers/c)", text) if copied \
-            else text
-    for name, text in export.kernel_files().items():
-        files[name] = _with_banner(f"{name} (copied from tinyml_helpers/c)", text)
-    files["fan_windows.h"] = fan_windows_header(*fan_detector.sample_windows())
+def _fan_sources(detector: fan_detector.Detector, counts, labels) -> dict[str, str]:
+    files = fan_detector.c_files(detector)
+    files.update(_copied({name: files[name] for name in fan_detector.HAND_WRITTEN}))
+    files.update(_copied(export.kernel_files()))
+    files["fan_windows.h"] = fan_windows_header(counts, labels)
     return files
 
 
-def _fan_facts(detector: fan_detector.Detector) -> dict[str, str]:
-    counts, _ = fan_detector.sample_windows()
+def _fan_facts(detector: fan_detector.Detector, counts) -> dict[str, str]:
     return {
         "EXPECTED": fan_expected_output(detector),
         "N_WINDOWS": str(len(counts)),
@@ -361,39 +361,34 @@ def _fan_facts(detector: fan_detector.Detector) -> dict[str, str]:
     }
 
 
-def _fan_sketch(name: str, project: str, detector: fan_detector.Detector) -> str:
-    facts = _fan_facts(detector)
+def _fan_sketch(name: str, project: str, facts: dict[str, str]) -> str:
     return render("fan_anomaly.ino", BANNER=banner(name).rstrip("\n"), PROJECT=project,
                   N_WINDOWS=facts["N_WINDOWS"], SAMPLE_RATE=facts["SAMPLE_RATE"],
                   ESP32_LED_PIN=ESP32_LED_PIN)
 
 
-def _fan_readme(template: str, project: str, detector: fan_detector.Detector) -> str:
+def _fan_readme(template: str, project: str, facts: dict[str, str]) -> str:
     return render(template, BANNER=banner(f"{project}/README.md", "html").rstrip("\n"),
-                  PROJECT=project, **_fan_facts(detector))
-
-
-def _fan_models(detector: fan_detector.Detector) -> dict[str, bytes]:
-    with tempfile.TemporaryDirectory() as tmp:
-        fan_detector.save(detector, tmp)
-        return {name: (Path(tmp) / name).read_bytes()
-                for name in (fan_detector.TFLITE_NAME, fan_detector.JSON_NAME)}
+                  PROJECT=project, **facts)
 
 
 def fan_projects(detector: fan_detector.Detector) -> tuple[dict, dict]:
     """Return ({arduino folder: files}, {wokwi folder: files}) of the fan detector."""
-    sources, models = _fan_sources(detector), _fan_models(detector)
-    arduino = {f"{FAN_ARDUINO}.ino": _fan_sketch(f"{FAN_ARDUINO}.ino", FAN_ARDUINO, detector)}
+    counts, labels = fan_detector.sample_windows()
+    facts = _fan_facts(detector, counts)
+    sources = _fan_sources(detector, counts, labels)
+    models = fan_detector.saved_files(detector)
+    arduino = {f"{FAN_ARDUINO}.ino": _fan_sketch(f"{FAN_ARDUINO}.ino", FAN_ARDUINO, facts)}
     arduino.update(sources)
     arduino["sketch.yaml"] = _sketch_yaml(FAN_ARDUINO, [_UNO_PROFILE, _ESP32_PROFILE])
-    arduino["README.md"] = _fan_readme("arduino_fan_anomaly.md", FAN_ARDUINO, detector)
+    arduino["README.md"] = _fan_readme("arduino_fan_anomaly.md", FAN_ARDUINO, facts)
     arduino.update(models)
     wokwi_folders = {}
     for project, board, pin in (("esp32_fan_anomaly", "esp32", ESP32_LED_PIN),
                                 ("uno_fan_anomaly", "uno", UNO_FAN_LED_PIN)):
         wokwi_folders[project] = _plain_wokwi_folder(
-            project, board, pin, _fan_sketch(f"{project}/sketch.ino", project, detector),
-            sources, "the detector", _fan_readme(f"wokwi_{project}.md", project, detector),
+            project, board, pin, _fan_sketch(f"{project}/sketch.ino", project, facts),
+            sources, "the detector", _fan_readme(f"wokwi_{project}.md", project, facts),
             models)
     return {FAN_ARDUINO: arduino}, wokwi_folders
 
@@ -530,14 +525,12 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"cannot read the models: {exc}", file=sys.stderr)
         return 1
-    fan = None
-    if (args.source / fan_detector.JSON_NAME).exists():
-        try:
-            fan = fan_detector.load(args.source)
-        except (OSError, ValueError, TypeError) as exc:
-            print(f"cannot read lesson 07's fan detector: {exc}", file=sys.stderr)
-            return 1
-    else:
+    try:
+        fan = fan_detector.load_exported(args.source)
+    except (OSError, ValueError, TypeError) as exc:
+        print(f"cannot read lesson 07's fan detector: {exc}", file=sys.stderr)
+        return 1
+    if fan is None:
         print(f"no {fan_detector.JSON_NAME} in {args.source}: keeping the fan projects as they "
               "are (run lesson 07 to regenerate them)")
     written = generate(float_tflite, int8_tflite, args.arduino, args.wokwi, args.arena_size,

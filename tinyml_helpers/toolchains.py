@@ -1,5 +1,6 @@
 """Offline microcontroller toolchains from Debian/Ubuntu packages: install them, compile a
-sketch for the Arduino Uno with ``arduino-builder``, read flash and RAM sizes with ``avr-size``.
+sketch for the Arduino Uno with ``arduino-builder``, read flash and RAM sizes with ``avr-size``,
+run the result in ``simavr`` and read what it printed.
 
 Everything here runs without an account or network access beyond the distribution's package
 mirror (Colab is Ubuntu, so the same packages install there).
@@ -12,6 +13,7 @@ CLI:
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -122,6 +124,36 @@ def compile_uno(sketch_dir, build_dir, defines: dict | None = None) -> Path:
         raise RuntimeError(f"compiling {sketch} for the Uno failed (exit {run.returncode}):\n"
                            f"{output[-6000:]}")
     return elf
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def uart_lines(stderr: str) -> list[str]:
+    """Return the lines an AVR program printed on UART0 under simavr, which writes them to its
+    stderr coloured, with a '.' for each unprintable byte (the CR LF ending each line).
+    simavr's own messages (such as "Loaded ... .text") are among them."""
+    return [line.rstrip(".") for line in _ANSI.sub("", stderr).splitlines()]
+
+
+def run_uno(elf, timeout_s: float = 120.0) -> list[str]:
+    """Run an Uno firmware ``elf`` (e.g. from :func:`compile_uno`) in simavr at 16 MHz until it
+    sleeps with interrupts off; return its :func:`uart_lines`. Raise RuntimeError if simavr
+    is missing, fails or does not stop within ``timeout_s`` seconds."""
+    elf = Path(elf)
+    if not elf.is_file():
+        raise ValueError(f"{elf} is not a file")
+    if not have("simavr"):
+        raise RuntimeError("simavr is not installed; install with: " + install_command())
+    try:
+        run = subprocess.run(["simavr", "-m", "atmega328p", "-f", "16000000", str(elf)],
+                             check=False, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"{elf.name} did not stop within {timeout_s:g} s in simavr") from None
+    if run.returncode != 0:
+        raise RuntimeError(f"simavr failed on {elf} (exit {run.returncode}):\n"
+                           f"{run.stderr[-3000:]}")
+    return uart_lines(run.stderr)
 
 
 def avr_size(elf) -> dict[str, int]:
