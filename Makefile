@@ -1,6 +1,7 @@
 # Two commands set up and check everything on a fresh machine with Python 3.11:
 #   make build   execute every lesson notebook into build/ (and export what they produce)
-#   make test    unit tests + nbval over the committed notebooks
+#   make test    unit tests + nbval over the committed notebooks, on this CPU and as another
+#                CPU would run them; the Arduino/Wokwi projects regenerated and compared
 # Both create .venv from requirements.txt first (about 1 minute, 2.6 GB).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -8,8 +9,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NBVAL  := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
+# Where the lessons run under nbval write their exports (their default export_dir).
+TEST_EXPORT := notebooks/build/export
+# The lessons as another computer runs them: oneDNN (TensorFlow's matmul) capped at SSE4.1 and
+# NumPy without its AVX2/AVX-512 code paths, as on a CPU from before 2013.
+OTHER_CPU := ONEDNN_MAX_CPU_ISA=SSE41 NPY_DISABLE_CPU_FEATURES="X86_V3 X86_V4 AVX512_ICL AVX512_SPR"
 
-.PHONY: build test toolchains refresh lint benchmark clean
+.PHONY: build test test-other-cpu colab toolchains refresh lint benchmark clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (found " + sys.version.split()[0] + "): set PYTHON=/path/to/python3.11")'
@@ -18,11 +24,25 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q -r requirements.txt
 	touch $@
 
+# The regenerated arduino/ and wokwi/ replace the committed ones only when identical;
+# `make build UPDATE=1` accepts differences (after changing a lesson on purpose).
 build: $(STAMP) toolchains
-	$(BIN)/python -m tinyml_helpers.build
+	$(BIN)/python -m tinyml_helpers.build $(if $(UPDATE),--update-projects)
 
 test: $(STAMP) toolchains
 	$(BIN)/python -m pytest tests notebooks $(NBVAL)
+	$(BIN)/python -m tinyml_helpers.build --from-export $(TEST_EXPORT) --check
+	$(MAKE) --no-print-directory test-other-cpu
+
+# The same lessons and projects must come out identical on another CPU.
+test-other-cpu: $(STAMP) toolchains
+	$(OTHER_CPU) $(BIN)/python -m pytest notebooks $(NBVAL)
+	$(OTHER_CPU) $(BIN)/python -m tinyml_helpers.build --from-export $(TEST_EXPORT) --check
+
+# Every lesson alone in an empty folder under Colab's versions (Python 3.13, TF 2.20),
+# the package installed non-editable as in Colab; skips with one line without Python 3.13.
+colab:
+	python3 tests/colab_runtime.py
 
 # Offline board toolchains (avr-gcc, simavr, arm-none-eabi-gcc, QEMU) from Debian, when this
 # runs as root with apt-get; otherwise one line says what to install and the tests skip.

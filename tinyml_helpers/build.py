@@ -5,6 +5,12 @@ Each result is written to a temporary file and renamed when complete, so a failu
 notebooks already built untouched; the failing one is kept as ``NAME.failed.ipynb`` and the
 build exits non-zero naming the notebook and the cell.
 
+Then ``arduino/`` and ``wokwi/`` are regenerated from what lessons 06 and 07 exported, into
+``build/projects/`` first. They replace the committed folders only when they are identical
+(the course is reproducible: same lessons, same bytes, on any x86-64 CPU) or when
+``--update-projects`` is given; otherwise the build lists the files that differ and keeps the
+committed ones, so a machine that computes other last bits never silently rewrites them.
+
 ``python -m tinyml_helpers.build --refresh`` instead re-executes the sources in place (what is
 committed, with outputs, for students and for nbval), stripping run-specific metadata.
 """
@@ -15,6 +21,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -125,8 +132,15 @@ def _describe_failure(path: Path, err) -> str:
 
 
 def build(names: list[str] | None = None, notebook_dir: Path = NOTEBOOK_DIR,
-          build_dir: Path = BUILD_DIR) -> int:
-    """Run the build; return a process exit code (0 when every notebook succeeded)."""
+          build_dir: Path = BUILD_DIR, update_projects: bool = False,
+          check: bool = False) -> int:
+    """Run the build; return a process exit code (0 when every notebook succeeded).
+
+    The regenerated Arduino and Wokwi projects replace the committed ones only when they are
+    byte-identical (nothing changes) or ``update_projects`` is set; otherwise they are left in
+    ``build/projects/`` and the differences are listed. With ``check`` such differences make
+    the exit code 1.
+    """
     from papermill.exceptions import PapermillExecutionError
 
     out_dir = Path(build_dir) / "notebooks"
@@ -146,26 +160,95 @@ def build(names: list[str] | None = None, notebook_dir: Path = NOTEBOOK_DIR,
         print(f"      done in {times[path.name]:.1f} s", flush=True)
     write_atomic(Path(build_dir) / "notebook_times.json", json.dumps(times, indent=2) + "\n")
     print(f"built {len(todo)} notebook(s) into {out_dir}/")
-    export_projects(export_dir, ROOT if Path(build_dir) == BUILD_DIR else Path(build_dir))
-    return 0
+    root = ROOT if Path(build_dir) == BUILD_DIR else Path(build_dir)
+    differences = export_projects(export_dir, root, Path(build_dir) / "projects",
+                                  update=update_projects)
+    return 1 if (check and differences) else 0
 
 
-def export_projects(export_dir: Path, root: Path) -> None:
-    """Regenerate ``root``/arduino and ``root``/wokwi from what lessons 06 and 07 exported."""
+PROJECT_FOLDERS = ("arduino", "wokwi")
+
+
+def _tracked_files(tree: Path) -> dict[str, bytes]:
+    """Return {relative path: bytes} of the files under ``tree`` that are committed.
+
+    A Wokwi project's compiled firmware (``wokwi/<project>/build/``) is made on each machine
+    and not committed, so it is left out.
+    """
+    from .projects import WOKWI_BUILD
+
+    if not tree.is_dir():
+        return {}
+    files = {}
+    for path in sorted(tree.rglob("*")):
+        rel = path.relative_to(tree)
+        if path.is_file() and WOKWI_BUILD not in rel.parts[1:2]:
+            files[rel.as_posix()] = path.read_bytes()
+    return files
+
+
+def compare_trees(new: Path, old: Path) -> list[str]:
+    """Return one line per file that differs between the folders ``new`` and ``old``."""
+    new_files, old_files = _tracked_files(Path(new)), _tracked_files(Path(old))
+    lines = []
+    for rel in sorted(new_files.keys() | old_files.keys()):
+        if rel not in old_files:
+            lines.append(f"new      {rel}")
+        elif rel not in new_files:
+            lines.append(f"removed  {rel}")
+        elif new_files[rel] != old_files[rel]:
+            lines.append(f"changed  {rel}")
+    return lines
+
+
+def export_projects(export_dir: Path, root: Path, staging: Path,
+                    update: bool = False) -> list[str]:
+    """Regenerate ``root``/arduino and ``root``/wokwi from what lessons 06 and 07 exported.
+
+    The projects are generated into ``staging`` and compared with the ones in ``root``. They
+    are moved into place when they are identical (the compiled Uno firmware comes along) or
+    ``update`` is set; otherwise ``root`` keeps the committed projects. Returns the lines
+    naming the files that differ (empty when the build reproduced the committed projects).
+    """
     from . import projects
 
     sources = [Path(export_dir) / name for name in (projects.FLOAT_NAME, projects.INT8_NAME)]
     if not all(path.exists() for path in sources):
-        return  # lesson 06 did not run in this build: keep the committed projects
+        return []  # lesson 06 did not run in this build: keep the committed projects
     from . import fan_detector
 
     fan = fan_detector.load_exported(export_dir)
     if fan is None:
         print("lesson 07's fan detector is not in the export: keeping the fan projects")
+    staging = Path(staging)
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    for name in PROJECT_FOLDERS:  # start from the committed folders, so kept parts stay
+        if (root / name).is_dir():
+            shutil.copytree(root / name, staging / name, symlinks=True)
     print("generating Arduino and Wokwi projects (measuring the TFLM arena) ...", flush=True)
-    written = projects.generate(sources[0].read_bytes(), sources[1].read_bytes(),
-                                root / "arduino", root / "wokwi", fan=fan)
-    print(f"wrote {len(written)} files under arduino/ and wokwi/")
+    projects.generate(sources[0].read_bytes(), sources[1].read_bytes(),
+                      staging / "arduino", staging / "wokwi", fan=fan)
+    differences = [f"{line[:9]}{name}/{line[9:]}" for name in PROJECT_FOLDERS
+                   for line in compare_trees(staging / name, root / name)]
+    if differences and not update:
+        print(f"\nKEPT the committed arduino/ and wokwi/: the regenerated projects differ in "
+              f"{len(differences)} file(s):", file=sys.stderr)
+        for line in differences:
+            print(f"  {line}", file=sys.stderr)
+        print(f"The regenerated ones are in {staging}/. On the same lessons this means another "
+              "kind of CPU (an arm64 machine computes other last bits); after changing a "
+              "lesson on purpose, accept them with `make build UPDATE=1`.", file=sys.stderr)
+        return differences
+    projects.swap_in([(staging / name, root / name) for name in PROJECT_FOLDERS])
+    if differences:
+        print(f"updated {len(differences)} file(s) under arduino/ and wokwi/")
+    else:
+        count = sum(len(_tracked_files(root / name)) for name in PROJECT_FOLDERS)
+        print(f"arduino/ and wokwi/ reproduced exactly: {count} files identical to the "
+              "committed ones")
+    return differences
 
 
 # Metadata that changes on every run and would only add noise to committed diffs.
@@ -218,9 +301,29 @@ def main(argv=None) -> int:
     parser.add_argument("lessons", nargs="*", help="lesson numbers or file names (default: all)")
     parser.add_argument("--refresh", action="store_true",
                         help="re-execute the source notebooks in place instead of into build/")
+    parser.add_argument("--update-projects", action="store_true",
+                        help="replace arduino/ and wokwi/ even where the regenerated files "
+                             "differ from the committed ones")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 when the regenerated projects differ from the committed "
+                             "ones (they are kept in build/projects/)")
+    parser.add_argument("--from-export", type=Path, metavar="DIR",
+                        help="run no notebook: regenerate the projects from the files lessons "
+                             "06 and 07 exported into DIR (e.g. by a test run of the lessons)")
     args = parser.parse_args(argv)
     try:
-        return refresh(args.lessons) if args.refresh else build(args.lessons)
+        if args.refresh:
+            return refresh(args.lessons)
+        if args.from_export is not None:
+            from .projects import FLOAT_NAME
+
+            if not (args.from_export / FLOAT_NAME).is_file():
+                raise ValueError(f"--from-export: no {FLOAT_NAME} in {args.from_export} "
+                                 "(run lesson 06 first)")
+            differences = export_projects(args.from_export, ROOT, BUILD_DIR / "projects",
+                                          update=args.update_projects)
+            return 1 if (args.check and differences) else 0
+        return build(args.lessons, update_projects=args.update_projects, check=args.check)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -3,7 +3,14 @@
 Call :func:`setup` once at the top of a notebook, *before* anything imports TensorFlow.
 It pins the Keras 2 implementation (tfmot does not work with Keras 3), seeds every random
 number generator, turns on deterministic ops and keeps TensorFlow's start-up chatter out of
-the cell outputs, so a notebook prints the same thing on every run.
+the cell outputs, so a notebook prints the same thing on every run, on any x86-64 CPU.
+
+Why the CPU matters: even with ``TF_ENABLE_ONEDNN_OPTS=0``, TensorFlow's float MatMul on x86
+reaches oneDNN's sgemm (through Eigen's contraction kernel), and oneDNN picks its kernel by
+the vector instructions the CPU has (SSE4.1, AVX, AVX2, AVX-512). Each kernel adds the
+products in another order, so the trained weights differ in their last bits, and after a few
+hundred training steps the printed accuracies differ too. Capping oneDNN at SSE4.1, which
+every x86-64 CPU that runs TensorFlow has, makes every such CPU run the same kernel.
 """
 
 from __future__ import annotations
@@ -22,6 +29,12 @@ _TF_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "3",  # C++ INFO/WARNING/ERROR logs off
     "TF_ENABLE_ONEDNN_OPTS": "0",  # oneDNN changes float rounding between CPUs
     "CUDA_VISIBLE_DEVICES": "-1",  # everything here is CPU-sized; skip GPU probing
+}
+
+# Forced (not defaults): another value set outside would change the numbers a lesson prints.
+# oneDNN reads it once, at its first call; on arm64 it has no effect (other kernels run).
+PINNED_ENV = {
+    "ONEDNN_MAX_CPU_ISA": "SSE41",  # the same matmul kernel on every x86-64 CPU
 }
 
 
@@ -67,6 +80,7 @@ def import_tf():
     _check_keras_choice()
     for key, value in _TF_ENV.items():
         os.environ.setdefault(key, value)
+    os.environ.update(PINNED_ENV)
     with quiet_stderr(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import tensorflow as tf

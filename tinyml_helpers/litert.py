@@ -74,15 +74,17 @@ def convert(model, mode: str = "float32", representative=None) -> bytes:
         return converter.convert()
 
 
-def interpreter(tflite_bytes: bytes, reference: bool = False):
+def interpreter(tflite_bytes: bytes):
     """Return a LiteRT Interpreter for the model, tensors allocated.
 
-    ``reference=True`` uses the reference kernels (no XNNPACK), the ones TFLM's kernels are
-    derived from.
+    It runs LiteRT's reference kernels, the ones TFLM's kernels are derived from. The faster
+    kernels pick their code by CPU: XNNPACK's float kernels use fused multiply-add only where
+    the CPU has it, and the built-in int8 kernels have AVX paths, so their outputs differ in
+    the last bits between computers. These models are small enough for the reference kernels.
     """
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    resolver = OpResolverType.BUILTIN_REF if reference else OpResolverType.AUTO
+    resolver = OpResolverType.BUILTIN_REF
     with env.quiet_stderr():
         interp = Interpreter(model_content=check_tflite(tflite_bytes),
                              experimental_op_resolver_type=resolver)
@@ -112,7 +114,7 @@ def io_quantization(tflite_bytes: bytes) -> tuple[tuple[float, int], tuple[float
     return tuple(inp["quantization"]), tuple(out["quantization"])
 
 
-def predict(tflite_bytes: bytes, x, reference: bool = False) -> np.ndarray:
+def predict(tflite_bytes: bytes, x) -> np.ndarray:
     """Return the model's float outputs for float inputs ``x`` of shape (n, features).
 
     For an int8 model the inputs are quantized with the input tensor's scale and zero point
@@ -121,7 +123,7 @@ def predict(tflite_bytes: bytes, x, reference: bool = False) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     if not np.all(np.isfinite(x)):
         raise ValueError("x contains NaN or inf")
-    interp = interpreter(tflite_bytes, reference)
+    interp = interpreter(tflite_bytes)
     in_scale, in_zp = interp.get_input_details()[0]["quantization"]
     out_scale, out_zp = interp.get_output_details()[0]["quantization"]
     if in_scale:  # int8 input: quantize the way the converter's QUANTIZE op would
@@ -132,33 +134,39 @@ def predict(tflite_bytes: bytes, x, reference: bool = False) -> np.ndarray:
     return y.astype(np.float32)
 
 
-def predict_int8_codes(tflite_bytes: bytes, codes, reference: bool = False) -> np.ndarray:
+def predict_int8_codes(tflite_bytes: bytes, codes) -> np.ndarray:
     """Return the raw int8 output codes of an int8 model for int8 input ``codes`` (n, features)."""
     codes = np.asarray(codes)
     if codes.dtype != np.int8:
         raise TypeError(f"codes must be an int8 array, got {codes.dtype}")
-    interp = interpreter(tflite_bytes, reference)
+    interp = interpreter(tflite_bytes)
     if not (interp.get_input_details()[0]["dtype"] == np.int8
             and interp.get_output_details()[0]["dtype"] == np.int8):
         raise ValueError("predict_int8_codes needs a model with int8 input and output")
     return _invoke(interp, codes)
 
 
-def _constant_tensors(tflite_bytes: bytes) -> set[int]:
-    """Return the indices of tensors whose values are stored in the flatbuffer."""
+def _file_tensors(tflite_bytes: bytes) -> tuple[int, set[int]]:
+    """Return (number of tensors in the flatbuffer, indices of those whose values it stores)."""
     from ai_edge_litert import schema_py_generated as schema
 
     model = schema.Model.GetRootAs(tflite_bytes, 0)
     graph = model.Subgraphs(0)
-    return {i for i in range(graph.TensorsLength())
-            if model.Buffers(graph.Tensors(i).Buffer()).DataLength() > 0}
+    return graph.TensorsLength(), {i for i in range(graph.TensorsLength())
+                                   if model.Buffers(graph.Tensors(i).Buffer()).DataLength() > 0}
 
 
 def tensor_summary(tflite_bytes: bytes) -> list[TensorInfo]:
-    """Return one :class:`TensorInfo` per tensor of the model, in the file's order."""
-    constants = _constant_tensors(check_tflite(tflite_bytes))
+    """Return one :class:`TensorInfo` per tensor of the model, in the file's order.
+
+    Scratch tensors that the interpreter's kernels add at run time are not part of the model
+    and are left out.
+    """
+    count, constants = _file_tensors(check_tflite(tflite_bytes))
     rows = []
     for d in interpreter(tflite_bytes).get_tensor_details():
+        if d["index"] >= count:
+            continue
         shape = tuple(int(n) for n in d["shape"])
         nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(d["dtype"]).itemsize
         rows.append(TensorInfo(d["name"], np.dtype(d["dtype"]).name, shape, nbytes,

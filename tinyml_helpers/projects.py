@@ -434,7 +434,7 @@ def _umask() -> int:
     return mask
 
 
-def _swap_in(pairs: list[tuple[Path, Path]]) -> None:
+def swap_in(pairs: list[tuple[Path, Path]]) -> None:
     """Move each new folder onto its target; on any failure put the old folders back."""
     done: list[tuple[Path, Path, Path | None]] = []
     try:
@@ -496,7 +496,7 @@ def generate(float_tflite: bytes, int8_tflite: bytes, arduino_dir, wokwi_dir,
             for project in UNO_WOKWI:
                 if (staged[1][0] / project).is_dir():
                     _compile_uno_firmware(staged[1][0] / project)
-        _swap_in(staged)
+        swap_in(staged)
     finally:
         for new, _ in staged:
             if new.exists():

@@ -22,6 +22,7 @@ from pathlib import Path
 DEBIAN_PACKAGES = (
     "gcc-avr", "avr-libc", "simavr", "libsimavr-dev", "arduino-core-avr", "arduino-builder",
     "gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "qemu-system-arm",
+    "qemu-user",  # runs the course's Python on an emulated older x86-64 CPU (portability test)
 )
 UNO_FQBN = "arduino:avr:uno"
 UNO_FLASH_BYTES = 32_256  # 32 KB minus the 512-byte bootloader, as the Arduino IDE reports
