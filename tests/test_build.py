@@ -50,3 +50,50 @@ def test_build_selects_by_number_and_writes_times(lessons, tmp_path):
 def test_unknown_lesson_is_a_clear_error(lessons):
     with pytest.raises(ValueError, match="no lesson notebook matches '09'"):
         build.select(["09"], lessons)
+
+
+def _tree(root, files):
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+
+
+def test_compare_trees_names_new_removed_and_changed_files(tmp_path):
+    _tree(tmp_path / "new", {"a/x.c": "1", "a/y.c": "2", "p/build/sketch.hex": "fw",
+                             "n.md": "new"})
+    _tree(tmp_path / "old", {"a/x.c": "1", "a/y.c": "3", "gone.md": "old"})
+    assert build.compare_trees(tmp_path / "new", tmp_path / "old") == [
+        "changed  a/y.c", "removed  gone.md", "new      n.md"]
+    # a Wokwi project's compiled firmware is made on each machine and never compared
+    assert build.compare_trees(tmp_path / "old", tmp_path / "old") == []
+
+
+@pytest.fixture
+def export_dir(sine, tmp_path):
+    from tinyml_helpers import projects
+
+    _, float_tflite, int8_tflite = sine
+    out = tmp_path / "export"
+    out.mkdir()
+    (out / projects.FLOAT_NAME).write_bytes(float_tflite)
+    (out / projects.INT8_NAME).write_bytes(int8_tflite)
+    return out
+
+
+def test_differing_projects_are_kept_and_listed_unless_updated(export_dir, tmp_path, capsys):
+    root = tmp_path / "repo"
+    _tree(root, {"arduino/README.md": "committed by hand", "wokwi/README.md": "committed"})
+    staging = tmp_path / "staging"
+    differences = build.export_projects(export_dir, root, staging)
+    assert "changed  arduino/README.md" in differences
+    assert any(line.startswith("new      wokwi/uno_hello_world_plain/") for line in differences)
+    assert (root / "arduino/README.md").read_text() == "committed by hand"
+    assert sorted(p.name for p in root.iterdir()) == ["arduino", "wokwi"]
+    assert (staging / "arduino/hello_world_plain/hello_world_plain.ino").exists()
+    assert "KEPT the committed arduino/ and wokwi/" in capsys.readouterr().err
+
+    assert build.export_projects(export_dir, root, staging, update=True) == differences
+    assert (root / "arduino/hello_world_plain/hello_world_plain.ino").exists()
+    # the same export again reproduces the folders exactly, and says so
+    assert build.export_projects(export_dir, root, staging) == []
+    assert "reproduced exactly" in capsys.readouterr().out
