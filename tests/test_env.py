@@ -46,8 +46,9 @@ else:  # TensorFlow as it comes, the course's pin not applied
     tf.keras.utils.set_random_seed(0)
     tf.config.experimental.enable_op_determinism()
 x = np.linspace(0, 6.28, 512, dtype=np.float32).reshape(-1, 1)
-model = tf.keras.Sequential([tf.keras.Input((1,)), tf.keras.layers.Dense(16, activation="relu"),
-                             tf.keras.layers.Dense(16, activation="relu"), tf.keras.layers.Dense(1)])
+layers = tf.keras.layers
+model = tf.keras.Sequential([tf.keras.Input((1,)), layers.Dense(16, activation="relu"),
+                             layers.Dense(16, activation="relu"), layers.Dense(1)])
 model.compile(optimizer=tf.keras.optimizers.Adam(0.01), loss="mse")
 model.fit(x, np.sin(x), epochs=10, batch_size=16, verbose=0)
 print(os.environ.get("ONEDNN_MAX_CPU_ISA"), hashlib.sha256(
