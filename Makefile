@@ -9,6 +9,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NBVAL  := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
+# The committed outputs are what every x86-64 CPU computes. An arm64 CPU (Apple Silicon) runs
+# other TensorFlow kernels and cannot match them to the last digit: there every lesson still
+# runs and every assert in it must hold, but outputs are not compared and neither are the
+# regenerated projects.
+X86_64 := $(filter x86_64 amd64 AMD64,$(shell uname -m))
+ifeq ($(X86_64),)
+NBVAL  := --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
+endif
 # Where the lessons run under nbval write their exports (their default export_dir).
 TEST_EXPORT := notebooks/build/export
 # The lessons as another computer runs them: oneDNN (TensorFlow's matmul) capped at SSE4.1 and
@@ -31,10 +39,12 @@ build: $(STAMP) toolchains
 
 test: $(STAMP) toolchains
 	$(BIN)/python -m pytest tests notebooks $(NBVAL)
+ifneq ($(X86_64),)
 	$(BIN)/python -m tinyml_helpers.build --from-export $(TEST_EXPORT) --check
 	$(MAKE) --no-print-directory test-other-cpu
+endif
 
-# The same lessons and projects must come out identical on another CPU.
+# The same lessons and projects must come out identical on another x86-64 CPU.
 test-other-cpu: $(STAMP) toolchains
 	$(OTHER_CPU) $(BIN)/python -m pytest notebooks $(NBVAL)
 	$(OTHER_CPU) $(BIN)/python -m tinyml_helpers.build --from-export $(TEST_EXPORT) --check

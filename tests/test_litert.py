@@ -31,10 +31,9 @@ def flatbuffers(model):
 
 def test_float_tflite_equals_keras(model, flatbuffers):
     keras = model(X).numpy()
-    for reference in (False, True):
-        pred = litert.predict(flatbuffers["float32"], X, reference=reference)
-        assert pred.shape == (200, 1) and pred.dtype == np.float32
-        np.testing.assert_allclose(pred, keras, atol=1e-5)
+    pred = litert.predict(flatbuffers["float32"], X)
+    assert pred.shape == (200, 1) and pred.dtype == np.float32
+    np.testing.assert_allclose(pred, keras, atol=1e-5)
 
 
 def test_int8_predictions_are_close_to_float(model, flatbuffers):
