@@ -85,3 +85,11 @@ def test_sync_rewrites_a_stale_badge(tmp_path, monkeypatch):
     assert course.sync() == [src.name]
     assert course.out_of_sync() == []
     assert "someone/old-fork" not in copy.read_text(encoding="utf-8")
+
+
+def test_setup_cell_installs_what_the_colab_job_tested():
+    """The setup cell's pins are the versions requirements-colab.txt gives the Colab job."""
+    lines = (course.ROOT / "requirements-colab.txt").read_text().splitlines()
+    tested = {line.split("#")[0].strip() for line in lines} - {""}
+    assert set(course.COLAB_PINS) <= tested
+    assert "tensorflow==" not in course.setup_cell_source()  # Colab's own TF is kept

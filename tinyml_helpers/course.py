@@ -36,13 +36,24 @@ def badge(notebook: str) -> str:
     return f"[![Open In Colab]({BADGE_IMAGE})]({colab_url(notebook)})"
 
 
+# What the setup cell installs next to Colab's own TensorFlow: the versions that the Colab-
+# runtime job (tests/colab_runtime.py, requirements-colab.txt) runs every lesson with.
+COLAB_PINS = (
+    "tensorflow-model-optimization==0.8.1",
+    "ai-edge-litert==2.3.0",
+    "tflite-micro==0.dev20261023182759",
+)
+
+
 def setup_cell_source() -> str:
     """Return the code of the one Colab setup cell that opens every lesson.
 
-    Inside Colab it installs this package from the repository plus the tf_keras release that
-    matches Colab's own TensorFlow (no TensorFlow re-pin, no runtime restart). Elsewhere it
-    does nothing: ``make`` has already installed everything.
+    Inside Colab it installs this package from the repository, the tf_keras release that
+    matches Colab's own TensorFlow (no TensorFlow re-pin, no runtime restart) and
+    :data:`COLAB_PINS`, then prints one line naming what it installed. Elsewhere it does
+    nothing: ``make`` has already installed everything.
     """
+    pins = "".join(f'\n                "{pin}",' for pin in COLAB_PINS)
     return f'''{SETUP_MARKER}: only acts inside Google Colab; locally `make` installed everything.
 import importlib.metadata
 import subprocess
@@ -51,13 +62,12 @@ import sys
 REPO_URL = "{REPO_URL}"
 if "google.colab" in sys.modules:
     tf_minor = ".".join(importlib.metadata.version("tensorflow").split(".")[:2])
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q",
-         f"tf_keras=={{tf_minor}}.*",  # Keras 2 matching Colab's TensorFlow
-         "tensorflow-model-optimization", "ai-edge-litert", "tflite-micro",
-         f"tinyml_helpers @ git+{{REPO_URL}}"],
-        check=True,
-    )'''
+    packages = [f"tf_keras=={{tf_minor}}.*",  # Keras 2 matching Colab's TensorFlow{pins}
+                f"tinyml_helpers @ git+{{REPO_URL}}"]
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", *packages], check=True)
+    names = ["tensorflow", "tf_keras", "tensorflow-model-optimization", "ai-edge-litert",
+             "tflite-micro", "tinyml_helpers"]
+    print("installed:", ", ".join(f"{{n}} {{importlib.metadata.version(n)}}" for n in names))'''
 
 
 def lessons(notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
