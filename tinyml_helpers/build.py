@@ -49,46 +49,37 @@ def select(names: list[str] | None, notebook_dir: Path = NOTEBOOK_DIR) -> list[P
     return chosen
 
 
-_SHELL_POLL_S = 1.0
-
-
 def _patch_nbclient() -> None:
-    """Make nbclient wait for each cell's reply in 1-second polls instead of one long one.
+    """Stop widget cells from waiting out the whole cell timeout (jupyter/nbclient#312).
 
-    With ipywidgets cells, nbclient's single long poll of the shell channel sometimes misses
-    the kernel's reply and sits out the whole cell timeout (jupyter/nbclient#312, open): a
-    lesson then "takes" ten minutes. Short polls see the reply within a second.
+    While a cell runs, nbclient waits for its execute_reply with an asyncio poll on the shell
+    socket. Meanwhile, for ``interact``/``interactive`` widgets, nbclient plays the front end
+    of their Output widget and sends the widget's new state back to the kernel on that same
+    socket. jupyter_client's ``Session.send`` does that through a *synchronous* shadow of the
+    zmq.asyncio socket, and a synchronous send also consumes the socket's edge-triggered
+    "readable" signal: if the reply arrived just before, the pending poll is never woken and
+    only finds the reply when its timeout fires -- the cell then "succeeds" after exactly
+    ``TIMEOUT_S``. Reading ``EVENTS`` through the asyncio socket after each send makes pyzmq
+    re-check the socket and wake a pending poll (its asyncio socket does so on every read).
+    Patched on the channel class, so it holds for papermill (``make build``) and nbclient
+    (``--refresh``) alike, with jupyter_client 7 or 8.
     """
-    import asyncio
-    from queue import Empty
-    from time import monotonic
+    import zmq
+    import zmq.asyncio
+    from jupyter_client.channels import ZMQSocketChannel
 
-    from nbclient.client import NotebookClient
-
-    if getattr(NotebookClient, "_tinyml_sliced_polls", False):
+    if getattr(ZMQSocketChannel, "_tinyml_rearm_after_send", False):
         return
-    start_client = NotebookClient.async_start_new_kernel_client
+    send = ZMQSocketChannel.send
 
-    async def start_with_sliced_polls(self):
-        kc = await start_client(self)
-        get_msg = kc.shell_channel.get_msg
+    def send_and_rearm(self, msg):
+        send(self, msg)
+        socket = self.socket
+        if isinstance(socket, zmq.asyncio.Socket) and not socket.closed:
+            socket.get(zmq.EVENTS)  # wakes a poll whose wake-up the send just consumed
 
-        async def sliced_get_msg(timeout=None):
-            deadline = None if timeout is None else monotonic() + timeout
-            while True:
-                left = _SHELL_POLL_S if deadline is None else deadline - monotonic()
-                try:
-                    return await get_msg(timeout=max(0.0, min(_SHELL_POLL_S, left)))
-                except Empty:
-                    if deadline is not None and monotonic() >= deadline:
-                        raise
-                    await asyncio.sleep(0)
-
-        kc.shell_channel.get_msg = sliced_get_msg
-        return kc
-
-    NotebookClient.async_start_new_kernel_client = start_with_sliced_polls
-    NotebookClient._tinyml_sliced_polls = True
+    ZMQSocketChannel.send = send_and_rearm
+    ZMQSocketChannel._tinyml_rearm_after_send = True
 
 
 def execute(src: Path, dst: Path, parameters: dict | None = None) -> float:
