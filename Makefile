@@ -50,7 +50,8 @@ test-other-cpu: $(STAMP) toolchains
 	$(OTHER_CPU) $(BIN)/python -m tinyml_helpers.build --from-export $(TEST_EXPORT) --check
 
 # Every lesson alone in an empty folder under Colab's versions (Python 3.13, TF 2.20),
-# the package installed non-editable as in Colab; skips with one line without Python 3.13.
+# the package installed non-editable as in Colab, then nbval against the committed outputs;
+# skips with one line without Python 3.13.
 colab:
 	python3 tests/colab_runtime.py
 

@@ -10,7 +10,9 @@ and then runs each lesson on its own: the one .ipynb copied into an empty tempor
 repository, no ``../arduino``, no ``build/``), executed top to bottom by nbclient on the venv's
 own kernel, with the package imported from site-packages and ``google.colab`` absent (so the
 setup cell does nothing). A cell that raises (the lessons assert their claims) fails the job,
-naming the lesson, the cell and the error. Without a Python 3.13 it prints one line and exits 0.
+naming the lesson, the cell and the error. When every lesson passed, nbval then re-runs copies
+of them in the same environment and compares their outputs with the committed ones
+(``--no-compare`` skips that). Without a Python 3.13 it prints one line and exits 0.
 
 Not a pytest file: it builds its own environment. LESSON is a number (``03``), a file name or
 the path of any .ipynb.
@@ -300,6 +302,20 @@ def execute_lessons(paths: list, timeout: int, setup_s: float) -> int:
     return 0 if not failures else 1
 
 
+def compare_outputs(python: Path, lessons: list) -> int:
+    """Run nbval over copies of ``lessons`` with the venv: every compared output must equal
+    the committed one (the numbers a Colab student sees). Return pytest's exit code."""
+    with tempfile.TemporaryDirectory(prefix="colab_nbval_") as tmp:
+        for path in lessons:
+            shutil.copy(path, tmp)
+        shutil.copy(ROOT / "tests" / "nbval_sanitize.cfg", tmp)
+        say("comparing the lessons' outputs with the committed ones (nbval) ...")
+        cmd = [str(python), "-m", "pytest", "--nbval", "--nbval-sanitize-with",
+               "nbval_sanitize.cfg", "-q", "-p", "no:cacheprovider", "-p", "no:warnings",
+               *[path.name for path in lessons]]
+        return subprocess.run(cmd, cwd=tmp, check=False).returncode
+
+
 # --- Command line ----------------------------------------------------------------------------
 
 def select(names: list) -> list:
@@ -323,6 +339,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("lessons", nargs="*", help="lesson numbers or file names (default: all)")
     parser.add_argument("--timeout", type=int, default=TIMEOUT_S, help="seconds per cell")
+    parser.add_argument("--no-compare", action="store_true",
+                        help="only run the lessons; skip comparing their outputs (nbval)")
     parser.add_argument("--execute", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--setup-seconds", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -345,7 +363,10 @@ def main(argv=None) -> int:
     # The executor runs inside the venv, so nbclient's "python3" kernel is the venv's Python.
     child = [str(python), str(Path(__file__).resolve()), "--execute", "--timeout",
              str(args.timeout), "--setup-seconds", f"{setup_s:.1f}"] + [str(p) for p in lessons]
-    return subprocess.run(child, check=False, cwd=tempfile.gettempdir()).returncode
+    code = subprocess.run(child, check=False, cwd=tempfile.gettempdir()).returncode
+    if code or args.no_compare:
+        return code
+    return compare_outputs(python, lessons)
 
 
 if __name__ == "__main__":

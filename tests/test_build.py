@@ -97,3 +97,57 @@ def test_differing_projects_are_kept_and_listed_unless_updated(export_dir, tmp_p
     # the same export again reproduces the folders exactly, and says so
     assert build.export_projects(export_dir, root, staging) == []
     assert "reproduced exactly" in capsys.readouterr().out
+
+
+def _wait_for_reply_after_a_widget_send(send_update) -> float:
+    """Seconds a pending shell-channel poll (2 s timeout) takes to see an execute_reply that
+    arrived just before a widget update was sent on the same socket (jupyter/nbclient#312)."""
+    import asyncio
+    import time
+
+    import zmq
+    import zmq.asyncio
+    from jupyter_client import channels
+    from jupyter_client.session import Session
+
+    # jupyter_client 8 has an asyncio subclass; in 7 the channel itself is the asyncio one
+    channel_class = getattr(channels, "AsyncZMQSocketChannel", channels.ZMQSocketChannel)
+
+    async def scenario():
+        kernel = zmq.Context.instance().socket(zmq.ROUTER)
+        port = kernel.bind_to_random_port("tcp://127.0.0.1")
+        client = zmq.asyncio.Context.instance().socket(zmq.DEALER)
+        client.connect(f"tcp://127.0.0.1:{port}")
+        session = Session(key=b"")
+        channel = channel_class(client, session)
+        try:
+            channel.send(session.msg("execute_request", {"code": "interact(f, x=1)"}))
+            ident = kernel.recv_multipart()[0]
+            start = time.monotonic()
+            pending = asyncio.ensure_future(channel.get_msg(timeout=2))
+            await asyncio.sleep(0.05)  # the client now waits for the reply
+            session.send(kernel, "execute_reply", {"status": "ok"}, ident=[ident])
+            # blocking on purpose: the reply lands while the client is busy with output
+            time.sleep(0.05)  # noqa: ASYNC251
+            send_update(channel, session.msg("comm_msg", {"data": {"state": {}}}))
+            reply = await pending
+            assert reply["msg_type"] == "execute_reply"
+            return time.monotonic() - start
+        finally:
+            client.close(0)
+            kernel.close(0)
+
+    return asyncio.run(scenario())
+
+
+def test_a_widget_update_no_longer_hides_the_cells_reply():
+    """The stall the build's nbclient patch fixes: without it, a synchronous send on the shell
+    socket swallows the wake-up of the pending poll, which then waits out its timeout."""
+    from jupyter_client.session import Session
+
+    build._patch_nbclient()
+    patched = _wait_for_reply_after_a_widget_send(lambda channel, msg: channel.send(msg))
+    unpatched = _wait_for_reply_after_a_widget_send(
+        lambda channel, msg: Session.send(channel.session, channel.socket, msg))
+    assert patched < 1.0
+    assert unpatched > 1.9, "the control should show the stall the patch prevents"
