@@ -232,10 +232,11 @@ def test_weight_codes_match_tflites_per_channel_int8(fixed_model, int8_tflite):
     from tinyml_helpers import litert, models
 
     interp = litert.interpreter(int8_tflite)
-    # weight tensors are named like "mlp/dense_2/MatMul"; activations carry fused suffixes
-    stored = {tuple(d["shape"]): d for d in interp.get_tensor_details()
-              if d["name"].endswith("MatMul")}
-    assert all(d["dtype"] == np.int8 for d in stored.values())
+    # each FULLY_CONNECTED op's second input is its weights (tensor names vary by converter)
+    details = {d["index"]: d for d in interp.get_tensor_details()}
+    stored = {tuple(details[op["inputs"][1]]["shape"]): details[op["inputs"][1]]
+              for op in interp._get_ops_details() if op["op_name"] == "FULLY_CONNECTED"}
+    assert len(stored) == 3 and all(d["dtype"] == np.int8 for d in stored.values())
     checked = 0
     for w, _ in models.dense_weights(fixed_model):
         d = stored[(w.shape[1], w.shape[0])]  # TFLite keeps FC weights as (outputs, inputs)
