@@ -265,15 +265,10 @@ def _describe(path: Path, index: int, err) -> str:
 
 def _import_quietly(module: str) -> None:
     """Import ``module`` with file descriptor 2 silenced."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            importlib.import_module(module)
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+    from tinyml_helpers.env import quiet_stderr  # from site-packages, like the lessons
+
+    with quiet_stderr():
+        importlib.import_module(module)
 
 
 def execute_lessons(paths: list, timeout: int, setup_s: float) -> int:
