@@ -35,19 +35,19 @@ $(STAMP): requirements.txt pyproject.toml
 # The regenerated arduino/ and wokwi/ replace the committed ones only when identical;
 # `make build UPDATE=1` accepts differences (after changing a lesson on purpose).
 build: $(STAMP) toolchains
-	$(BIN)/python -m tinyml_helpers.build $(if $(UPDATE),--update-projects)
+	$(BIN)/python -m tinyml_helpers.tooling.build $(if $(UPDATE),--update-projects)
 
 test: $(STAMP) toolchains
 	$(BIN)/python -m pytest tests notebooks $(NBVAL)
 ifneq ($(X86_64),)
-	$(BIN)/python -m tinyml_helpers.build --from-export $(TEST_EXPORT) --check
+	$(BIN)/python -m tinyml_helpers.tooling.build --from-export $(TEST_EXPORT) --check
 	$(MAKE) --no-print-directory test-other-cpu
 endif
 
 # The same lessons and projects must come out identical on another x86-64 CPU.
 test-other-cpu: $(STAMP) toolchains
 	$(OTHER_CPU) $(BIN)/python -m pytest notebooks $(NBVAL)
-	$(OTHER_CPU) $(BIN)/python -m tinyml_helpers.build --from-export $(TEST_EXPORT) --check
+	$(OTHER_CPU) $(BIN)/python -m tinyml_helpers.tooling.build --from-export $(TEST_EXPORT) --check
 
 # Every lesson alone in an empty folder under Colab's versions (Python 3.13, TF 2.20),
 # the package installed non-editable as in Colab, then nbval against the committed outputs;
@@ -58,11 +58,11 @@ colab:
 # Offline board toolchains (avr-gcc, simavr, arm-none-eabi-gcc, QEMU) from Debian, when this
 # runs as root with apt-get; otherwise one line says what to install and the tests skip.
 toolchains: $(STAMP)
-	$(BIN)/python -m tinyml_helpers.toolchains install
+	$(BIN)/python -m tinyml_helpers.deploy.toolchains install
 
 # Authors: re-execute the source notebooks in place after changing them or the helpers.
 refresh: $(STAMP)
-	$(BIN)/python -m tinyml_helpers.build --refresh
+	$(BIN)/python -m tinyml_helpers.tooling.build --refresh
 
 lint: $(STAMP)
 	$(BIN)/ruff check tinyml_helpers tests benchmarks notebooks

@@ -15,7 +15,8 @@ import time
 
 import numpy as np
 
-from tinyml_helpers import anomaly, env
+from tinyml_helpers import anomaly
+from tinyml_helpers.deploy import env
 
 
 def main(argv=None) -> int:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import sys
 import time
 
-from tinyml_helpers import distillation, env, models, pruning, quantization, sizing
+from tinyml_helpers import distillation, models, pruning, quantization, sizing
+from tinyml_helpers.deploy import env
 
 SPARSITIES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
 

@@ -15,7 +15,8 @@ import time
 
 import numpy as np
 
-from tinyml_helpers import distillation, env
+from tinyml_helpers import distillation
+from tinyml_helpers.deploy import env
 
 
 def _sine(seeds: list[int]) -> None:

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyml_helpers import export, fan_detector, firmware, tflm, toolchains, vibration
+from tinyml_helpers import fan_detector, vibration
+from tinyml_helpers.deploy import export, files, firmware, tflm, toolchains
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,11 +38,10 @@ def _load(source: Path | None) -> tuple[fan_detector.Detector, str]:
 
 def _uno_sketch(detector: fan_detector.Detector, tmp: Path):
     """Compile the fan sketch for the Uno, run one pass in simavr; return (sizes, rows)."""
-    from tinyml_helpers import projects
-
+    from tinyml_helpers.deploy import projects
     arduino, _ = projects.fan_projects(detector)
     sketch = tmp / projects.FAN_ARDUINO
-    export.write_files(sketch, {k: v for k, v in arduino[projects.FAN_ARDUINO].items()
+    files.write_files(sketch, {k: v for k, v in arduino[projects.FAN_ARDUINO].items()
                                 if isinstance(v, str)})
     elf = toolchains.compile_uno(sketch, tmp / "uno_build",
                                  {"TINYML_DELAY_MS": 0, "TINYML_PASSES": 1})

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyml_helpers import export, firmware, litert, tflm
+from tinyml_helpers.deploy import dense, export, firmware, litert, tflm
 
 FLOAT_TOLERANCE = 1e-5
 TARGETS = {  # what each board's counter means
@@ -56,7 +56,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     tflites = {kind: firmware._load_or_train(args.model_dir / f"sine_{kind}.tflite", kind)
                for kind in ("float", "int8")}
-    int8_model = export.int8_layers(tflites["int8"])
+    int8_model = dense.int8_layers(tflites["int8"])
     codes = np.arange(-128, 128, dtype=np.int8).reshape(-1, 1)  # every input code
     x = ((codes.astype(np.float32) - int8_model.input_zero_point)  # the same inputs as floats
          * np.float32(int8_model.input_scale))
@@ -71,7 +71,7 @@ def main(argv: list[str]) -> int:
                                f"({firmware.install_hint(target)})")
                 continue
             for kind in ("float", "int8"):
-                layers = export.layers_from_tflite(tflites[kind])
+                layers = dense.layers_from_tflite(tflites[kind])
                 files = export.plain_c_files(layers, f"sine_{kind}")
                 m = firmware.measure(target, files, codes if kind == "int8" else x,
                                      build_dir=Path(tmp) / f"{target}_{kind}",
@@ -104,10 +104,10 @@ def main(argv: list[str]) -> int:
           f"{firmware.M4_CLOCK_NOTE}.")
     print("host: x86-64 instructions per call counted by valgrind --tool=callgrind; no clock.")
     print(f"plain-C int8 data (weights, biases, multipliers, shifts): "
-          f"{export.data_bytes(int8_model):,} B")
+          f"{dense.data_bytes(int8_model):,} B")
     for line in skipped:
         print(f"skipped {line}")
-    _print_goals(found, export.data_bytes(int8_model))
+    _print_goals(found, dense.data_bytes(int8_model))
     return 1 if failed else 0
 
 

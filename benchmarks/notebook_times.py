@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tinyml_helpers import build
+from tinyml_helpers.tooling import build
 
 TARGET_S = 60.0
 

@@ -197,7 +197,7 @@ def run_lesson(path: Path, timeout: int) -> tuple:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    from tinyml_helpers.build import _patch_nbclient  # from site-packages, like the lessons
+    from tinyml_helpers.tooling.build import _patch_nbclient  # from site-packages, like the lessons
 
     _patch_nbclient()  # widget cells would otherwise sometimes wait out the whole timeout
     here = os.getcwd()
@@ -265,7 +265,7 @@ def _describe(path: Path, index: int, err) -> str:
 
 def _import_quietly(module: str) -> None:
     """Import ``module`` with file descriptor 2 silenced."""
-    from tinyml_helpers.env import quiet_stderr  # from site-packages, like the lessons
+    from tinyml_helpers.deploy.env import quiet_stderr  # from site-packages, like the lessons
 
     with quiet_stderr():
         importlib.import_module(module)

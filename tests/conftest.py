@@ -5,14 +5,14 @@ small lesson-07 fan detector."""
 import numpy as np
 import pytest
 
-from tinyml_helpers import litert, models
+from tinyml_helpers import models
+from tinyml_helpers.deploy import litert
 
 
 @pytest.fixture(scope="session")
 def tf():
-    """Return TensorFlow imported through tinyml_helpers.env.setup."""
-    from tinyml_helpers import env
-
+    """Return TensorFlow imported through tinyml_helpers.deploy.env.setup."""
+    from tinyml_helpers.deploy import env
     return env.setup(0)
 
 
@@ -27,8 +27,7 @@ def sine(tf):
 @pytest.fixture(scope="session")
 def wide(tf):
     """A second architecture with several inputs and outputs: 3-12-8-2."""
-    from tinyml_helpers import env
-
+    from tinyml_helpers.deploy import env
     env.set_seed(1)
     rng = np.random.default_rng(1)
     x = rng.uniform(-2, 2, size=(512, 3)).astype(np.float32)
@@ -50,7 +49,6 @@ def fan(tf):
     """A small lesson-07 detector (autoencoder trained 20 epochs, int8, calibrated threshold)
     and the fan data it was made from: (fan_detector.Detector, vibration.FanData)."""
     from tinyml_helpers import anomaly, fan_detector, vibration
-
     data = vibration.dataset(30, 8, seed=0)
     f_train, f_val = (vibration.features(x) for x in (data.x_train, data.x_val))
     scale = anomaly.fit_scaler(f_train)

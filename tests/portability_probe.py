@@ -14,7 +14,8 @@ import json
 
 import numpy as np
 
-from tinyml_helpers import anomaly, data, distillation, env, litert, models, tflm, vibration
+from tinyml_helpers import anomaly, data, distillation, models, vibration
+from tinyml_helpers.deploy import env, litert, tflm
 
 
 def digest(*arrays) -> str:

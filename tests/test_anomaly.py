@@ -76,7 +76,6 @@ def test_bad_input_is_refused(call, error, words):
 @pytest.fixture(scope="module")
 def int8_autoencoder(fan):
     from tinyml_helpers import vibration
-
     detector, data = fan
     z_test = (vibration.features(data.x_test) - detector.mean) / detector.std
     return detector.tflite, detector.model, detector.model.quantize(z_test)
@@ -90,13 +89,12 @@ def test_autoencoder_has_the_lesson_shape(int8_autoencoder):
 
 @pytest.mark.parametrize("target", ["host", "uno", "m4"])
 def test_int8_autoencoder_in_plain_c_equals_tflm(int8_autoencoder, target, tmp_path):
-    from tinyml_helpers import export, firmware, tflm
-
+    from tinyml_helpers.deploy import dense, export, firmware, tflm
     if firmware.missing_tools(target):
         pytest.skip(f"{target} tools missing: {firmware.install_hint(target)}")
     tflite, layers, codes = int8_autoencoder
     expected = tflm.run(tflite, codes)
-    np.testing.assert_array_equal(export.int8_reference(layers, codes), expected)
+    np.testing.assert_array_equal(dense.int8_reference(layers, codes), expected)
     elf = firmware.build(target, export.plain_c_files(layers, "fan_ae"), codes,
                          build_dir=tmp_path)
     np.testing.assert_array_equal(firmware.run(target, elf).outputs, expected)

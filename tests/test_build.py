@@ -3,7 +3,7 @@
 import nbformat
 import pytest
 
-from tinyml_helpers import build
+from tinyml_helpers.tooling import build
 
 
 def _notebook(path, *sources):
@@ -70,8 +70,7 @@ def test_compare_trees_names_new_removed_and_changed_files(tmp_path):
 
 @pytest.fixture
 def export_dir(sine, tmp_path):
-    from tinyml_helpers import projects
-
+    from tinyml_helpers.deploy import projects
     _, float_tflite, int8_tflite = sine
     out = tmp_path / "export"
     out.mkdir()

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tinyml_helpers import course
+from tinyml_helpers.tooling import course
 
 LESSONS = course.lessons()
 

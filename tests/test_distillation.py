@@ -203,8 +203,7 @@ def test_soft_targets_transfer_the_teachers_probabilities(tf):
 
 
 def test_training_is_repeatable(tf):
-    from tinyml_helpers import env
-
+    from tinyml_helpers.deploy import env
     x = np.linspace(0, 6, 50, dtype=np.float32).reshape(-1, 1)
     weights = []
     for _ in range(2):

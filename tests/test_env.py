@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyml_helpers import env
+from tinyml_helpers.deploy import env
 
 
 def test_setup_selects_keras_2(tf):
@@ -38,7 +38,7 @@ _TRAIN = """
 import hashlib, os, sys
 import numpy as np
 if sys.argv[1] == "setup":
-    from tinyml_helpers import env
+    from tinyml_helpers.deploy import env
     tf = env.setup(0)
 else:  # TensorFlow as it comes, the course's pin not applied
     os.environ["TF_USE_LEGACY_KERAS"] = "1"

@@ -7,7 +7,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from tinyml_helpers import export, litert, tflm
+from tinyml_helpers.deploy import dense, export, litert, quant, tflm
+from tinyml_helpers.deploy.files import write_files
 
 FLOAT_TOLERANCE = 1e-5  # float C vs LiteRT: same sums, possibly in another order / with FMA
 
@@ -35,7 +36,7 @@ needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="host gcc not
 
 def compile_and_run(tmp_path, files, prefix, rows, int8):
     """Build the generated C with gcc -Werror, feed it ``rows``, return its outputs."""
-    export.write_files(tmp_path, {**files, **export.kernel_files()})
+    write_files(tmp_path, {**files, **export.kernel_files()})
     n_in, n_out = rows.shape[1], None
     harness = HARNESS.format(prefix=prefix, N=prefix.upper(), n_in=n_in, n_out="N",
                              ctype="int8_t" if int8 else "float",
@@ -59,23 +60,23 @@ def compile_and_run(tmp_path, files, prefix, rows, int8):
 @needs_gcc
 def test_int8_c_equals_tflm_for_every_input_code(case, tmp_path):
     name, (_, _, int8_tflite) = case
-    layers = export.int8_layers(int8_tflite)
+    layers = dense.int8_layers(int8_tflite)
     n_in = layers.layers[0].weights.shape[1]
-    rows = export.all_int8_codes(n_in, extra_random=0 if n_in == 1 else 2000)
+    rows = dense.all_int8_codes(n_in, extra_random=0 if n_in == 1 else 2000)
     expected = tflm.run(int8_tflite, rows).astype(np.int64)
     got = compile_and_run(tmp_path, export.plain_c_files(layers, f"{name}_int8"),
                           f"{name}_int8", rows, int8=True)
     np.testing.assert_array_equal(got, expected)
     # The NumPy mirror of the kernel agrees too (it is what the lessons show).
-    np.testing.assert_array_equal(export.int8_reference(layers, rows), expected)
+    np.testing.assert_array_equal(dense.int8_reference(layers, rows), expected)
 
 
 @needs_gcc
 @pytest.mark.parametrize("source", ["keras", "tflite"])
 def test_float_c_matches_litert(case, source, tmp_path):
     name, (model, float_tflite, _) = case
-    layers = export.float_layers(model) if source == "keras" else \
-        export.float_layers_from_tflite(float_tflite)
+    layers = dense.float_layers(model) if source == "keras" else \
+        dense.float_layers_from_tflite(float_tflite)
     n_in = layers[0].weights.shape[1]
     x = np.random.default_rng(2).uniform(-2, 2 * np.pi, size=(300, n_in)).astype(np.float32)
     expected = litert.predict(float_tflite, x)
@@ -87,7 +88,7 @@ def test_float_c_matches_litert(case, source, tmp_path):
 
 def test_float_layers_from_keras_and_tflite_agree(sine):
     model, float_tflite, _ = sine
-    a, b = export.float_layers(model), export.float_layers_from_tflite(float_tflite)
+    a, b = dense.float_layers(model), dense.float_layers_from_tflite(float_tflite)
     for la, lb in zip(a, b, strict=True):
         np.testing.assert_array_equal(la.weights, lb.weights)
         np.testing.assert_array_equal(la.bias, lb.bias)
@@ -97,8 +98,8 @@ def test_float_layers_from_keras_and_tflite_agree(sine):
 def test_regenerating_from_the_tflite_is_byte_identical(sine):
     _, float_tflite, int8_tflite = sine
     for tfl, prefix in ((float_tflite, "sine_float"), (int8_tflite, "sine_int8")):
-        first = export.plain_c_files(export.layers_from_tflite(tfl), prefix)
-        again = export.plain_c_files(export.layers_from_tflite(bytes(tfl)), prefix)
+        first = export.plain_c_files(dense.layers_from_tflite(tfl), prefix)
+        again = export.plain_c_files(dense.layers_from_tflite(bytes(tfl)), prefix)
         assert first == again
 
 
@@ -116,29 +117,29 @@ def test_c_array_round_trips_and_carries_the_arena(sine):
 
 def test_int8_data_is_small(sine):
     _, _, int8_tflite = sine
-    layers = export.int8_layers(int8_tflite)
+    layers = dense.int8_layers(int8_tflite)
     # 288 int8 weights + 33 int32 biases + 33 int32 multipliers + 33 int8 shifts
-    assert export.data_bytes(layers) == 288 + 33 * 4 + 33 * 4 + 33
-    assert export.data_bytes(layers) < len(int8_tflite) / 3
+    assert dense.data_bytes(layers) == 288 + 33 * 4 + 33 * 4 + 33
+    assert dense.data_bytes(layers) < len(int8_tflite) / 3
 
 
 def test_quantize_multiplier_by_hand():
-    assert export.quantize_multiplier(0.5) == (1 << 30, 0)
-    assert export.quantize_multiplier(0.25) == (1 << 30, -1)
-    assert export.quantize_multiplier(1.0) == (1 << 30, 1)
-    assert export.quantize_multiplier(0.0) == (0, 0)
-    m, s = export.quantize_multiplier(0.0123)
+    assert quant.quantize_multiplier(0.5) == (1 << 30, 0)
+    assert quant.quantize_multiplier(0.25) == (1 << 30, -1)
+    assert quant.quantize_multiplier(1.0) == (1 << 30, 1)
+    assert quant.quantize_multiplier(0.0) == (0, 0)
+    m, s = quant.quantize_multiplier(0.0123)
     assert abs(m * 2.0 ** (s - 31) - 0.0123) < 1e-11
 
 
 def test_requantize_rounds_like_gemmlowp():
     # 2^30 is one half in Q31. The high multiply rounds ties upward (2.5 -> 3, -2.5 -> -2:
     # its nudge is 2^30 for positive products, 1 - 2^30 for negative ones) ...
-    assert export.requantize(5, 1 << 30, 0) == 3
-    assert export.requantize(-5, 1 << 30, 0) == -2
+    assert quant.requantize(5, 1 << 30, 0) == 3
+    assert quant.requantize(-5, 1 << 30, 0) == -2
     # ... while the division by a power of two rounds ties away from zero.
-    assert export.requantize(100, 1 << 30, -2) == 13  # 50 / 4 = 12.5 -> 13
-    assert export.requantize(-100, 1 << 30, -2) == -13
+    assert quant.requantize(100, 1 << 30, -2) == 13  # 50 / 4 = 12.5 -> 13
+    assert quant.requantize(-100, 1 << 30, -2) == -13
 
 
 def test_arena_size_is_the_smallest_that_runs(sine):
@@ -154,25 +155,25 @@ def test_arena_size_is_the_smallest_that_runs(sine):
 def test_unsupported_keras_layers_and_activations_are_refused(tf):
     conv = tf.keras.Sequential([tf.keras.Input((8, 8, 1)), tf.keras.layers.Conv2D(2, 3)])
     with pytest.raises(TypeError, match="Dense layers only.*Conv2D"):
-        export.float_layers(conv)
+        dense.float_layers(conv)
     tanh = tf.keras.Sequential([tf.keras.Input((1,)), tf.keras.layers.Dense(4, "tanh")])
     with pytest.raises(ValueError, match="relu or linear.*tanh"):
-        export.float_layers(tanh)
+        dense.float_layers(tanh)
     with pytest.raises(TypeError, match="expected a Keras model"):
-        export.float_layers("model.h5")
+        dense.float_layers("model.h5")
 
 
 def test_unsupported_tflite_ops_are_named(tf):
     model = tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(3),
                                  tf.keras.layers.Softmax()])
     with pytest.raises(TypeError, match="FULLY_CONNECTED ops only; found SOFTMAX"):
-        export.layers_from_tflite(litert.convert(model, "float32"))
+        dense.layers_from_tflite(litert.convert(model, "float32"))
 
 
 def test_float_model_is_not_taken_for_int8(sine):
     _, float_tflite, _ = sine
     with pytest.raises(ValueError, match="not int8"):
-        export.int8_layers(float_tflite)
+        dense.int8_layers(float_tflite)
 
 
 def test_bad_inputs_are_refused(sine):
@@ -184,6 +185,6 @@ def test_bad_inputs_are_refused(sine):
     with pytest.raises(ValueError, match="C identifier"):
         export.c_array_files(float_tflite, name="2model")
     with pytest.raises(ValueError, match="prefix"):
-        export.plain_c_files(export.float_layers_from_tflite(float_tflite), "Bad-Name")
+        export.plain_c_files(dense.float_layers_from_tflite(float_tflite), "Bad-Name")
     with pytest.raises(TypeError, match="Int8Model"):
         export.plain_c_files([1, 2, 3])

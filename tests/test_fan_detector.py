@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from tinyml_helpers import anomaly, export, fan_detector, firmware, tflm, vibration
+from tinyml_helpers import anomaly, fan_detector, vibration
+from tinyml_helpers.deploy import cgen, firmware, tflm
 
 
 def _needs(target):
@@ -92,12 +93,12 @@ def test_generated_config_has_the_bands_bins_and_constants(fan):
     headers = fan_detector.config_files(detector)
     text = headers["fan_features_config.h"]
     for name, band in (("1X", vibration.ONE_X_BAND), ("BLADE", vibration.BLADE_BAND)):
-        bins = vibration._bins(200, 200.0, band)
+        bins = vibration.dft_bins(200, 200.0, band)
         assert f"#define FAN_FEATURES_{name}_FIRST {bins[0]}\n" in text
         assert f"#define FAN_FEATURES_{name}_LAST {bins[-1]}\n" in text
     assert "#define FAN_FEATURES_SAMPLES 200\n" in text
     threshold = headers["fan_detector_config.h"]
-    assert f"#define FAN_DETECTOR_THRESHOLD {export._c_float(detector.threshold)}\n" in threshold
+    assert f"#define FAN_DETECTOR_THRESHOLD {cgen.float_literal(detector.threshold)}\n" in threshold
     files = fan_detector.c_files(detector)
     assert set(fan_detector.HAND_WRITTEN) <= set(files) and "fan_ae.c" in files
 

@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 import pytest
 
-from tinyml_helpers import export, firmware, litert, tflm
+from tinyml_helpers.deploy import dense, export, firmware, litert, quant, tflm
 
 FLOAT_TOLERANCE = 1e-5  # same sums on every board, possibly in another order or with FMA
 BOARDS = ("uno", "m4")
@@ -36,7 +36,7 @@ def fake_model(body: str, kind: str = "int8", prefix: str = "fake") -> dict[str,
 
 
 def synthetic_model(seed: int, widths, input_zero_point: int, hidden_zero_point: int = -128,
-                    relu: bool = True, scales=(1e-3, 3.0)) -> export.Int8Model:
+                    relu: bool = True, scales=(1e-3, 3.0)) -> dense.Int8Model:
     """Return random int8 layers with valid requantization parameters (no training)."""
     rng = np.random.default_rng(seed)
     layers, zp = [], input_zero_point
@@ -45,15 +45,15 @@ def synthetic_model(seed: int, widths, input_zero_point: int, hidden_zero_point:
         w = rng.integers(-127, 128, size=(n_out, n_in)).astype(np.int8)
         w[rng.random(w.shape) < 0.2] = 0
         real = np.exp(rng.uniform(*np.log(scales), size=n_out))
-        pairs = [export.quantize_multiplier(float(r)) for r in real]
+        pairs = [quant.quantize_multiplier(float(r)) for r in real]
         out_zp = int(rng.integers(-20, 20)) if last else hidden_zero_point
         act_min = max(-128, out_zp) if relu and not last else -128
-        layers.append(export.Int8Dense(
+        layers.append(dense.Int8Dense(
             w, rng.integers(-20000, 20000, size=n_out).astype(np.int32),
             np.array([m for m, _ in pairs], np.int32), np.array([s for _, s in pairs], np.int8),
             zp, out_zp, act_min, 127, relu=bool(relu and not last)))
         zp = out_zp
-    return export.Int8Model(layers, 0.1, input_zero_point, 0.1, zp)
+    return dense.Int8Model(layers, 0.1, input_zero_point, 0.1, zp)
 
 
 # Every path through tinyml_dense_int8 on every target: gathered unsigned inputs (zero point
@@ -77,9 +77,9 @@ SYNTHETIC = {
 @pytest.mark.parametrize("board", BOARDS)
 def test_int8_firmware_equals_tflm_for_every_input_code(board, case, tmp_path):
     name, (_, _, int8_tflite) = case
-    layers = export.int8_layers(int8_tflite)
+    layers = dense.int8_layers(int8_tflite)
     n_in = layers.layers[0].weights.shape[1]
-    rows = export.all_int8_codes(n_in, extra_random=0 if n_in == 1 else 128)
+    rows = dense.all_int8_codes(n_in, extra_random=0 if n_in == 1 else 128)
     expected = tflm.run(int8_tflite, rows)
     files = export.plain_c_files(layers, f"{name}_int8")
     result = firmware.run(board, firmware.build(board, files, rows, build_dir=tmp_path))
@@ -93,7 +93,7 @@ def test_int8_firmware_equals_tflm_for_every_input_code(board, case, tmp_path):
 @pytest.mark.parametrize("board", BOARDS)
 def test_float_firmware_matches_litert(board, case, tmp_path):
     name, (_, float_tflite, _) = case
-    layers = export.float_layers_from_tflite(float_tflite)
+    layers = dense.float_layers_from_tflite(float_tflite)
     n_in = layers[0].weights.shape[1]
     x = np.random.default_rng(2).uniform(-2, 2 * np.pi, size=(64, n_in)).astype(np.float32)
     files = export.plain_c_files(layers, f"{name}_float")
@@ -106,8 +106,8 @@ def test_float_firmware_matches_litert(board, case, tmp_path):
 @needs_boards
 def test_int8_on_the_uno_is_fast_small_and_lean(sine, tmp_path):
     _, _, int8_tflite = sine
-    layers = export.int8_layers(int8_tflite)
-    rows = export.all_int8_codes(1)[::4]
+    layers = dense.int8_layers(int8_tflite)
+    rows = dense.all_int8_codes(1)[::4]
     m = firmware.measure("uno", export.plain_c_files(layers, "sine_int8"), rows,
                          build_dir=tmp_path)
     np.testing.assert_array_equal(m.result.outputs, tflm.run(int8_tflite, rows))
@@ -115,7 +115,7 @@ def test_int8_on_the_uno_is_fast_small_and_lean(sine, tmp_path):
     # benchmarks/firmware_report.py prints the exact numbers.
     assert m.cost_max < 9000, m.cost_max
     assert m.static_ram + m.stack <= 140, (m.static_ram, m.stack)
-    assert m.flash < export.data_bytes(layers) + 1400, m.flash
+    assert m.flash < dense.data_bytes(layers) + 1400, m.flash
 
 
 @needs_boards
@@ -128,7 +128,7 @@ def test_every_kernel_path_matches_the_reference_arithmetic(board, name, tmp_pat
     files = export.plain_c_files(model, "synth")
     result = firmware.run(board, firmware.build(board, files, rows, build_dir=tmp_path))
     # int8_reference is the NumPy mirror that test_export checks against TFLM.
-    np.testing.assert_array_equal(result.outputs, export.int8_reference(model, rows))
+    np.testing.assert_array_equal(result.outputs, dense.int8_reference(model, rows))
 
 
 # --- the measurements themselves --------------------------------------------------------------
@@ -309,5 +309,5 @@ def test_requantize_matches_the_reference_bit_for_bit(board, tmp_path):
              "requant.c": '#include "requant.h"\n' + REQUANTIZE_MODEL}
     result = firmware.run(board, firmware.build(board, files, rows, build_dir=tmp_path))
     got = result.outputs.view(np.int32).ravel()
-    expected = export.requantize(cases[:, 0], cases[:, 1], cases[:, 2])
+    expected = quant.requantize(cases[:, 0], cases[:, 1], cases[:, 2])
     np.testing.assert_array_equal(got, expected)

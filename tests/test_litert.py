@@ -5,8 +5,9 @@ import os
 import numpy as np
 import pytest
 
-from tinyml_helpers import litert, models, sizing
+from tinyml_helpers import models, sizing
 from tinyml_helpers import quantization as q
+from tinyml_helpers.deploy import litert
 
 TWO_PI = 2 * np.pi
 X = np.linspace(0, TWO_PI, 200, dtype=np.float32).reshape(-1, 1)
@@ -101,7 +102,6 @@ def test_dynamic_range_quantizes_only_tensors_of_1024_elements_or_more(tf):
 
 def test_ptq_table_rows(tf):
     from tinyml_helpers import data
-
     split = data.sine_dataset(200, seed=0)
     net = models.mlp((1, 8, 1))
     net.set_weights([w + 0.1 for w in net.get_weights()])  # all-zero biases would be dropped

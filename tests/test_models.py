@@ -24,8 +24,7 @@ def test_mlp_matches_a_numpy_forward_pass(tf):
 
 
 def test_training_learns_the_sine(tf):
-    from tinyml_helpers import env
-
+    from tinyml_helpers.deploy import env
     env.set_seed(0)
     split = data.sine_dataset(1000, noise=0.1, seed=0)
     model = models.sine_model()
@@ -38,8 +37,7 @@ def test_training_learns_the_sine(tf):
 
 
 def test_training_is_deterministic(tf):
-    from tinyml_helpers import env
-
+    from tinyml_helpers.deploy import env
     split = data.sine_dataset(200, seed=1)
     losses = []
     for _ in range(2):

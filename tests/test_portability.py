@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyml_helpers import toolchains
+from tinyml_helpers.deploy import toolchains
 
 PROBE = Path(__file__).with_name("portability_probe.py")
 CPU = "SandyBridge"

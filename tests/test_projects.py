@@ -1,4 +1,4 @@
-"""Tests for tinyml_helpers.projects and tinyml_helpers.toolchains: the committed arduino/ and
+"""Tests for tinyml_helpers.deploy.projects and tinyml_helpers.deploy.toolchains: the committed arduino/ and
 wokwi/ folders are exactly what the generator makes from their own .tflite files, generation is
 atomic, and the plain-C sketches (sine model, fan anomaly detector) build and run for the
 Arduino Uno (arduino-builder, simavr)."""
@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyml_helpers import export, fan_detector, projects, toolchains
+from tinyml_helpers import fan_detector
+from tinyml_helpers.deploy import cgen, dense, export, files, projects, toolchains
 
 ROOT = Path(__file__).resolve().parents[1]
 ARDUINO, WOKWI = ROOT / "arduino", ROOT / "wokwi"
@@ -24,7 +25,7 @@ NO_BUILDER = not toolchains.have("arduino-builder")
 NEEDS_BUILDER = pytest.mark.skipif(
     NO_BUILDER, reason="arduino-builder not installed (apt-get install arduino-builder "
                        "arduino-core-avr gcc-avr avr-libc; or python -m "
-                       "tinyml_helpers.toolchains install as root)")
+                       "tinyml_helpers.deploy.toolchains install as root)")
 NEEDS_SIMAVR = pytest.mark.skipif(
     not toolchains.have("simavr"), reason="simavr not installed (apt-get install simavr)")
 
@@ -58,7 +59,7 @@ def generated(models, committed_fan, tmp_path_factory):
     out = tmp_path_factory.mktemp("generated")
     float_tflite, int8_tflite, arena = models
     projects.generate(float_tflite, int8_tflite, out / "arduino", out / "wokwi", arena,
-                      compile_uno=False, fan=committed_fan)
+                      compile_uno=False, fan=fan_detector.project(committed_fan))
     return out
 
 
@@ -103,8 +104,8 @@ def test_every_generated_text_file_starts_with_a_banner():
 
 def test_each_project_keeps_the_models_it_was_made_from(models):
     float_tflite, int8_tflite, arena = models
-    assert isinstance(export.layers_from_tflite(int8_tflite), export.Int8Model)
-    assert isinstance(export.layers_from_tflite(float_tflite), list)
+    assert isinstance(dense.layers_from_tflite(int8_tflite), dense.Int8Model)
+    assert isinstance(dense.layers_from_tflite(float_tflite), list)
     for folder in SINE_PROJECTS:
         assert (folder / projects.INT8_NAME).read_bytes() == int8_tflite
         if "plain" in folder.name:
@@ -119,7 +120,7 @@ def test_fan_projects_keep_the_detector_they_were_made_from(committed_fan):
         for name in (fan_detector.TFLITE_NAME, fan_detector.JSON_NAME):
             assert (folder / name).read_bytes() == (FAN / name).read_bytes(), folder / name
     header = (FAN / "fan_detector_config.h").read_text(encoding="utf-8")
-    assert f"FAN_DETECTOR_THRESHOLD {export._c_float(committed_fan.threshold)}" in header
+    assert f"FAN_DETECTOR_THRESHOLD {cgen.float_literal(committed_fan.threshold)}" in header
     sketch = (FAN / "fan_anomaly.ino").read_text(encoding="utf-8").split("\n", 1)[1]
     for project in projects.FAN_WOKWI:  # the same sketch, under its project's name
         other = (WOKWI / project / "sketch.ino").read_text(encoding="utf-8").split("\n", 1)[1]
@@ -170,10 +171,9 @@ def test_tflm_sketch_registers_only_fully_connected():
 
 
 def test_readme_output_is_what_tflm_computes(models):
-    from tinyml_helpers import tflm
-
+    from tinyml_helpers.deploy import tflm
     _, int8_tflite, _ = models
-    model = export.int8_layers(int8_tflite)
+    model = dense.int8_layers(int8_tflite)
     x = projects.sketch_x()
     assert x.dtype == np.float32 and len(x) == projects.STEPS and x[0] == 0
     codes = np.clip(np.floor(x / np.float32(model.input_scale) + 0.5)
@@ -209,7 +209,7 @@ def test_failure_while_writing_leaves_previous_projects_intact(models, tmp_path,
     _generate_into(tmp_path, models)
     (tmp_path / "arduino" / "hello_world_plain" / "marker.txt").write_text("old")
     before = {kind: _tree(tmp_path / kind) for kind in ("arduino", "wokwi")}
-    real_write, calls = projects._write_file, []
+    real_write, calls = projects.write_atomic, []
 
     def failing_write(path, content):
         calls.append(path)
@@ -217,7 +217,7 @@ def test_failure_while_writing_leaves_previous_projects_intact(models, tmp_path,
             raise OSError("disk full")
         real_write(path, content)
 
-    monkeypatch.setattr(projects, "_write_file", failing_write)
+    monkeypatch.setattr(projects, "write_atomic", failing_write)
     with pytest.raises(OSError, match="disk full"):
         _generate_into(tmp_path, models)
     assert {kind: _tree(tmp_path / kind) for kind in ("arduino", "wokwi")} == before
@@ -237,7 +237,7 @@ def test_failure_while_swapping_puts_the_old_folders_back(models, tmp_path, monk
             raise OSError("rename failed")
         real_rename(src, dst)
 
-    monkeypatch.setattr(projects.os, "rename", failing_rename)
+    monkeypatch.setattr(files.os, "rename", failing_rename)
     with pytest.raises(OSError, match="rename failed"):
         _generate_into(tmp_path, models)
     assert {kind: _tree(tmp_path / kind) for kind in ("arduino", "wokwi")} == before
@@ -254,30 +254,15 @@ def test_generate_replaces_stale_files(models, tmp_path):
     assert oct((tmp_path / "arduino").stat().st_mode & 0o777) != oct(0o700)
 
 
-def test_cli_generates_from_a_folder(models, tmp_path, capsys):
-    float_tflite, int8_tflite, arena = models
-    source = tmp_path / "export"
-    source.mkdir()
-    (source / projects.FLOAT_NAME).write_bytes(float_tflite)
-    (source / projects.INT8_NAME).write_bytes(int8_tflite)
-    fan_detector.save(fan_detector.load(FAN), source)
-    status = projects.main(["--from", str(source), "--arduino", str(tmp_path / "a"),
-                            "--wokwi", str(tmp_path / "w"), "--arena-size", str(arena),
-                            "--no-compile"])
-    assert status == 0 and "wrote" in capsys.readouterr().out
-    assert _tree(tmp_path / "a") == _tree(ARDUINO)
-    assert projects.main(["--from", str(tmp_path / "nowhere")]) == 1
-
-
 def test_generate_without_the_fan_detector_keeps_the_fan_projects(models, committed_fan,
                                                                   tmp_path):
     float_tflite, int8_tflite, arena = models
     projects.generate(float_tflite, int8_tflite, tmp_path / "arduino", tmp_path / "wokwi", arena,
-                      compile_uno=False, fan=committed_fan)
+                      compile_uno=False, fan=fan_detector.project(committed_fan))
     before = {kind: _tree(tmp_path / kind) for kind in ("arduino", "wokwi")}
     _generate_into(tmp_path, models)  # lesson 07 not exported: fan folders carried over
     assert {kind: _tree(tmp_path / kind) for kind in ("arduino", "wokwi")} == before
-    with pytest.raises(TypeError, match="fan_detector.Detector"):
+    with pytest.raises(TypeError, match="projects.DetectorProject"):
         projects.generate(float_tflite, int8_tflite, tmp_path / "arduino", tmp_path / "wokwi",
                           arena, fan="detector")
 
@@ -285,16 +270,16 @@ def test_generate_without_the_fan_detector_keeps_the_fan_projects(models, commit
 def test_fan_windows_header_refuses_bad_windows():
     counts, labels = fan_detector.sample_windows()
     with pytest.raises(ValueError, match="int16"):
-        projects.fan_windows_header(counts.astype(np.float32), labels)
+        fan_detector.windows_header(counts.astype(np.float32), labels)
     with pytest.raises(ValueError, match="one \\(speed, coin\\) label per window"):
-        projects.fan_windows_header(counts, labels[:-1])
+        fan_detector.windows_header(counts, labels[:-1])
 
 
 def test_render_and_banner_refuse_mistakes():
-    with pytest.raises(ValueError, match=r"no value given for \{\{PROJECT\}\}"):
+    with pytest.raises(ValueError, match=r"no value given for PROJECT"):
         projects.render("hello_world_plain.ino", BANNER="//", STEPS=20)
     with pytest.raises(ValueError, match="banner style"):
-        projects.banner("x", ";")
+        cgen.banner("x", ";")
 
 
 # --- the Uno build (arduino-builder) and run (simavr) ----------------------------------------
@@ -302,11 +287,11 @@ def test_render_and_banner_refuse_mistakes():
 def test_toolchain_helpers_check_their_inputs(tmp_path):
     with pytest.raises(ValueError, match="non-empty executable name"):
         toolchains.have("")
-    with pytest.raises(ValueError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
         toolchains.compile_uno(tmp_path / "nope", tmp_path / "build")
-    with pytest.raises(ValueError, match="is not a file"):
+    with pytest.raises(FileNotFoundError, match="no firmware at"):
         toolchains.avr_size(tmp_path / "none.elf")
-    with pytest.raises(ValueError, match="is not a file"):
+    with pytest.raises(FileNotFoundError, match="no firmware at"):
         toolchains.run_uno(tmp_path / "none.elf")
     assert toolchains.uart_lines("\x1b[32mdone..\n\x1b[0mLoaded 12 .text") == \
         ["done", "Loaded 12 .text"]
@@ -366,7 +351,7 @@ def test_int8_sketch_prints_the_expected_predictions_on_a_simulated_uno(models, 
     assert lines[0] == "hello_world_plain: int8 model (sine_int8.c)" and lines[-1] == "done"
     rows = [dict(kv.split("=") for kv in line.split(", ")) for line in lines[1:-1]]
     assert len(rows) == projects.STEPS
-    model = export.int8_layers(models[1])
+    model = dense.int8_layers(models[1])
     want = projects.int8_predictions(model, projects.sketch_x())
     assert [row["y"] for row in rows] == [f"{y:.3f}" for y in want]
     for row in rows:  # Timer1's cycle count agrees with micros() at 16 MHz
@@ -428,7 +413,7 @@ def _host_sketch(folder: Path, tmp_path: Path) -> list[str]:
 def test_sketches_run_through_the_esp32_code_path_on_this_pc(models, committed_fan, tmp_path):
     lines = _host_sketch(PLAIN, tmp_path)
     rows = [dict(kv.split("=") for kv in line.split(", ")) for line in lines if "=" in line]
-    want = projects.int8_predictions(export.int8_layers(models[1]), projects.sketch_x())
+    want = projects.int8_predictions(dense.int8_layers(models[1]), projects.sketch_x())
     assert [row["y"] for row in rows] == [f"{y:.3f}" for y in want] and lines[-1] == "done"
 
     lines = _host_sketch(FAN, tmp_path)

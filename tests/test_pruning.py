@@ -204,8 +204,7 @@ def split():
 
 @pytest.fixture(scope="module")
 def sine(tf):
-    from tinyml_helpers import env
-
+    from tinyml_helpers.deploy import env
     env.set_seed(0)
     model = models.sine_model()  # untrained weights are enough to check the plumbing...
     # ...but not zero biases: the converter leaves an all-zero bias out of the .tflite.

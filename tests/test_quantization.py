@@ -170,7 +170,6 @@ def test_sine_helpers():
 def fixed_model(tf):
     """A 1-16-16-1 model with fixed random weights and non-zero biases (no training)."""
     from tinyml_helpers import models
-
     model = models.mlp((1, 16, 16, 1))
     rng = np.random.default_rng(0)
     model.set_weights([rng.normal(0, 0.6, w.shape).astype(np.float32)
@@ -181,16 +180,14 @@ def fixed_model(tf):
 @pytest.fixture(scope="module")
 def int8_tflite(fixed_model):
     """The fixed model converted to full int8, calibrated on 101 points over [0, 2π]."""
-    from tinyml_helpers import litert
-
+    from tinyml_helpers.deploy import litert
     return litert.convert(fixed_model, "int8", _REP)
 
 
 
 def _float_io_int8(tf, model, rep):
     """Full-int8 model that keeps float input/output, so TFLite quantizes the input itself."""
-    from tinyml_helpers import env
-
+    from tinyml_helpers.deploy import env
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: iter([[rep]])
@@ -203,8 +200,7 @@ def _float_io_int8(tf, model, rep):
 def test_input_codes_match_tflites_quantize_op(tf, fixed_model):
     from ai_edge_litert.interpreter import Interpreter
 
-    from tinyml_helpers import env, litert
-
+    from tinyml_helpers.deploy import env, litert
     tflite = _float_io_int8(tf, fixed_model, _REP)
     assert litert.op_names(tflite)[0] == "QUANTIZE"
     with env.quiet_stderr(), warnings.catch_warnings():
@@ -229,8 +225,8 @@ def test_input_codes_match_tflites_quantize_op(tf, fixed_model):
 
 
 def test_weight_codes_match_tflites_per_channel_int8(fixed_model, int8_tflite):
-    from tinyml_helpers import litert, models
-
+    from tinyml_helpers import models
+    from tinyml_helpers.deploy import litert
     interp = litert.interpreter(int8_tflite)
     # each FULLY_CONNECTED op's second input is its weights (tensor names vary by converter)
     details = {d["index"]: d for d in interp.get_tensor_details()}
@@ -253,8 +249,7 @@ def _layer_codes(tflite, x_codes):
     """Return [(codes, scale, zero_point)] of every op's output, run with reference kernels."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    from tinyml_helpers import env
-
+    from tinyml_helpers.deploy import env
     with env.quiet_stderr():
         interp = Interpreter(model_content=tflite, experimental_preserve_all_tensors=True,
                              experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
@@ -273,8 +268,7 @@ def _layer_codes(tflite, x_codes):
 
 def test_numpy_simulation_reproduces_the_int8_model(fixed_model, int8_tflite):
     """Fake-quantized weights and activations in NumPy give the int8 model's codes."""
-    from tinyml_helpers import litert
-
+    from tinyml_helpers.deploy import litert
     tflite = int8_tflite
     (in_scale, in_zp), _ = litert.io_quantization(tflite)
     x = np.linspace(0, TWO_PI, 300, dtype=np.float32).reshape(-1, 1)

@@ -15,7 +15,6 @@ SMALL = [3, 8, 2]
 @pytest.fixture(scope="module")
 def sine_keras(tf):
     from tinyml_helpers import models
-
     return models.sine_model()
 
 
@@ -99,7 +98,6 @@ def test_sine_model_agrees_with_keras(sine_keras):
 @pytest.mark.parametrize("widths", [SMALL, [1, 32, 32, 1], [2, 8, 4, 3], [5, 1]])
 def test_width_lists_agree_with_keras(tf, widths):
     from tinyml_helpers import models
-
     model = models.mlp(widths)
     assert sizing.count_params(widths) == model.count_params() == sizing.count_params(model)
 

@@ -1,4 +1,4 @@
-"""Tests for tinyml_helpers.wokwi: the committed diagrams validate, and the validator names each
+"""Tests for tinyml_helpers.deploy.wokwi: the committed diagrams validate, and the validator names each
 kind of mistake (schema, duplicate id, unknown part type, unknown pin, serial wiring)."""
 
 import copy
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyml_helpers import wokwi
+from tinyml_helpers.deploy import wokwi
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = sorted((ROOT / "wokwi").glob("*/diagram.json"))

@@ -91,7 +91,8 @@ def build_autoencoder(n_features: int, hidden=(8, 4, 8), learning_rate: float = 
 def train_autoencoder(x_train, x_val, epochs: int = 150, hidden=(8, 4, 8), seed: int = 0,
                       batch_size: int = 32, progress: bool = False):
     """Return (model, history): an autoencoder trained to reproduce normal ``x_train``."""
-    from . import data, env, models
+    from . import data, models
+    from .deploy import env
 
     x_train, x_val = _matrix(x_train, "x_train"), _matrix(x_val, "x_val")
     if x_train.shape[1] != x_val.shape[1]:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .env import import_tf
+from .deploy.env import import_tf
 from .models import check_widths
 
 TASKS = ("regression", "classification")
@@ -322,7 +322,8 @@ def sine_distillation_table(seed: int = 0, steps: int = STEPS) -> list[dict]:
     Rows: the teacher, then each student trained alone, distilled, and distilled with
     :data:`SINE_EXTRA` teacher-labelled extra x (about 10 s on two cores).
     """
-    from . import data, env, sizing
+    from . import data, sizing
+    from .deploy import env
 
     split = data.sine_dataset(1000, noise=0.1, seed=seed)
 
@@ -356,7 +357,8 @@ def spiral_distillation_table(seed: int = 0, steps: int = STEPS,
     Rows: the teacher (trained with ``teacher_dropout``), the student trained alone, the
     student distilled with soft targets (about 8 s on two cores).
     """
-    from . import env, sizing
+    from . import sizing
+    from .deploy import env
 
     x, y = spiral(seed=seed, **SPIRAL)
     x_test, y_test = spiral_test(seed)

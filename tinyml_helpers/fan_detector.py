@@ -5,7 +5,7 @@ A :class:`Detector` bundles everything a board needs: the full-int8 autoencoder,
 (mean and standard deviation of the normal training features) and the threshold on the
 anomaly score. :func:`c_files` turns it into C:
 
-* ``fan_features.{h,c}`` (hand-written, ``tinyml_helpers/c``) + the generated
+* ``fan_features.{h,c}`` (hand-written, ``tinyml_helpers/fan_c``) + the generated
   ``fan_features_config.h``: the 12 features of :func:`vibration.features`, with the DFT
   bins computed by the Goertzel recurrence and the medians by in-place selection;
 * ``fan_detector.{h,c}`` (hand-written) + the generated ``fan_detector_config.h``: standardize,
@@ -30,13 +30,19 @@ from pathlib import Path
 
 import numpy as np
 
-from . import export, vibration
-from .files import check_tflite, write_atomic
+from . import vibration
+from .deploy import cgen, export, tflite_file
+from .deploy.dense import Int8Model, data_bytes, int8_reference, layers_from_tflite
+from .deploy.files import write_files
+from .deploy.projects import DetectorProject
 
 COUNTS_PER_G = 16384  # int16 counts per g at ±2 g full scale
 TFLITE_NAME = "fan_autoencoder_int8.tflite"
 JSON_NAME = "fan_detector.json"
 AE_PREFIX = "fan_ae"
+C_DIR = Path(__file__).resolve().parent / "fan_c"
+C_ORIGIN = "tinyml_helpers/fan_c"  # named in the banner of copied files
+TEMPLATES = C_DIR / "templates"
 HAND_WRITTEN = ("fan_features.h", "fan_features.c", "fan_detector.h", "fan_detector.c")
 # C computes in float32, NumPy in float64: a feature may differ by this much. Measured worst
 # case over the 2,000 windows of tests/test_fan_detector.py: 6.9e-5 relative, 4.2e-7 g
@@ -50,7 +56,7 @@ class Detector:
     """Everything the board-side detector needs (see the module docstring)."""
 
     tflite: bytes  # the full-int8 autoencoder
-    model: export.Int8Model
+    model: Int8Model
     mean: np.ndarray  # (12,) of the normal training features
     std: np.ndarray  # (12,)
     threshold: float  # anomaly if score > threshold
@@ -63,9 +69,9 @@ def make(tflite: bytes, scaler, threshold: float, percentile: float,
          config: vibration.FanConfig | None = None) -> Detector:
     """Return a :class:`Detector` from a full-int8 12-in/12-out autoencoder, an
     :class:`anomaly.Scaler` and the threshold on :func:`reference` scores."""
-    tflite = check_tflite(tflite)
-    model = export.layers_from_tflite(tflite)
-    if not isinstance(model, export.Int8Model):
+    tflite = tflite_file.read(tflite).data
+    model = layers_from_tflite(tflite)
+    if not isinstance(model, Int8Model):
         raise TypeError("the detector needs the full-int8 autoencoder, got a float model")
     n_in, n_out = model.layers[0].weights.shape[1], model.layers[-1].weights.shape[0]
     count = len(vibration.FEATURE_NAMES)
@@ -111,10 +117,7 @@ def saved_files(detector: Detector) -> dict[str, bytes | str]:
 
 def save(detector: Detector, directory) -> list[Path]:
     """Write ``fan_autoencoder_int8.tflite`` and ``fan_detector.json`` into ``directory``."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    return [write_atomic(directory / name, content)
-            for name, content in saved_files(detector).items()]
+    return write_files(directory, saved_files(detector))
 
 
 def load_exported(directory) -> Detector | None:
@@ -192,7 +195,7 @@ def reference(detector: Detector, windows) -> Stages:
     features = vibration.features(w, detector.sample_rate).astype(np.float64)
     z = (features - detector.mean) / detector.std
     codes_in = detector.model.quantize(z)
-    codes_out = export.int8_reference(detector.model, codes_in)
+    codes_out = int8_reference(detector.model, codes_in)
     score = scores_from_codes(detector, features, codes_out)
     return Stages(features, codes_in, codes_out, score, score > detector.threshold)
 
@@ -202,7 +205,7 @@ def reference(detector: Detector, windows) -> Stages:
 def _bins(detector: Detector) -> dict[str, tuple[int, int]]:
     out = {}
     for name, band in (("1X", vibration.ONE_X_BAND), ("BLADE", vibration.BLADE_BAND)):
-        bins = vibration._bins(detector.num_samples, detector.sample_rate, band)
+        bins = vibration.dft_bins(detector.num_samples, detector.sample_rate, band)
         if len(bins) == 0 or bins[-1] > 255:
             raise ValueError(f"band {band} Hz has no usable DFT bin (0 < k <= 255) at "
                              f"{detector.num_samples} samples and {detector.sample_rate} Hz")
@@ -210,8 +213,13 @@ def _bins(detector: Detector) -> dict[str, tuple[int, int]]:
     return out
 
 
-def _initializer(values) -> str:
-    return export._c_values(values, export._c_float).replace("\n", " \\\n")
+def _render(template: str, name: str, **values: str) -> str:
+    return cgen.render(TEMPLATES / template, BANNER=cgen.banner(name).rstrip("\n"), **values)
+
+
+def _macro_values(values) -> str:
+    """Return a C initializer that fits in a #define (continued lines)."""
+    return cgen.initializer(values, cgen.float_literal).replace("\n", " \\\n")
 
 
 def config_files(detector: Detector) -> dict[str, str]:
@@ -219,42 +227,27 @@ def config_files(detector: Detector) -> dict[str, str]:
     bins = _bins(detector)
     first = min(b[0] for b in bins.values())
     last = max(b[1] for b in bins.values())
-    k = np.arange(first, last + 1)
-    coeffs = 2 * np.cos(2 * np.pi * k / detector.num_samples)
-    features = (
-        export.banner("fan_features_config.h") + "#ifndef FAN_FEATURES_CONFIG_H\n"
-        "#define FAN_FEATURES_CONFIG_H\n\n"
-        f"/* {detector.num_samples} samples per axis at {detector.sample_rate:g} Hz: DFT bin k "
-        f"is k * {detector.sample_rate / detector.num_samples:g} Hz. */\n"
-        f"#define FAN_FEATURES_SAMPLES {detector.num_samples}\n"
-        f"#define FAN_FEATURES_COUNTS_PER_G {COUNTS_PER_G}\n"
-        f"/* once per revolution: {vibration.ONE_X_BAND[0]:g}-{vibration.ONE_X_BAND[1]:g} Hz;"
-        f" blade pass: {vibration.BLADE_BAND[0]:g}-{vibration.BLADE_BAND[1]:g} Hz */\n"
-        f"#define FAN_FEATURES_1X_FIRST {bins['1X'][0]}\n"
-        f"#define FAN_FEATURES_1X_LAST {bins['1X'][1]}\n"
-        f"#define FAN_FEATURES_BLADE_FIRST {bins['BLADE'][0]}\n"
-        f"#define FAN_FEATURES_BLADE_LAST {bins['BLADE'][1]}\n"
-        f"#define FAN_FEATURES_FIRST_BIN {first}\n#define FAN_FEATURES_LAST_BIN {last}\n"
-        f"/* Goertzel coefficients 2 cos(2 pi k / N), k = {first} .. {last} */\n"
-        f"#define FAN_FEATURES_COEFFS {_initializer(coeffs)}\n\n"
-        "#endif /* FAN_FEATURES_CONFIG_H */\n")
-    names = ", ".join(vibration.FEATURE_NAMES)
-    detector_h = (
-        export.banner("fan_detector_config.h") + "#ifndef FAN_DETECTOR_CONFIG_H\n"
-        "#define FAN_DETECTOR_CONFIG_H\n\n"
-        f"/* Mean and standard deviation of the normal training features ({names}). */\n"
-        f"#define FAN_DETECTOR_MEAN {_initializer(detector.mean)}\n"
-        f"#define FAN_DETECTOR_STD {_initializer(detector.std)}\n"
-        f"/* Anomaly if the score is above the {detector.percentile:g}th percentile of the "
-        "normal validation windows' scores. */\n"
-        f"#define FAN_DETECTOR_THRESHOLD {export._c_float(detector.threshold)}\n\n"
-        "#endif /* FAN_DETECTOR_CONFIG_H */\n")
+    coeffs = 2 * np.cos(2 * np.pi * np.arange(first, last + 1) / detector.num_samples)
+    one_x, blade = vibration.ONE_X_BAND, vibration.BLADE_BAND
+    features = _render(
+        "fan_features_config.h", "fan_features_config.h", SAMPLES=str(detector.num_samples),
+        RATE=f"{detector.sample_rate:g}", BIN_HZ=f"{detector.sample_rate / detector.num_samples:g}",
+        COUNTS_PER_G=str(COUNTS_PER_G), ONE_X_BAND=f"{one_x[0]:g}-{one_x[1]:g}",
+        BLADE_BAND=f"{blade[0]:g}-{blade[1]:g}", ONE_X_FIRST=str(bins["1X"][0]),
+        ONE_X_LAST=str(bins["1X"][1]), BLADE_FIRST=str(bins["BLADE"][0]),
+        BLADE_LAST=str(bins["BLADE"][1]), FIRST=str(first), LAST=str(last),
+        COEFFS=_macro_values(coeffs))
+    detector_h = _render(
+        "fan_detector_config.h", "fan_detector_config.h",
+        NAMES=", ".join(vibration.FEATURE_NAMES), MEAN=_macro_values(detector.mean),
+        STD=_macro_values(detector.std), PERCENTILE=f"{detector.percentile:g}",
+        THRESHOLD=cgen.float_literal(detector.threshold))
     return {"fan_features_config.h": features, "fan_detector_config.h": detector_h}
 
 
 def c_files(detector: Detector) -> dict[str, str]:
     """Return {file name: source} of the whole detector except ``tinyml_kernels.{h,c}``."""
-    files = export.kernel_files(HAND_WRITTEN)
+    files = export.kernel_files(HAND_WRITTEN, C_DIR)
     files.update(config_files(detector))
     files.update(export.plain_c_files(detector.model, AE_PREFIX))
     return files
@@ -262,48 +255,13 @@ def c_files(detector: Detector) -> dict[str, str]:
 
 CHECK_OUTPUTS = 3 * len(vibration.FEATURE_NAMES) + 1  # features, codes in, codes out, score
 
-_CHECK_H = """#ifndef FAN_CHECK_H
-#define FAN_CHECK_H
-
-#include "fan_detector.h"
-
-#define FAN_CHECK_INPUTS {inputs} /* FAN_FEATURES_SAMPLES * FAN_FEATURES_AXES */
-#define FAN_CHECK_OUTPUTS {outputs} /* 3 * FAN_FEATURES_COUNT + 1 */
-#if FAN_CHECK_INPUTS != FAN_FEATURES_SAMPLES * FAN_FEATURES_AXES
-#error "fan_check.h does not match fan_features_config.h"
-#endif
-
-/* Run the detector on one window (interleaved x, y, z in g) and report every stage:
- * output = 12 features, 12 codes in, 12 codes out (as floats), the score. */
-void fan_check_invoke(const float *input, float *output);
-
-#endif /* FAN_CHECK_H */
-"""
-
-_CHECK_C = """#include "fan_check.h"
-
-static float scratch[FAN_FEATURES_SAMPLES];
-
-void fan_check_invoke(const float *input, float *output) {
-  int8_t codes_in[FAN_FEATURES_COUNT], codes_out[FAN_FEATURES_COUNT];
-  fan_window_features(input, scratch, output);
-  float score = fan_detector_score(output, codes_in, codes_out);
-  for (uint8_t i = 0; i < FAN_FEATURES_COUNT; ++i) {
-    output[FAN_FEATURES_COUNT + i] = codes_in[i];
-    output[2 * FAN_FEATURES_COUNT + i] = codes_out[i];
-  }
-  output[3 * FAN_FEATURES_COUNT] = score;
-}
-"""
-
-
 def check_files(detector: Detector) -> dict[str, str]:
     """Return :func:`c_files` plus ``fan_check.{h,c}``: a float invoke() for the firmware
     harness that runs the whole detector on one window and outputs every stage."""
-    header = _CHECK_H.replace("{inputs}", str(3 * detector.num_samples)).replace(
-        "{outputs}", str(CHECK_OUTPUTS))
-    files = {"fan_check.h": export.banner("fan_check.h") + header,
-             "fan_check.c": export.banner("fan_check.c") + _CHECK_C}
+    files = {"fan_check.h": _render("fan_check.h", "fan_check.h",
+                                    INPUTS=str(3 * detector.num_samples),
+                                    OUTPUTS=str(CHECK_OUTPUTS)),
+             "fan_check.c": _render("fan_check.c", "fan_check.c")}
     files.update(c_files(detector))
     return files
 
@@ -324,7 +282,7 @@ def run_c(detector: Detector, counts, target: str = "host", build_dir=None,
     The Uno's 2 KB of RAM cannot hold the harness's 600-float input window; the Uno runs the
     detector in the fan_anomaly sketch instead, reading counts from flash axis by axis.
     """
-    from . import firmware
+    from .deploy import firmware
 
     if target not in ("host", "m4"):
         raise ValueError(f"target must be 'host' or 'm4' (the Uno runs the sketch), got {target!r}")
@@ -356,3 +314,66 @@ def sample_windows(seed: int = SAMPLE_SEED) -> tuple[np.ndarray, list[tuple[str,
     counts = [to_counts(vibration.windows(speed, 1, imbalance=coin, seed=seed))[0]
               for speed, coin in SAMPLES]
     return np.stack(counts), list(SAMPLES)
+
+
+# --- the sketches' project ---------------------------------------------------------------------
+
+def windows_header(counts: np.ndarray, labels: list[tuple[str, bool]]) -> str:
+    """Return ``fan_windows.h``: the sample windows as int16 counts in flash, with labels."""
+    counts = np.asarray(counts)
+    if counts.dtype != np.int16 or counts.ndim != 3 or counts.shape[2] != 3:
+        raise ValueError(f"counts must be int16 of shape (n, samples, 3), got {counts.dtype} "
+                         f"{counts.shape}")
+    if len(labels) != len(counts) or not 0 < len(counts) <= 255:
+        raise ValueError(f"need one (speed, coin) label per window (1 to 255), got "
+                         f"{len(labels)} labels for {len(counts)} windows")
+    speeds = list(vibration.SPEEDS)
+    for speed, _ in labels:
+        vibration.check_speed(speed)
+    rows = []
+    for i, (window, (speed, coin)) in enumerate(zip(counts, labels, strict=True)):
+        values = cgen.initializer(window.reshape(-1)).replace("\n", "\n  ")
+        rows.append(f"  /* {i}: {speed}, {'coin' if coin else 'no coin'} */\n  {values},")
+    return _render(
+        "fan_windows.h", "fan_windows.h", N=str(len(counts)), SEED=str(SAMPLE_SEED),
+        COUNTS_PER_G=str(COUNTS_PER_G), VALUES_PER_WINDOW=str(counts.shape[1] * 3),
+        ROWS="\n".join(rows), N_SPEEDS=str(len(speeds)),
+        SPEED_NAMES=", ".join(f'"{cgen.identifier(name, "speed")}"' for name in speeds),
+        SPEEDS=", ".join(str(speeds.index(speed)) for speed, _ in labels),
+        COINS=", ".join(str(int(bool(coin))) for _, coin in labels))
+
+
+def expected_output(detector: Detector) -> str:
+    """Return the serial lines of one pass of the fan sketch (timings shown as ``…``), from
+    the NumPy/TFLM reference of the same computation."""
+    counts, labels = sample_windows()
+    ref = reference(detector, from_counts(counts))
+    rows = [f"window={i}, speed={speed}, coin={'yes' if coin else 'no'}, score={score:.4f}, "
+            f"threshold={detector.threshold:.4f}, verdict={'ANOMALY' if flag else 'normal'}, us=…"
+            for i, ((speed, coin), score, flag) in enumerate(zip(labels, ref.score, ref.anomaly))]
+    agree = int(sum(bool(flag) == coin for (_, coin), flag in zip(labels, ref.anomaly)))
+    rows.append(f"pass 1: {agree} of {len(labels)} verdicts match the labels")
+    return "\n".join(rows)
+
+
+def project(detector: Detector) -> DetectorProject:
+    """Return what the fan_anomaly sketches are made of: the detector's C, the sample windows,
+    the files it was made from and the facts their READMEs quote."""
+    if not isinstance(detector, Detector):
+        raise TypeError(f"detector must be a fan_detector.Detector, got {type(detector).__name__}")
+    counts, labels = sample_windows()
+    facts = {
+        "EXPECTED": expected_output(detector),
+        "N_WINDOWS": str(len(counts)),
+        "SAMPLE_RATE": f"{detector.sample_rate:g}",
+        "SAMPLES": str(detector.num_samples),
+        "THRESHOLD": f"{detector.threshold:.4f}",
+        "PERCENTILE": f"{detector.percentile:g}",
+        "AE_BYTES": f"{len(detector.tflite):,}",
+        "AE_DATA_BYTES": f"{data_bytes(detector.model):,}",
+        "WINDOW_BYTES": f"{counts[0].nbytes:,}",
+    }
+    return DetectorProject(c_files=c_files(detector),
+                           hand_written={name: C_ORIGIN for name in HAND_WRITTEN},
+                           windows_header=windows_header(counts, labels),
+                           model_files=saved_files(detector), facts=facts)

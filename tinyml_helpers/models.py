@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .env import import_tf
+from .deploy.env import import_tf
 
 
 def check_widths(widths: Sequence[int]) -> tuple[int, ...]:
@@ -116,7 +116,8 @@ def trained_sine_model(seed: int = 0, epochs: int = 500, progress: bool = False)
     Later lessons start from this instead of loading a file; with the same seed the weights
     are the same every run (about 10 s on two CPU cores).
     """
-    from . import data, env
+    from . import data
+    from .deploy import env
 
     env.set_seed(seed)
     split = data.sine_dataset(1000, noise=0.1, seed=seed)

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .env import import_tf, quiet_stderr, set_seed
+from .deploy.env import import_tf, quiet_stderr, set_seed
 
 # Pruning hyper-parameters measured on the lesson-01 sine model (see lesson 03): a gentler
 # learning rate than training (0.01 knocks a fine-tuned model off its minimum) and a

@@ -1,18 +1,8 @@
-"""Quantization from scratch (scale, zero point, rounding) plus thin PTQ / QAT wrappers.
+"""Lesson 04: fake quantization of a model's weights, the PTQ comparison table and QAT.
 
-The conventions are TFLite's, so the numbers here match the converter's:
-
-- affine mapping ``q = round(x / scale) + zero_point`` and back ``x ≈ (q - zero_point) * scale``;
-- rounding is half away from zero (C's ``roundf``, TFLite's ``TfLiteRound``), *not* the
-  half-to-even rule of Python's ``round`` and ``np.round``;
-- an asymmetric range is first widened to include 0, so 0.0 (a ReLU output, zero padding) is
-  exactly representable; symmetric quantization has zero point 0 and the narrow range
-  ±(2**(bits-1) - 1), i.e. -127…127 for int8 weights;
-- a constant tensor (min == max) needs no special case except all zeros: the range widened to
-  include 0 (or ±|c| when symmetric) has width |c| > 0. An all-zero range gets scale 1.0 (no
-  division by zero; 0 comes back as 0 exactly). A constant c != 0 lands on the end code of
-  the grid and dequantizes to c within 1 part in 10**16: exactly c again in float32, the dtype
-  of model weights (``fake_quantize`` returns float32 for float32 input).
+The arithmetic itself (scale, zero point, rounding half away from zero, requantization) is in
+:mod:`tinyml_helpers.deploy.quant`; its names are re-exported here so the lesson reads
+``quantization.quantize``.
 """
 
 from __future__ import annotations
@@ -22,113 +12,17 @@ import warnings
 
 import numpy as np
 
-from . import data, env, models
-
-MIN_BITS, MAX_BITS = 2, 16
-
-
-def check_bits(bits) -> int:
-    """Return ``bits`` after checking it is an int in 2…16."""
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)):
-        raise TypeError(f"bits must be an int, got {type(bits).__name__}")
-    if not MIN_BITS <= bits <= MAX_BITS:
-        raise ValueError(f"bits must be in {MIN_BITS}…{MAX_BITS}, got {bits}")
-    return int(bits)
-
-
-def qrange(bits: int = 8, signed: bool = False) -> tuple[int, int]:
-    """Return (qmin, qmax) of a ``bits``-bit integer: (0, 255) or (-128, 127) for 8 bits."""
-    bits = check_bits(bits)
-    return (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
-
-
-def _finite(name: str, value) -> np.ndarray:
-    array = np.asarray(value)
-    if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
-        raise TypeError(f"{name} must be real numbers, got dtype {array.dtype}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or inf")
-    return array
-
-
-def round_half_away(x) -> np.ndarray:
-    """Return ``x`` rounded to the nearest integer, halves away from zero (2.5 → 3, -2.5 → -3)."""
-    x = _finite("x", x)
-    if not np.issubdtype(x.dtype, np.floating):
-        return x.copy()
-    a = np.abs(x)
-    r = np.floor(a)
-    r = r + ((a - r) >= 0.5)  # exact: a - r is computed without error for |x| < 2**52
-    return np.copysign(r, x)
-
-
-def affine_params(xmin, xmax, bits: int = 8, signed: bool | None = None,
-                  symmetric: bool = False):
-    """Return (scale, zero_point) mapping [xmin, xmax] onto ``bits``-bit integers.
-
-    Asymmetric (default, unsigned unless ``signed=True``): the range widened to include 0 is
-    spread over all 2**bits codes. Symmetric (always signed): zero point 0 and
-    scale = max(|xmin|, |xmax|) / (2**(bits-1) - 1). Arrays give per-channel parameters.
-    """
-    bits = check_bits(bits)
-    if signed is None:
-        signed = symmetric
-    if symmetric and not signed:
-        raise ValueError("symmetric quantization needs signed integers (signed=True)")
-    lo = _finite("xmin", xmin).astype(np.float64)
-    hi = _finite("xmax", xmax).astype(np.float64)
-    if np.any(lo > hi):
-        raise ValueError(f"xmin must be <= xmax, got xmin={xmin} and xmax={xmax}")
-    qmin, qmax = qrange(bits, signed)
-    if symmetric:
-        absmax = np.maximum(np.abs(lo), np.abs(hi))
-        scale = np.where(absmax > 0, absmax / qmax, 1.0)
-        zero_point = np.zeros_like(scale, dtype=np.int64)
-    else:
-        lo, hi = np.minimum(lo, 0.0), np.maximum(hi, 0.0)
-        scale = np.where(hi > lo, (hi - lo) / (qmax - qmin), 1.0)
-        zero_point = (qmin - round_half_away(lo / scale)).astype(np.int64)
-    if scale.ndim == 0:
-        return float(scale), int(zero_point)
-    return scale, zero_point
-
-
-def _int_dtype(bits: int, signed: bool):
-    if bits <= 8:
-        return np.int8 if signed else np.uint8
-    return np.int16 if signed else np.uint16
-
-
-def quantize(x, scale, zero_point, bits: int = 8, signed: bool = False) -> np.ndarray:
-    """Return the integer codes round(x / scale) + zero_point, clipped to the ``bits`` range.
-
-    The result has the smallest NumPy integer type that holds it (int8, uint8, int16, uint16);
-    cast to int32 before doing arithmetic with it, as a microcontroller's accumulator does.
-    """
-    bits = check_bits(bits)
-    x = _finite("x", x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    scale = _finite("scale", scale)
-    if np.any(scale <= 0):
-        raise ValueError(f"scale must be > 0, got {scale}")
-    qmin, qmax = qrange(bits, signed)
-    zp = _finite("zero_point", zero_point)
-    if np.any(zp != np.round(zp)) or np.any(zp < qmin) or np.any(zp > qmax):
-        raise ValueError(f"zero_point must be an integer in {qmin}…{qmax}, got {zero_point}")
-    # x / scale keeps x's precision (float32 stays float32, like TFLite's QUANTIZE kernel).
-    codes = round_half_away(x / scale.astype(x.dtype))
-    codes = np.clip(codes + zp.astype(np.int64), qmin, qmax)
-    return codes.astype(_int_dtype(bits, signed))
-
-
-def dequantize(q, scale, zero_point) -> np.ndarray:
-    """Return the real values (q - zero_point) * scale as float64."""
-    q = _finite("q", q)
-    if not np.issubdtype(q.dtype, np.integer):
-        raise TypeError(f"q must be integer codes, got dtype {q.dtype}")
-    scale = _finite("scale", scale).astype(np.float64)
-    return (q.astype(np.int64) - np.asarray(zero_point, dtype=np.int64)) * scale
+from . import data, models
+from .deploy import env
+from .deploy.quant import (  # noqa: F401  (re-exported for lesson 04)
+    affine_params,
+    check_bits,
+    check_finite,
+    dequantize,
+    qrange,
+    quantize,
+    round_half_away,
+)
 
 
 def fake_quantize(x, bits: int = 8, symmetric: bool = True, axis: int | None = None):
@@ -137,7 +31,7 @@ def fake_quantize(x, bits: int = 8, symmetric: bool = True, axis: int | None = N
     The range is x's own min and max: per tensor, or per channel along ``axis`` (for a Keras
     Dense kernel of shape (inputs, outputs) the output channels are ``axis=-1``).
     """
-    x = _finite("x", x)
+    x = check_finite("x", x)
     dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64
     if x.size == 0:
         return x.astype(dtype)
@@ -195,7 +89,7 @@ def sine_representative(split) -> np.ndarray:
 
 def table_row(name: str, tflite_bytes: bytes, split) -> dict:
     """Return one comparison row: sizes, test MSE vs sin(x) and tensor dtypes of a .tflite."""
-    from . import litert
+    from .deploy import litert
 
     pred = litert.predict(tflite_bytes, split.x_test)
     return {
@@ -209,7 +103,7 @@ def table_row(name: str, tflite_bytes: bytes, split) -> dict:
 
 def ptq_table(model, split, representative=None, modes=None) -> list[dict]:
     """Return a :func:`table_row` per post-training quantization mode of ``model``."""
-    from . import litert
+    from .deploy import litert
 
     if representative is None:
         representative = sine_representative(split)
@@ -247,7 +141,7 @@ def qat_model(model, calibration=None, learning_rate: float = 3e-4, decay_steps:
 
     qmodel = tfmot.quantization.keras.quantize_model(model)
     if calibration is not None:
-        x = _finite("calibration", np.asarray(calibration, dtype=np.float32))
+        x = check_finite("calibration", np.asarray(calibration, dtype=np.float32))
         # qmodel.layers = [QuantizeLayer for the input, one QuantizeWrapper per model layer]
         ranges = [(x.min(), x.max())] + [(h.min(), h.max()) for h in _layer_outputs(model, x)]
         for layer, (lo, hi) in zip(qmodel.layers, ranges, strict=True):
@@ -282,7 +176,7 @@ def qat_fine_tune(model, split, epochs: int = 20, learning_rate: float = 3e-4,
 def qat_row(model, split, epochs: int = 20, learning_rate: float = 3e-4,
             representative=None, seed: int = 0) -> dict:
     """Return the :func:`table_row` of ``model`` fine-tuned with QAT and converted to int8."""
-    from . import litert
+    from .deploy import litert
 
     if representative is None:
         representative = sine_representative(split)

@@ -97,7 +97,8 @@ def _check_int(name: str, value, minimum: int) -> int:
     return int(value)
 
 
-def _check_speed(speed: str) -> float:
+def check_speed(speed: str) -> float:
+    """Return the revolutions per second of fan speed ``speed`` ("off", "low", ...)."""
     if not isinstance(speed, str):
         raise TypeError(f"speed must be a string, got {type(speed).__name__}")
     if speed not in SPEEDS:
@@ -138,7 +139,7 @@ def windows(speed: str, count: int, imbalance: bool = False, robust: bool = Fals
     if not isinstance(config, (FanConfig, type(None))):
         raise TypeError(f"config must be a FanConfig, got {type(config).__name__}")
     cfg = config or FanConfig()
-    base = _check_speed(speed)
+    base = check_speed(speed)
     count = _check_int("count", count, 1)
     seed = _check_int("seed", seed, 0)
     rng = np.random.default_rng([seed, list(SPEEDS).index(speed), int(bool(robust))])
@@ -208,7 +209,7 @@ def dataset(normal_per_speed: int = 150, anomalous_per_speed: int = 40, robust: 
         raise ValueError(f"anomaly_speeds must be a non-empty list of speed names, "
                          f"got {anomaly_speeds!r}")
     for speed in anomaly_speeds:
-        _check_speed(speed)
+        check_speed(speed)
     # Independent streams per group, so normal and anomalous windows share no noise.
     child = np.random.SeedSequence(seed).generate_state(2)
     n_train, n_val = round(0.6 * normal_per_speed), round(0.2 * normal_per_speed)
@@ -231,7 +232,8 @@ def dataset(normal_per_speed: int = 150, anomalous_per_speed: int = 40, robust: 
                    np.concatenate(parts["test"]), y, np.array(speeds_test))
 
 
-def _bins(num_samples: int, sample_rate: float, band: tuple) -> np.ndarray:
+def dft_bins(num_samples: int, sample_rate: float, band: tuple) -> np.ndarray:
+    """Return the indices of the DFT bins whose frequency lies in [band[0], band[1])."""
     freqs = np.arange(num_samples // 2 + 1) * sample_rate / num_samples
     return np.flatnonzero((freqs >= band[0]) & (freqs < band[1]))
 
@@ -259,7 +261,7 @@ def features(x, sample_rate: float = 200.0) -> np.ndarray:
     spectrum = 2 * np.abs(np.fft.rfft(centred, axis=1)) / n
     peaks = []
     for band in (ONE_X_BAND, BLADE_BAND):
-        bins = _bins(n, sample_rate, band)
+        bins = dft_bins(n, sample_rate, band)
         if len(bins) == 0:
             raise ValueError(f"no DFT bin falls in {band} Hz with {n} samples at {sample_rate} Hz")
         peaks.append(spectrum[:, bins].max(axis=1))

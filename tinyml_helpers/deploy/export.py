@@ -1,0 +1,169 @@
+"""Export a model for microcontrollers: the .tflite as a C array, and library-free C code.
+
+Two ways to put a model on a board:
+
+* TensorFlow Lite Micro runs the ``.tflite`` flatbuffer itself: :func:`c_array_files` turns it
+  into ``model.h`` / ``model.cpp`` (``g_model``, ``g_model_len``) as in the TFLM examples.
+* "The hard way": the layers read by :mod:`tinyml_helpers.deploy.layers` become C arrays with a
+  small ``invoke`` function over the hand-written kernels in ``deploy/c/``
+  (:func:`plain_c_files`). The int8 path repeats TFLM's fixed-point arithmetic exactly.
+
+The C comes from the templates in ``deploy/templates/c/``, filled through :mod:`cgen`, so it
+holds only checked identifiers and finite numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from . import cgen, tflite_file
+from .dense import FloatDense, Int8Model
+
+C_TEMPLATES = Path(__file__).resolve().parent / "templates" / "c"
+KERNEL_DIR = Path(__file__).resolve().parent / "c"
+KERNEL_ORIGIN = "tinyml_helpers/deploy/c"  # named in the banner of copied kernels
+KERNEL_FILES = ("tinyml_kernels.h", "tinyml_kernels.c")
+MAX_ARENA = 1 << 30
+
+
+def _render(template: str, **values) -> str:
+    return cgen.render(C_TEMPLATES / template, **values)
+
+
+def _check_arena(arena_size) -> int | None:
+    if arena_size is None:
+        return None
+    if isinstance(arena_size, bool) or not isinstance(arena_size, (int, np.integer)):
+        raise TypeError(f"arena_size must be an int (bytes) or None, got {arena_size!r}")
+    if not 0 < arena_size <= MAX_ARENA:
+        raise ValueError(f"arena_size must be in 1..{MAX_ARENA} bytes, got {arena_size}")
+    return int(arena_size)
+
+
+# --- the .tflite flatbuffer as a C array ---------------------------------------------------
+
+def c_array_files(tflite: bytes, name: str = "g_model", arena_size: int | None = None,
+                  header: str = "model.h") -> dict[str, str]:
+    """Return {"model.h": ..., "model.cpp": ...} holding ``tflite`` as an aligned C array."""
+    data = tflite_file.read(tflite).data
+    cgen.identifier(name, "name")
+    cgen.file_name(header, "header", suffixes=(".h",))
+    arena = _check_arena(arena_size)
+    source = header[:-2] + ".cpp"
+    arena_text = ("\n// Smallest tensor arena this model runs with under the TFLM runtime, "
+                  f"measured.\nconstexpr int kTensorArenaSize = {arena};\n") if arena else ""
+    rows = ["    " + ", ".join(f"0x{b:02x}" for b in data[i:i + 12]) + ","
+            for i in range(0, len(data), 12)]
+    h = _render("model_array.h", BANNER=cgen.banner(header).rstrip("\n"),
+                GUARD=cgen.include_guard(header), NAME=name, ARENA=arena_text)
+    cpp = _render("model_array.cpp", BANNER=cgen.banner(source).rstrip("\n"), HEADER=header,
+                  NAME=name, BYTES="\n".join(rows), LENGTH=str(len(data)))
+    return {header: h, source: cpp}
+
+
+def parse_c_array(text: str) -> bytes:
+    """Return the bytes of the first ``{ 0x.., ... }`` array in C source ``text``."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be C source as a str, got {type(text).__name__}")
+    match = re.search(r"\{([^}]*)\}", text)
+    if not match:
+        raise ValueError("no { ... } array initialiser found in the C source")
+    values = [int(v, 0) for v in re.findall(r"0x[0-9a-fA-F]+|\b\d+\b", match.group(1))]
+    if any(v > 255 for v in values):
+        raise ValueError("the array holds values above 255: not a byte array")
+    return bytes(values)
+
+
+# --- library-free C inference ------------------------------------------------------------------
+
+def plain_c_files(model, prefix: str = "model") -> dict[str, str]:
+    """Return {file name: C source} for a float layer list or an :class:`Int8Model`."""
+    cgen.identifier(prefix, "prefix")
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", prefix):
+        raise ValueError(f"prefix must be a lower-case C identifier, got {prefix!r}")
+    if isinstance(model, Int8Model):
+        return _files(model.layers, prefix, "int8", _int8_io(model, prefix.upper()))
+    if isinstance(model, list) and model and all(isinstance(x, FloatDense) for x in model):
+        return _files(model, prefix, "float", "")
+    raise TypeError("plain_c_files expects an Int8Model (from dense.int8_layers) or a list of "
+                    f"FloatDense (from dense.float_layers), got {type(model).__name__}")
+
+
+def _int8_io(model: Int8Model, up: str) -> str:
+    return _render("plain_model_int8_io.h", UP=up,
+                   INPUT_SCALE=cgen.float_literal(model.input_scale),
+                   INPUT_ZERO_POINT=cgen.int_literal(model.input_zero_point),
+                   OUTPUT_SCALE=cgen.float_literal(model.output_scale),
+                   OUTPUT_ZERO_POINT=cgen.int_literal(model.output_zero_point))
+
+
+def _check_layers(layers) -> None:
+    for i, (before, after) in enumerate(zip(layers, layers[1:]), start=1):
+        if before.weights.shape[0] != after.weights.shape[1]:
+            raise ValueError(f"layers {i} and {i + 1} do not chain: {before.weights.shape[0]} "
+                             f"outputs feed {after.weights.shape[1]} inputs")
+    for i, lay in enumerate(layers, start=1):
+        if lay.weights.ndim != 2 or lay.bias.shape != (lay.weights.shape[0],):
+            raise ValueError(f"layer {i}: weights must be (outputs, inputs) and bias "
+                             f"(outputs,), got {lay.weights.shape} and {lay.bias.shape}")
+        if max(lay.weights.shape) > 65535:
+            raise ValueError(f"layer {i} is wider than the kernels' 16-bit sizes")
+
+
+def _buffers(i: int, n_layers: int) -> tuple[str, str]:
+    """Return (source, destination) of layer ``i`` (from 1): ping-pong between two buffers."""
+    src = "input" if i == 1 else f"buf{(i - 1) % 2}"
+    dst = "output" if i == n_layers else f"buf{i % 2}"
+    return src, dst
+
+
+def _layer(i: int, n_layers: int, lay, kind: str) -> tuple[str, str]:
+    """Return (the layer's constant arrays, its kernel call) in C."""
+    o, n = lay.weights.shape
+    common = {"I": str(i), "N_IN": str(n), "N_OUT": str(o), "N_WEIGHTS": str(o * n),
+              "ACTIVATION": "ReLU" if lay.relu else "linear"}
+    src, dst = _buffers(i, n_layers)
+    if kind == "float":
+        arrays = _render("dense_float.c", **common,
+                         WEIGHTS=cgen.initializer(lay.weights, cgen.float_literal),
+                         BIAS=cgen.initializer(lay.bias, cgen.float_literal))
+        call = f"  tinyml_dense_float({src}, {dst}, {n}, {o}, w{i}, b{i}, {int(lay.relu)});"
+        return arrays, call
+    arrays = _render("dense_int8.c", **common, WEIGHTS=cgen.initializer(lay.weights),
+                     BIAS=cgen.initializer(lay.bias), MULTIPLIER=cgen.initializer(lay.multiplier),
+                     SHIFT=cgen.initializer(lay.shift))
+    call = (f"  tinyml_dense_int8({src}, {dst}, {n}, {o}, w{i}, b{i}, m{i}, s{i}, "
+            f"{-lay.input_zero_point}, {lay.output_zero_point}, {lay.act_min}, {lay.act_max});")
+    return arrays, call
+
+
+def _files(layers, prefix: str, kind: str, quantization: str) -> dict[str, str]:
+    _check_layers(layers)
+    ctype = "int8_t" if kind == "int8" else "float"
+    parts = [_layer(i, len(layers), lay, kind) for i, lay in enumerate(layers, start=1)]
+    up = prefix.upper()
+    header = _render("plain_model.h", BANNER=cgen.banner(f"{prefix}.h").rstrip("\n"),
+                     GUARD=f"{up}_H", UP=up, PREFIX=prefix, KIND=kind, CTYPE=ctype,
+                     N_IN=str(layers[0].weights.shape[1]),
+                     N_OUT=str(layers[-1].weights.shape[0]), QUANTIZATION=quantization)
+    source = _render("plain_model.c", BANNER=cgen.banner(f"{prefix}.c").rstrip("\n"),
+                     PREFIX=prefix, CTYPE=ctype,
+                     WIDEST=str(max(max(lay.weights.shape) for lay in layers)),
+                     LAYERS="".join(arrays for arrays, _ in parts),
+                     CALLS="\n".join(call for _, call in parts))
+    return {f"{prefix}.h": header, f"{prefix}.c": source}
+
+
+def kernel_files(names=KERNEL_FILES, folder: Path = KERNEL_DIR) -> dict[str, str]:
+    """Return {file name: source} of hand-written C files in ``folder``: by default the
+    kernels (``deploy/c``) the generated code calls."""
+    files = {}
+    for name in names:
+        path = Path(folder) / cgen.file_name(name)
+        if not path.is_file():
+            raise FileNotFoundError(f"no hand-written C file {name} in {folder}")
+        files[name] = path.read_text(encoding="utf-8")
+    return files

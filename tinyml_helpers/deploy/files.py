@@ -1,0 +1,122 @@
+"""Writing files safely: one file atomically, a set of files as a set, folders swapped in whole.
+
+A crash or an error part-way never leaves a half-written file or a half-written set: new
+content goes to temporary names first and is renamed into place at the end. Written files get
+the mode the user's umask gives (as ``open`` would), not the private 0600 of a temp file.
+Names are checked: a file name with a folder part or ``..`` cannot write outside the target.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .cgen import file_name
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _check_content(name: str, content) -> None:
+    if not isinstance(content, (str, bytes, bytearray)):
+        raise TypeError(f"content of {name} must be str or bytes, got {type(content).__name__}")
+
+
+def _temp_copy(path: Path, content: str | bytes) -> str:
+    """Write ``content`` to a new temporary file beside ``path``; return its name."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        if isinstance(content, (bytes, bytearray)):
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(content)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(content)
+        os.chmod(tmp, 0o666 & ~_umask())
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
+
+
+def write_atomic(path, content: str | bytes) -> Path:
+    """Write ``content`` to ``path`` through a temporary file and a rename; return the path.
+
+    Text is written as UTF-8 with ``\\n`` line ends on every platform.
+    """
+    path = Path(path)
+    _check_content(path.name, content)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"folder {path.parent} does not exist")
+    tmp = _temp_copy(path, content)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
+
+
+def write_files(directory, files: dict[str, str | bytes]) -> list[Path]:
+    """Write ``files`` {name: content} into ``directory`` as a set; return the paths.
+
+    Every name must be a plain file name (no folder part). All contents are written to
+    temporary files first and only then renamed into place, so an error in any of them
+    leaves every file of the set as it was.
+    """
+    if not isinstance(files, dict) or not files:
+        raise TypeError("files must be a non-empty {file name: content} dict")
+    for name, content in files.items():
+        file_name(name)
+        _check_content(name, content)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    staged: list[tuple[str, Path]] = []
+    try:
+        for name, content in files.items():
+            staged.append((_temp_copy(directory / name, content), directory / name))
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return [path for _, path in staged]
+
+
+def new_folder_beside(target: Path) -> Path:
+    """Return a new empty folder next to ``target`` (for staging), with the umask's mode."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    new = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+    os.chmod(new, 0o777 & ~_umask())  # mkdtemp makes it private; the result is not
+    return new
+
+
+def swap_in(pairs: list[tuple[Path, Path]]) -> None:
+    """Move each new folder onto its target; on any failure put the old folders back."""
+    done: list[tuple[Path, Path, Path | None]] = []
+    try:
+        for new, target in pairs:
+            old = None
+            if target.exists():
+                old = target.with_name(f".{target.name}.old-{os.getpid()}")
+                if old.exists():
+                    shutil.rmtree(old)
+                os.rename(target, old)
+            done.append((new, target, old))
+            os.rename(new, target)
+    except BaseException:
+        for new, target, old in reversed(done):
+            if old is not None and old.exists():
+                if target.exists():
+                    os.rename(target, new)
+                os.rename(old, target)
+        raise
+    for _, _, old in done:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,573 @@
+"""Build the plain-C inference into firmware and run it on simulated boards, offline.
+
+Three targets run the *same* C (the model from :func:`export.plain_c_files`, the kernels in
+``deploy/c``) inside one small harness (``deploy/harness/harness.c``):
+
+* ``"uno"``  — Arduino Uno, ATmega328P at 16 MHz: ``avr-gcc -Os``, run by ``simavr``. Timer1
+  counts exact cycles per inference.
+* ``"m4"``   — a Cortex-M4F (the Nano 33 BLE's core): ``arm-none-eabi-gcc`` with newlib-nano and
+  semihosting, run by ``qemu-system-arm -M mps2-an386 -icount shift=0``. QEMU does not model
+  cycles; SysTick then counts guest *instructions*, and that is what is reported.
+* ``"host"`` — the PC, ``gcc -O2``; x86-64 instructions via ``valgrind --tool=callgrind``.
+
+The harness embeds the input vectors at compile time and prints strict lines (``BEGIN``,
+``OUT``, ``CYC``, ``STACK``, ``DONE`` with a checksum): :func:`run` refuses a crash, a hang, a
+missing or garbled line instead of returning part of the results. :func:`sizes` reads flash
+and RAM; :func:`measure` also builds the harness *without* a model, so flash and RAM are
+reported over that empty baseline.
+
+Command line: ``python -m tinyml_helpers.deploy.firmware run uno|m4|host [--model F.tflite]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import cgen, export, toolchains
+from .dense import Int8Model, layers_from_tflite
+from .files import write_files
+from .toolchains import Sizes
+
+HARNESS_DIR = Path(__file__).resolve().parent / "harness"
+CASES_TEMPLATE = Path(__file__).resolve().parent / "templates" / "c" / "harness_cases.h"
+KINDS = ("int8", "float")
+DEFAULT_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class Target:
+    """A board: how to compile for it, run it, read its sizes, and its real clock."""
+
+    name: str
+    title: str
+    compiler: str
+    cflags: tuple[str, ...]
+    platform_files: tuple[str, ...]
+    run_command: tuple[str, ...]  # "{elf}" is replaced by the firmware path
+    size_tool: str
+    unit: str  # what the harness's counter counts
+    clock_hz: float | None  # the real board's clock, to turn counts into microseconds
+    packages: tuple[str, ...]  # Debian/Ubuntu packages that provide the tools
+    tools: tuple[str, ...]  # the executables it needs
+
+
+_COMMON = ("-std=gnu99", "-Wall", "-Wextra", "-Werror", "-ffunction-sections",
+           "-fdata-sections", "-Wl,--gc-sections")
+
+TARGETS = {
+    # The Arduino IDE's own flags for the Uno (-Os, link-time optimization).
+    "uno": Target(
+        "uno", "Arduino Uno (ATmega328P, 16 MHz) on simavr", "avr-gcc",
+        ("-mmcu=atmega328p", "-DF_CPU=16000000UL", "-Os", "-flto", "-fuse-linker-plugin",
+         *_COMMON),
+        ("platform_uno.c",), (*toolchains.SIMAVR_UNO, "{elf}"),
+        "avr-size", "cycles", 16e6, ("gcc-avr", "avr-libc", "simavr"),
+        ("avr-gcc", "simavr", "avr-size")),
+    "m4": Target(
+        "m4", "Cortex-M4F (mps2-an386) on QEMU", "arm-none-eabi-gcc",
+        ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2", *_COMMON,
+         "--specs=nano.specs", "--specs=rdimon.specs", "-T{templates}/m4.ld"),
+        ("platform_m4.c",),
+        ("qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial",
+         "none", "-semihosting-config", "enable=on,target=native", "-icount", "shift=0",
+         "-kernel", "{elf}"),
+        "arm-none-eabi-size", "instructions", 64e6,
+        ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "qemu-system-arm"),
+        ("arm-none-eabi-gcc", "qemu-system-arm", "arm-none-eabi-size")),
+    "host": Target(
+        "host", "this PC (gcc -O2)", "gcc", ("-O2", *_COMMON), ("platform_host.c",),
+        ("{elf}",), "size", "none", None, ("gcc", "binutils"), ("gcc", "size")),
+}
+
+# The Nano 33 BLE (nRF52840) runs its Cortex-M4F at 64 MHz; QEMU counts instructions, so
+# microseconds there assume one instruction per cycle.
+M4_CLOCK_NOTE = "at 64 MHz (Nano 33 BLE), assuming 1 instruction/cycle"
+
+
+class FirmwareError(RuntimeError):
+    """A firmware build or run failed; the message carries the captured output."""
+
+
+class ToolchainMissing(FirmwareError):
+    """A compiler or simulator is not installed."""
+
+
+def get_target(name: str) -> Target:
+    """Return the :class:`Target` called ``name`` ("uno", "m4" or "host")."""
+    if name not in TARGETS:
+        raise ValueError(f"unknown target {name!r}; choose from {', '.join(TARGETS)}")
+    return TARGETS[name]
+
+
+def missing_tools(target: str) -> list[str]:
+    """Return the executables ``target`` needs that are not on PATH."""
+    return [tool for tool in get_target(target).tools if shutil.which(tool) is None]
+
+
+def install_hint(target: str | None = None) -> str:
+    """Return the one-line apt command that installs the simulated boards' toolchains."""
+    if target is None:
+        return toolchains.install_command()
+    return toolchains.install_command(get_target(target).packages)
+
+
+def require(target: str) -> None:
+    """Raise :class:`ToolchainMissing` naming the packages if ``target``'s tools are absent."""
+    missing = missing_tools(target)
+    if missing:
+        raise ToolchainMissing(f"{', '.join(missing)} not found; install with: "
+                               f"{install_hint(target)}")
+
+
+# --- building ----------------------------------------------------------------------------------
+
+def _model_prefix(model_files: dict[str, str], prefix: str | None = None) -> tuple[str, str]:
+    """Return (prefix, kind) of the generated model in ``model_files`` (the first header that
+    declares ``<prefix>_invoke``, or the one named by ``prefix``)."""
+    if not isinstance(model_files, dict) or not model_files:
+        raise TypeError("model_files must be the {name: source} dict of export.plain_c_files")
+    if prefix is not None and f"{prefix}.h" not in model_files:
+        raise ValueError(f"model_files has no {prefix}.h")
+    for name, text in model_files.items():
+        match = re.search(r"void (\w+)_invoke\(const (int8_t|float) \*input", text)
+        if name.endswith(".h") and match and (prefix is None or name == f"{prefix}.h"):
+            prefix, ctype = match.groups()
+            if f"{prefix}.c" not in model_files:
+                raise ValueError(f"model_files has {name} but no {prefix}.c")
+            return prefix, "int8" if ctype == "int8_t" else "float"
+    raise ValueError("no header declaring <prefix>_invoke(...) in model_files; pass the dict "
+                     "returned by export.plain_c_files")
+
+
+def _model_dims(model_files: dict[str, str], prefix: str) -> tuple[int, int]:
+    header = model_files[f"{prefix}.h"]
+    dims = []
+    for what in ("INPUTS", "OUTPUTS"):
+        match = re.search(rf"#define {prefix.upper()}_{what} (\d+)", header)
+        if not match:
+            raise ValueError(f"{prefix}.h does not define {prefix.upper()}_{what}")
+        dims.append(int(match.group(1)))
+    return dims[0], dims[1]
+
+
+def _check_inputs(inputs, kind: str, n_in: int) -> np.ndarray:
+    rows = np.asarray(inputs)
+    if rows.ndim == 1 and n_in == 1:
+        rows = rows.reshape(-1, 1)
+    if rows.ndim != 2 or rows.shape[1] != n_in or len(rows) == 0:
+        raise ValueError(f"inputs must have shape (cases, {n_in}), got {rows.shape}")
+    if len(rows) > 65535:
+        raise ValueError(f"at most 65,535 input cases fit the harness, got {len(rows)}")
+    if kind == "int8":
+        if not np.issubdtype(rows.dtype, np.integer):
+            raise TypeError(f"an int8 model takes int8 codes; got {rows.dtype} inputs "
+                            "(quantize them first, e.g. Int8Model.quantize)")
+        if rows.min() < -128 or rows.max() > 127:
+            raise ValueError("int8 input codes must lie in [-128, 127]")
+        return rows.astype(np.int8)
+    rows = rows.astype(np.float32)
+    if not np.all(np.isfinite(rows)):
+        raise ValueError("float inputs contain NaN or inf")
+    return rows
+
+
+def cases_header(kind: str, rows: np.ndarray, n_out: int, prefix: str | None) -> str:
+    """Return the generated ``harness_cases.h``: sizes, the model's header, the inputs."""
+    n, n_in = rows.shape
+    model = (f'#include "{cgen.identifier(prefix, "prefix")}.h"\n'
+             f"#define HARNESS_INVOKE {prefix}_invoke\n" if prefix
+             else "/* empty baseline: no model, the harness calls an empty function */\n")
+    literal = cgen.int_literal if kind == "int8" else cgen.float_literal
+    return cgen.render(CASES_TEMPLATE, BANNER=cgen.banner("harness_cases.h").rstrip("\n"),
+                       MODEL=model, INT8=str(int(kind == "int8")), N_CASES=str(n),
+                       N_IN=str(n_in), N_OUT=str(n_out), N_VALUES=str(n * n_in),
+                       CTYPE="int8_t" if kind == "int8" else "float",
+                       INPUTS=cgen.initializer(rows, literal))
+
+
+def build(target: str, model_files: dict[str, str], inputs, kind: str | None = None, *,
+          baseline: bool = False, build_dir=None, prefix: str | None = None) -> Path:
+    """Return the path of a firmware ELF that runs the model on each row of ``inputs``.
+
+    ``model_files`` is the dict from :func:`export.plain_c_files`; ``kind`` ("int8" or
+    "float") is checked against it. ``baseline=True`` builds the same harness with the same
+    inputs but no model (the call goes to an empty function): the "empty sketch" that
+    :func:`measure` subtracts. Sources and ELF go to ``build_dir`` (default: a new temporary
+    directory). Every ``.c`` in ``model_files`` is compiled; the harness calls
+    ``<prefix>_invoke`` (``prefix`` picks it when several headers declare one).
+    """
+    spec = get_target(target)
+    prefix, model_kind = _model_prefix(model_files, prefix)
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if kind is not None and kind != model_kind:
+        raise ValueError(f"kind={kind!r} but {prefix}_invoke takes {model_kind} values")
+    n_in, n_out = _model_dims(model_files, prefix)
+    rows = _check_inputs(inputs, model_kind, n_in)
+    require(target)
+    build_dir = Path(build_dir) if build_dir else Path(tempfile.mkdtemp(prefix=f"tinyml-{target}-"))
+    name = f"{prefix}_baseline" if baseline else prefix
+    src_dir = build_dir / f"{name}_src"
+    files = {"harness_cases.h": cases_header(model_kind, rows, n_out, None if baseline else prefix)}
+    for template in ("harness.c", "platform.h", *spec.platform_files):
+        files[template] = (HARNESS_DIR / template).read_text(encoding="utf-8")
+    sources = ["harness.c", *spec.platform_files]
+    if not baseline:
+        files.update(model_files)
+        files.update(export.kernel_files())
+        sources += [*sorted(n for n in model_files if n.endswith(".c")), "tinyml_kernels.c"]
+    write_files(src_dir, files)
+    elf = build_dir / f"{name}.{target}.elf"
+    flags = [f.format(templates=HARNESS_DIR) for f in spec.cflags]
+    command = [spec.compiler, *flags, "-I", str(src_dir), "-o", str(elf) + ".tmp",
+               *(str(src_dir / s) for s in sources), "-lm"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise FirmwareError(f"{spec.compiler} failed for {target} ({name}):\n"
+                            f"$ {' '.join(command)}\n{done.stdout}{done.stderr}")
+    os.replace(str(elf) + ".tmp", elf)
+    meta = {"target": target, "kind": model_kind, "cases": len(rows), "inputs": n_in,
+            "outputs": n_out, "prefix": prefix, "baseline": baseline}
+    write_files(build_dir, {f"{name}.{target}.json": json.dumps(meta, indent=1)})
+    return elf
+
+
+# --- running -----------------------------------------------------------------------------------
+
+@dataclass
+class RunResult:
+    """What the firmware printed, parsed and checked."""
+
+    outputs: np.ndarray  # (cases, outputs): int8 codes or float32 values
+    cost: np.ndarray | None  # per case: cycles (uno) or instructions (m4); None on the host
+    unit: str
+    stack_bytes: int  # deepest stack used by one call of the model's invoke()
+    text: str  # everything the board printed (after removing the simulator's colours)
+    seconds: float  # wall-clock time of the simulation
+
+
+_INT = r"-?\d+"
+_LINES = {
+    "BEGIN": re.compile(r"BEGIN (int8|float) (\d+) (\d+) (\d+) (cycles|instructions|none)"),
+    "OUT": re.compile(r"OUT (\d+)((?: (?:-?\d+|[0-9a-f]{8}))+)"),
+    "CYC": re.compile(r"CYC (\d+) (\d+)"),
+    "STACK": re.compile(r"STACK (\d+)"),
+    "DONE": re.compile(r"DONE (\d+) (\d+)"),
+}
+
+
+def _fletcher16(data: bytes) -> int:
+    s1 = s2 = 0
+    for b in data:
+        s1 = (s1 + b) % 255
+        s2 = (s2 + s1) % 255
+    return (s2 << 8) | s1
+
+
+def _board_lines(target: str, stdout: str, stderr: str) -> list[str]:
+    """Return the lines the firmware printed, without the simulator's decoration."""
+    if target == "uno":
+        return toolchains.uart_lines(stderr)
+    return [line.rstrip("\r") for line in stdout.splitlines()]
+
+
+def _fail(what: str, text: str) -> FirmwareError:
+    tail = text if len(text) <= 6000 else "...\n" + text[-6000:]
+    return FirmwareError(f"{what}\n--- captured output ---\n{tail}")
+
+
+def _begin(lines: list[str], text: str, expect: dict | None) -> tuple[int, tuple]:
+    """Return (index of the BEGIN line, (kind, cases, inputs, outputs, unit)) after checks."""
+    try:
+        start = next(i for i, line in enumerate(lines) if line.startswith("BEGIN"))
+    except StopIteration:
+        raise _fail("no BEGIN line: the firmware did not start (or printed nothing)",
+                    text) from None
+    begin = _LINES["BEGIN"].fullmatch(lines[start])
+    if not begin:
+        raise _fail(f"garbled BEGIN line: {lines[start]!r}", text)
+    kind, unit = begin.group(1), begin.group(5)
+    n, n_in, n_out = (int(v) for v in begin.group(2, 3, 4))
+    if expect:
+        got = {"kind": kind, "cases": n, "inputs": n_in, "outputs": n_out}
+        wrong = {k: (v, expect[k]) for k, v in got.items() if k in expect and expect[k] != v}
+        if wrong:
+            raise _fail(f"the firmware is not the one built: {wrong} (printed, expected)", text)
+    return start, (kind, n, n_in, n_out, unit)
+
+
+def _out_values(kind: str, values: list[str], where: str, text: str) -> np.ndarray:
+    """Return one OUT line's values: int8 codes, or float32 from their bit patterns."""
+    if kind == "int8":
+        if not all(re.fullmatch(_INT, v) and -128 <= int(v) <= 127 for v in values):
+            raise _fail(f"{where}: not int8 codes", text)
+        return np.array([int(v) for v in values], dtype=np.int8)
+    if not all(re.fullmatch(r"[0-9a-f]{8}", v) for v in values):
+        raise _fail(f"{where}: not float bit patterns", text)
+    return np.array([int(v, 16) for v in values], dtype=np.uint32).view(np.float32)
+
+
+class _Reading:
+    """The body of a run (OUT, CYC, STACK lines up to DONE), read one line at a time."""
+
+    def __init__(self, kind: str, n: int, n_out: int, text: str):
+        self.kind, self.n, self.n_out, self.text = kind, n, n_out, text
+        self.outputs: list[np.ndarray] = []
+        self.cost: list[int] = []
+        self.stack: int | None = None
+
+    def line(self, number: int, line: str) -> re.Match | None:
+        """Take one line; return the DONE match when the run ends there."""
+        key = line.split(" ", 1)[0]
+        match = _LINES[key].fullmatch(line) if key in _LINES and key != "BEGIN" else None
+        where = f"line {number}: {line!r}"
+        if not match:
+            raise _fail(f"garbled {where}", self.text)
+        if key == "OUT":
+            case, values = int(match.group(1)), match.group(2).split()
+            if case != len(self.outputs) or len(values) != self.n_out \
+                    or len(self.outputs) != len(self.cost):
+                raise _fail(f"{where} out of order or wrong length", self.text)
+            self.outputs.append(_out_values(self.kind, values, where, self.text))
+        elif key == "CYC":
+            if int(match.group(1)) != len(self.cost) or len(self.cost) + 1 != len(self.outputs):
+                raise _fail(f"{where} out of order", self.text)
+            self.cost.append(int(match.group(2)))
+        elif key == "STACK":
+            if len(self.outputs) != self.n or len(self.cost) != self.n or self.stack is not None:
+                raise _fail(f"{where}: STACK before all {self.n} cases", self.text)
+            self.stack = int(match.group(1))
+        return match if key == "DONE" else None
+
+
+def parse_output(lines: list[str], expect: dict | None = None) -> RunResult:
+    """Return the :class:`RunResult` of the harness's lines; raise FirmwareError if not exact.
+
+    Every line from ``BEGIN`` to ``DONE`` must have the expected form, cases must come in
+    order, the ``DONE`` checksum must match the outputs, and (with ``expect``) the kind and
+    sizes must be those the firmware was built with.
+    """
+    text = "\n".join(lines)
+    failed = next((line for line in lines if "CRASH" in line or line.startswith("ERROR")), None)
+    if failed is not None:
+        raise _fail(f"the firmware reported a failure: {failed.strip()!r}", text)
+    start, (kind, n, _, n_out, unit) = _begin(lines, text, expect)
+    reading, done = _Reading(kind, n, n_out, text), None
+    for number, line in enumerate(lines[start + 1:], start=start + 2):
+        if line.strip() and (done := reading.line(number, line)):
+            break
+    if done is None:
+        raise _fail(f"no DONE line: the run stopped after {len(reading.outputs)} of {n} cases",
+                    text)
+    if reading.stack is None or int(done.group(1)) != n:
+        raise _fail(f"DONE without all {n} cases and the STACK line", text)
+    out = np.stack(reading.outputs) if reading.outputs else np.zeros((0, n_out))
+    if _fletcher16(out.tobytes()) != int(done.group(2)):
+        raise _fail("checksum mismatch: the printed outputs are not what the board computed",
+                    text)
+    cost = None if unit == "none" else np.array(reading.cost, dtype=np.int64)
+    return RunResult(out, cost, unit, reading.stack, text, 0.0)
+
+
+def _expected(elf: Path) -> dict | None:
+    meta = Path(str(elf)[:-4] + ".json")
+    return json.loads(meta.read_text()) if meta.exists() else None
+
+
+def run(target: str, elf, timeout_s: float = DEFAULT_TIMEOUT_S) -> RunResult:
+    """Return the parsed, checked results of running firmware ``elf`` on ``target``.
+
+    Raises :class:`FirmwareError` with the captured output if the run crashes, exceeds
+    ``timeout_s`` seconds (a hang), or prints anything missing or garbled.
+    """
+    spec = get_target(target)
+    elf = Path(elf)
+    if not elf.is_file():
+        raise FileNotFoundError(f"no firmware at {elf}")
+    if not timeout_s > 0:
+        raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+    require(target)
+    command = [part.format(elf=elf.resolve()) for part in spec.run_command]
+    started = time.perf_counter()
+    try:
+        done = toolchains.run_program(command, timeout_s)
+    except toolchains.SimulationTimeout as exc:
+        text = "\n".join(_board_lines(target, exc.stdout, exc.stderr)) + (
+            "" if target == "uno" else exc.stderr)
+        raise _fail(f"{target}: the firmware did not finish within {timeout_s:g} s (a hang?)",
+                    text) from None
+    seconds = time.perf_counter() - started
+    lines = _board_lines(target, done.stdout, done.stderr)
+    raw = "\n".join(lines) + ("\n" + done.stderr if target != "uno" and done.stderr else "")
+    if done.returncode != 0:
+        crash = [line.strip() for line in lines if "CRASH" in line or "ERROR" in line]
+        what = f"the firmware reported {crash[0]!r}, " if crash else ""
+        raise _fail(f"{target}: {what}{command[0]} exited with code {done.returncode}", raw)
+    try:
+        result = parse_output(lines, _expected(elf))
+    except FirmwareError as exc:
+        raise FirmwareError(f"{target}: {exc}") from None
+    result.text, result.seconds = raw, seconds
+    return result
+
+
+# --- sizes -------------------------------------------------------------------------------------
+
+def sizes(target: str, elf) -> Sizes:
+    """Return the :class:`Sizes` of ``elf`` read with avr-size / arm-none-eabi-size / size."""
+    return toolchains.read_sizes(elf, get_target(target).size_tool)
+
+
+def host_instructions(elf, invoke: str) -> float:
+    """Return x86-64 instructions per call of ``invoke`` in a host harness, via callgrind."""
+    if shutil.which("valgrind") is None:
+        raise ToolchainMissing("valgrind not found; install with: apt-get install -y valgrind")
+    meta = _expected(Path(elf)) or {}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        done = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                               f"--toggle-collect={invoke}", str(elf)],
+                              capture_output=True, text=True, timeout=600, check=False)
+        if done.returncode != 0 or not out.exists():
+            raise FirmwareError(f"callgrind failed:\n{done.stderr[-3000:]}")
+        totals = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.MULTILINE)
+    if not totals:
+        raise FirmwareError("callgrind wrote no instruction total")
+    calls = 3 * int(meta.get("cases", 0))  # the harness calls invoke 3 times per case
+    if calls == 0:
+        raise FirmwareError(f"no build metadata next to {elf}: cannot count calls")
+    return int(totals.group(1)) / calls
+
+
+# --- one model on one target, over the empty baseline ------------------------------------------
+
+@dataclass
+class Measurement:
+    """Cost of one model on one target, flash and RAM over the empty harness."""
+
+    target: str
+    prefix: str
+    kind: str
+    flash: int  # bytes of flash over the baseline: model data + inference code
+    static_ram: int  # bytes of .data + .bss over the baseline
+    stack: int  # deepest stack of one inference
+    cost: float | None  # mean cycles / instructions per inference (None if not measured)
+    cost_max: float | None
+    unit: str
+    result: RunResult
+
+    @property
+    def microseconds(self) -> float | None:
+        """Return the mean time per inference at the real board's clock (None if unknown)."""
+        clock = get_target(self.target).clock_hz
+        return None if self.cost is None or clock is None else self.cost / clock * 1e6
+
+
+def measure(target: str, model_files: dict[str, str], inputs, build_dir=None,
+            timeout_s: float = DEFAULT_TIMEOUT_S, host_cost: bool = False,
+            prefix: str | None = None) -> Measurement:
+    """Return the :class:`Measurement` of the model on ``target`` (built twice: with and
+    without the model). ``host_cost=True`` counts host instructions with callgrind."""
+    build_dir = Path(build_dir) if build_dir else Path(tempfile.mkdtemp(prefix=f"tinyml-{target}-"))
+    prefix, kind = _model_prefix(model_files, prefix)
+    elf = build(target, model_files, inputs, build_dir=build_dir, prefix=prefix)
+    empty = build(target, model_files, inputs, baseline=True, build_dir=build_dir, prefix=prefix)
+    result = run(target, elf, timeout_s)
+    full, base = sizes(target, elf), sizes(target, empty)
+    cost = cost_max = None
+    unit = result.unit
+    if result.cost is not None:
+        cost, cost_max = float(result.cost.mean()), float(result.cost.max())
+    elif host_cost:
+        cost = cost_max = host_instructions(elf, f"{prefix}_invoke")
+        unit = "x86-64 instructions"
+    return Measurement(target, prefix, kind, full.flash - base.flash, full.ram - base.ram,
+                       result.stack_bytes, cost, cost_max, unit, result)
+
+
+# --- command line ------------------------------------------------------------------------------
+
+def _demo_inputs(layers, n_in: int):
+    """Return (float inputs, harness inputs): 8 points over [0, 2π] per input feature."""
+    x = np.linspace(0, 2 * np.pi, 8, dtype=np.float32)[:, None].repeat(n_in, axis=1)
+    if isinstance(layers, Int8Model):
+        return x, layers.quantize(x)
+    return x, x
+
+
+def main(argv=None) -> int:
+    """Run a model on a simulated board and print what it prints; return the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m tinyml_helpers.deploy.firmware",
+                                     description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    cmd = sub.add_parser("run", help="build the harness for a target and run it")
+    cmd.add_argument("target", choices=list(TARGETS))
+    cmd.add_argument("--model", type=Path, help="a .tflite made of Dense layers (default "
+                     "build/export/sine_<kind>.tflite, written by lesson 06 in `make build`)")
+    cmd.add_argument("--kind", choices=KINDS, default="int8",
+                     help="which default model to use (ignored with --model)")
+    cmd.add_argument("--build-dir", type=Path, default=None,
+                     help="where to put sources and ELFs (default build/firmware/<target>)")
+    args = parser.parse_args(argv)
+
+    path = args.model or Path("build/export") / f"sine_{args.kind}.tflite"
+    if not path.is_file():
+        parser.error(f"no model at {path}" + ("" if args.model else
+                     ": run `make build` (lesson 06 exports it) or pass --model"))
+    try:
+        require(args.target)
+        tflite = path.read_bytes()
+        layers = layers_from_tflite(tflite)
+        kind = "int8" if isinstance(layers, Int8Model) else "float"
+        prefix = re.sub(r"[^a-z0-9_]", "_", path.stem.lower()) or "model"
+        prefix = prefix if re.match(r"[a-z_]", prefix) else f"m_{prefix}"
+        files = export.plain_c_files(layers, prefix)
+        n_in = (layers.layers[0] if kind == "int8" else layers[0]).weights.shape[1]
+        x, rows = _demo_inputs(layers, n_in)
+        build_dir = args.build_dir or Path("build/firmware") / args.target
+        m = measure(args.target, files, rows, build_dir=build_dir,
+                    host_cost=args.target == "host" and shutil.which("valgrind") is not None)
+    except (FirmwareError, ValueError, TypeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    spec = get_target(args.target)
+    print(f"{spec.title}: {prefix} ({kind}), {len(rows)} inputs; the board printed:")
+    for line in m.result.text.splitlines():
+        if line.startswith(("BEGIN", "OUT", "STACK", "DONE", "CYC 0 ")):
+            print(f"  | {line}")
+    y = layers.dequantize(m.result.outputs) if kind == "int8" else m.result.outputs
+    sine = x.shape[1] == 1 and y.shape[1] == 1
+    print("\n  x           y (board)" + ("   sin(x)" if sine else ""))
+    for xi, yi in zip(x, y, strict=True):
+        ref = f"  {np.sin(xi[0]):7.4f}" if sine else ""
+        print(f"  {' '.join(f'{v:6.3f}' for v in xi):10}  "
+              f"{' '.join(f'{v:8.4f}' for v in yi)}{ref}")
+    if m.cost is None:
+        print("\nper inference: not counted (install valgrind to count host instructions)")
+    elif args.target == "uno":
+        print(f"\nper inference: {m.cost:,.0f} cycles (max {m.cost_max:,.0f}) = "
+              f"{m.microseconds:,.0f} µs at 16 MHz")
+    elif args.target == "m4":
+        print(f"\nper inference: {m.cost:,.0f} instructions (max {m.cost_max:,.0f}) ≈ "
+              f"{m.microseconds:,.1f} µs {M4_CLOCK_NOTE}")
+    else:
+        print(f"\nper inference: {m.cost:,.0f} {m.unit} (callgrind)")
+    print(f"flash over the empty harness: {m.flash:,} B; static RAM: {m.static_ram:,} B; "
+          f"stack: {m.stack:,} B")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Convert Keras models to .tflite flatbuffers and run them with the LiteRT interpreter.
+
+The converter is ``tf.lite.TFLiteConverter``; models are evaluated with
+``ai_edge_litert.interpreter.Interpreter`` (``tf.lite.Interpreter`` is deprecated). Both print
+start-up chatter straight to file descriptor 2, so every call here runs inside
+:func:`env.quiet_stderr` with converter warnings silenced.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from . import env, tflite_file
+from .files import write_atomic
+from .quant import dequantize, quantize
+
+MODES = ("float32", "dynamic", "float16", "int8")
+
+
+class TensorInfo(NamedTuple):
+    """One tensor of a .tflite model."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    bytes: int  # size of the tensor's values (prod(shape) × bytes per value)
+    constant: bool  # stored in the file (weights, biases) rather than computed at run time
+
+
+def _representative(data) -> Callable:
+    """Return a converter ``representative_dataset`` generator function for ``data``."""
+    if callable(data):
+        return data
+    x = np.asarray(data, dtype=np.float32)
+    if x.ndim != 2 or len(x) == 0:
+        raise ValueError(f"representative data must be a non-empty (n, features) array, "
+                         f"got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("representative data contains NaN or inf")
+    # One batch of all samples calibrates exactly like n batches of one, about 3x faster.
+    return lambda: iter([[x]])
+
+
+def convert(model, mode: str = "float32", representative=None) -> bytes:
+    """Return the .tflite flatbuffer of Keras ``model`` converted in ``mode``.
+
+    Modes: ``"float32"`` (no optimization), ``"dynamic"`` (dynamic-range: int8 weights for
+    large tensors only), ``"float16"`` (float16 weights), ``"int8"`` (full integer, int8 input
+    and output; needs ``representative`` inputs, an (n, features) array or a generator
+    function, covering the whole input range).
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+    if mode == "int8" and representative is None:
+        raise ValueError("int8 conversion needs representative data (inputs covering the range)")
+    tf = env.import_tf()
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if mode != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if mode == "int8":
+        converter.representative_dataset = _representative(representative)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    with env.quiet_stderr(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return converter.convert()
+
+
+def interpreter(tflite_bytes: bytes):
+    """Return a LiteRT Interpreter for the model, tensors allocated.
+
+    It runs LiteRT's reference kernels, the ones TFLM's kernels are derived from. The faster
+    kernels pick their code by CPU: XNNPACK's float kernels use fused multiply-add only where
+    the CPU has it, and the built-in int8 kernels have AVX paths, so their outputs differ in
+    the last bits between computers. These models are small enough for the reference kernels.
+    """
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    resolver = OpResolverType.BUILTIN_REF
+    with env.quiet_stderr():
+        interp = Interpreter(model_content=tflite_file.read(tflite_bytes).data,
+                             experimental_op_resolver_type=resolver)
+        interp.allocate_tensors()
+    return interp
+
+
+def _invoke(interp, values: np.ndarray) -> np.ndarray:
+    """Run ``values`` (already in the input dtype) through ``interp`` as one batch."""
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    features = tuple(int(n) for n in inp["shape"][1:])
+    if values.ndim != 1 + len(features) or values.shape[1:] != features:
+        raise ValueError(f"input must have shape (n, {', '.join(map(str, features))}), "
+                         f"got {values.shape}")
+    with env.quiet_stderr():
+        interp.resize_tensor_input(inp["index"], values.shape)
+        interp.allocate_tensors()
+        interp.set_tensor(inp["index"], values.astype(inp["dtype"]))
+        interp.invoke()
+    return interp.get_tensor(out["index"]).copy()
+
+
+def io_quantization(tflite_bytes: bytes) -> tuple[tuple[float, int], tuple[float, int]]:
+    """Return ((input scale, zero point), (output scale, zero point)); (0.0, 0) means float."""
+    interp = interpreter(tflite_bytes)
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    return tuple(inp["quantization"]), tuple(out["quantization"])
+
+
+def predict(tflite_bytes: bytes, x) -> np.ndarray:
+    """Return the model's float outputs for float inputs ``x`` of shape (n, features).
+
+    For an int8 model the inputs are quantized with the input tensor's scale and zero point
+    and the outputs dequantized with the output tensor's, as firmware would do.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if not np.all(np.isfinite(x)):
+        raise ValueError("x contains NaN or inf")
+    interp = interpreter(tflite_bytes)
+    in_scale, in_zp = interp.get_input_details()[0]["quantization"]
+    out_scale, out_zp = interp.get_output_details()[0]["quantization"]
+    if in_scale:  # int8 input: quantize the way the converter's QUANTIZE op would
+        x = quantize(x, in_scale, in_zp, bits=8, signed=True)
+    y = _invoke(interp, x)
+    if out_scale:
+        y = dequantize(y, out_scale, out_zp)
+    return y.astype(np.float32)
+
+
+def predict_int8_codes(tflite_bytes: bytes, codes) -> np.ndarray:
+    """Return the raw int8 output codes of an int8 model for int8 input ``codes`` (n, features)."""
+    codes = np.asarray(codes)
+    if codes.dtype != np.int8:
+        raise TypeError(f"codes must be an int8 array, got {codes.dtype}")
+    interp = interpreter(tflite_bytes)
+    if not (interp.get_input_details()[0]["dtype"] == np.int8
+            and interp.get_output_details()[0]["dtype"] == np.int8):
+        raise ValueError("predict_int8_codes needs a model with int8 input and output")
+    return _invoke(interp, codes)
+
+
+def tensor_summary(tflite_bytes: bytes) -> list[TensorInfo]:
+    """Return one :class:`TensorInfo` per tensor of the model, in the file's order.
+
+    Scratch tensors that the interpreter's kernels add at run time are not part of the model
+    and are left out.
+    """
+    count = tflite_file.tensor_count(tflite_bytes)
+    constants = tflite_file.constant_tensors(tflite_bytes)
+    rows = []
+    for d in interpreter(tflite_bytes).get_tensor_details():
+        if d["index"] >= count:
+            continue
+        shape = tuple(int(n) for n in d["shape"])
+        nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(d["dtype"]).itemsize
+        rows.append(TensorInfo(d["name"], np.dtype(d["dtype"]).name, shape, nbytes,
+                               d["index"] in constants))
+    return rows
+
+
+def weight_bytes(tflite_bytes: bytes) -> int:
+    """Return the bytes of all constant tensors (weights and biases) in the model."""
+    return sum(t.bytes for t in tensor_summary(tflite_bytes) if t.constant)
+
+
+quantization_param_bytes = tflite_file.quantization_param_bytes
+op_names = tflite_file.op_names
+
+
+def dtypes(tflite_bytes: bytes) -> str:
+    """Return the tensor dtypes used by the model, e.g. ``"int32+int8"``."""
+    return "+".join(sorted({t.dtype for t in tensor_summary(tflite_bytes)}))
+
+
+def save(tflite_bytes: bytes, path) -> Path:
+    """Write the model to ``path`` atomically (temporary file + rename); return the path."""
+    return write_atomic(path, tflite_file.read(tflite_bytes).data)

@@ -1,0 +1,405 @@
+"""Generate the Arduino sketch folders (``arduino/``) and Wokwi simulator projects (``wokwi/``)
+from the two .tflite models of lesson 06.
+
+Projects (each folder also keeps the .tflite it was generated from):
+
+* ``arduino/hello_world_plain`` — library-free C (:func:`export.plain_c_files`), int8 or float
+  chosen by ``USE_INT8`` in the sketch; any board, the Uno included.
+* ``arduino/hello_world_tflm`` — TensorFlow Lite Micro on an ESP32 (arduino-esp32 core 3.x,
+  whose built-in "TFLite Micro" library needs no install), model.h/model.cpp with the exact
+  tensor arena.
+* ``wokwi/esp32_hello_world_plain``, ``wokwi/esp32_hello_world_tflm``,
+  ``wokwi/uno_hello_world_plain`` — the same sketches as ``sketch.ino`` with a diagram.json
+  (board + LED + resistor + serial monitor), libraries.txt and wokwi.toml.
+* ``arduino/fan_anomaly``, ``wokwi/esp32_fan_anomaly``, ``wokwi/uno_fan_anomaly`` — an
+  anomaly detector on embedded sample windows, printing scores and verdicts. Its C, windows
+  and facts come in a :class:`DetectorProject` made by the lesson (lesson 07's fan detector).
+
+:func:`generate` rewrites everything atomically: it builds the new folders beside the old
+ones and swaps them in, so a failure leaves the previous projects untouched. Without a
+detector project, the fan projects already in place are kept as they are.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import cgen, export, toolchains, wokwi
+from .cgen import banner
+from .dense import Int8Model, data_bytes, int8_reference, layers_from_tflite
+from .files import new_folder_beside, swap_in, write_atomic
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STEPS = 20  # x values per sine period, as in the TFLM hello_world
+DELAY_MS = 100  # pause between inferences: one period every 2 s, an LED fade you can see
+ESP32_LED_PIN = "2"
+UNO_LED_PIN = "11"  # PWM on Timer2; LED_BUILTIN (13) has no PWM on the Uno
+UNO_FAN_LED_PIN = "13"  # LED_BUILTIN: the fan sketch only switches its LED on and off
+ESP32_CORE_VERSION = "3.3.7"  # arduino-esp32, ships the "TFLite Micro" library
+AVR_CORE_VERSION = "1.8.6"
+ESP32_INDEX_URL = "https://espressif.github.io/arduino-esp32/package_esp32_index.json"
+FLOAT_NAME, INT8_NAME = "sine_float.tflite", "sine_int8.tflite"
+FAN_ARDUINO = "fan_anomaly"
+FAN_WOKWI = ("esp32_fan_anomaly", "uno_fan_anomaly")
+ARDUINO_PROJECTS = ("hello_world_plain", "hello_world_tflm", FAN_ARDUINO)
+WOKWI_PROJECTS = ("esp32_hello_world_plain", "esp32_hello_world_tflm", "uno_hello_world_plain",
+                  *FAN_WOKWI)
+UNO_WOKWI = ("uno_hello_world_plain", "uno_fan_anomaly")  # compiled by generate()
+WOKWI_BUILD = "build"  # firmware folder inside a Wokwi project, named in its wokwi.toml
+
+
+def render(template: str, **values) -> str:
+    """Return project template ``template`` with every ``{{KEY}}`` replaced by its value."""
+    return cgen.render(TEMPLATES / cgen.file_name(template, "template"), **values)
+
+
+# --- the models -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Models:
+    """Both .tflite files with what the projects need to know about them."""
+
+    float_tflite: bytes
+    int8_tflite: bytes
+    float_layers: list
+    int8: Int8Model
+    arena_size: int
+
+
+def load_models(float_tflite: bytes, int8_tflite: bytes, arena_size: int | None = None) -> Models:
+    """Return :class:`Models` after checking the files are a float and a full-int8 model with
+    one input and one output; ``arena_size`` None measures the TFLM arena (~15 s)."""
+    float_layers = layers_from_tflite(float_tflite)
+    if isinstance(float_layers, Int8Model):
+        raise TypeError("float_tflite is an int8 model; pass the float32 .tflite first")
+    int8 = layers_from_tflite(int8_tflite)
+    if not isinstance(int8, Int8Model):
+        raise TypeError("int8_tflite is a float model; pass the full-int8 .tflite second")
+    for name, first, last in (("float", float_layers[0].weights, float_layers[-1].weights),
+                              ("int8", int8.layers[0].weights, int8.layers[-1].weights)):
+        if first.shape[1] != 1 or last.shape[0] != 1:
+            raise ValueError(f"the sketches feed one x and read one y; the {name} model has "
+                             f"{first.shape[1]} inputs and {last.shape[0]} outputs")
+    if arena_size is None:
+        from . import tflm
+
+        arena_size = tflm.arena_size(int8_tflite)
+    if isinstance(arena_size, bool) or not isinstance(arena_size, (int, np.integer)) \
+            or arena_size <= 0:
+        raise ValueError(f"arena_size must be a positive int, got {arena_size!r}")
+    return Models(bytes(float_tflite), bytes(int8_tflite), float_layers, int8, int(arena_size))
+
+
+def sketch_x(steps: int = STEPS) -> np.ndarray:
+    """Return the float32 x values the sketches compute: 2π·step/steps, as the C code does."""
+    x_range = np.float32(2.0) * np.float32(np.pi)
+    return np.array([(x_range * np.float32(i)) / np.float32(steps) for i in range(steps)],
+                    dtype=np.float32)
+
+
+def int8_predictions(model: Int8Model, x) -> np.ndarray:
+    """Return the int8 sketch's y for float32 ``x``: lroundf(x / scale) in float32, as the
+    sketch computes it, then TFLM's arithmetic."""
+    codes = model.quantize(np.asarray(x, dtype=np.float32))
+    out = int8_reference(model, codes[:, None])[:, 0].astype(np.float32)
+    return np.float32(model.output_scale) * (out - np.float32(model.output_zero_point))
+
+
+def expected_output(models: Models, lines: int = 5) -> str:
+    """Return the first serial-monitor lines of the int8 sketch (timings shown as ``…``)."""
+    x = sketch_x()[:lines]
+    y = int8_predictions(models.int8, x)
+    rows = [f"x={xi:.3f}, y={yi:.3f}, sin={np.sin(xi):.3f}, us=…" for xi, yi in zip(x, y)]
+    return "\n".join(rows)
+
+
+# --- file contents --------------------------------------------------------------------------
+
+def _with_banner(name: str, text: str) -> str:
+    return banner(name) + text
+
+
+def _copied(files: dict[str, str], origin: str) -> dict[str, str]:
+    """Return hand-written C files with a banner naming the folder they are copied from."""
+    return {name: _with_banner(f"{name} (copied from {origin})", text)
+            for name, text in files.items()}
+
+
+def _plain_sources(models: Models) -> dict[str, str]:
+    files = {}
+    files.update(export.plain_c_files(models.int8, prefix="sine_int8"))
+    files.update(export.plain_c_files(models.float_layers, prefix="sine_float"))
+    files.update(_copied(export.kernel_files(), export.KERNEL_ORIGIN))
+    return files
+
+
+def _facts(models: Models) -> dict[str, str]:
+    return {
+        "FLOAT_BYTES": f"{len(models.float_tflite):,}",
+        "INT8_BYTES": f"{len(models.int8_tflite):,}",
+        "INT8_BYTES_INT": str(len(models.int8_tflite)),
+        "INT8_DATA_BYTES": f"{data_bytes(models.int8):,}",
+        "FLOAT_DATA_BYTES": f"{data_bytes(models.float_layers):,}",
+        "ARENA": f"{models.arena_size:,}",
+        "ARENA_INT": str(models.arena_size),
+        "EXPECTED": expected_output(models),
+        "STEPS_TEXT": str(STEPS),
+        "ESP32_CORE": ESP32_CORE_VERSION,
+        "AVR_CORE": AVR_CORE_VERSION,
+        "ESP32_INDEX_URL": ESP32_INDEX_URL,
+    }
+
+
+def _readme(template: str, project: str, models: Models) -> str:
+    return render(template, BANNER=banner(f"{project}/README.md", "html").rstrip("\n"),
+                  PROJECT=project, **_facts(models))
+
+
+def _plain_sketch(name: str, project: str) -> str:
+    return render("hello_world_plain.ino", BANNER=banner(name).rstrip("\n"), PROJECT=project,
+                  STEPS=STEPS)
+
+
+def _tflm_sketch(name: str, project: str) -> str:
+    return render("hello_world_tflm.ino", BANNER=banner(name).rstrip("\n"), PROJECT=project,
+                  STEPS=STEPS, LED_PIN=ESP32_LED_PIN, DELAY_MS=DELAY_MS)
+
+
+def _tflm_model_files(models: Models) -> dict[str, str]:
+    return export.c_array_files(models.int8_tflite, name="g_model",
+                                arena_size=models.arena_size, header="model.h")
+
+
+def _sketch_yaml(project: str, profiles: list[tuple[str, str, str, str]]) -> str:
+    lines = [banner(f"{project}/sketch.yaml", "#").rstrip("\n"),
+             "# arduino-cli build profiles (reproducible builds with pinned cores):",
+             f"#   arduino-cli compile --profile {profiles[0][0]} .", "profiles:"]
+    for name, notes, fqbn, platform in profiles:
+        lines += [f"  {name}:", f"    notes: {notes}", f"    fqbn: {fqbn}", "    platforms:",
+                  f"      - platform: {platform}"]
+        if platform.startswith("esp32:"):
+            lines.append(f"        platform_index_url: {ESP32_INDEX_URL}")
+    lines.append(f"default_profile: {profiles[0][0]}")
+    return "\n".join(lines) + "\n"
+
+
+_UNO_PROFILE = ("uno", "Arduino Uno (ATmega328P, 32 KB flash, 2 KB RAM)", "arduino:avr:uno",
+                f"arduino:avr ({AVR_CORE_VERSION})")
+_ESP32_PROFILE = ("esp32", "ESP32 DevKit (ESP32-WROOM-32), Espressif core 3.x",
+                  "esp32:esp32:esp32", f"esp32:esp32 ({ESP32_CORE_VERSION})")
+
+
+def arduino_projects(models: Models) -> dict[str, dict[str, str | bytes]]:
+    """Return {folder: {file: content}} for every project under ``arduino/``."""
+    plain = {"hello_world_plain.ino": _plain_sketch("hello_world_plain.ino",
+                                                     "hello_world_plain")}
+    plain.update(_plain_sources(models))
+    plain["sketch.yaml"] = _sketch_yaml("hello_world_plain", [_UNO_PROFILE, _ESP32_PROFILE])
+    plain["README.md"] = _readme("arduino_hello_world_plain.md", "hello_world_plain", models)
+    plain[INT8_NAME] = models.int8_tflite
+    plain[FLOAT_NAME] = models.float_tflite
+
+    tflm = {"hello_world_tflm.ino": _tflm_sketch("hello_world_tflm.ino", "hello_world_tflm")}
+    tflm.update(_tflm_model_files(models))
+    tflm["sketch.yaml"] = _sketch_yaml("hello_world_tflm", [_ESP32_PROFILE])
+    tflm["README.md"] = _readme("arduino_hello_world_tflm.md", "hello_world_tflm", models)
+    tflm[INT8_NAME] = models.int8_tflite
+    return {"hello_world_plain": plain, "hello_world_tflm": tflm}
+
+
+def _wokwi_toml(project: str, firmware: str) -> str:
+    return (banner(f"{project}/wokwi.toml", "#")
+            + "# Wokwi for VS Code: build the firmware first (see README.md), then\n"
+              "# F1 -> \"Wokwi: Start Simulator\". Paths are relative to this file.\n"
+              f"[wokwi]\nversion = 1\nfirmware = '{WOKWI_BUILD}/{firmware}'\n"
+              f"elf = '{WOKWI_BUILD}/sketch.ino.elf'\n")
+
+
+def _libraries_txt(project: str, note: str) -> str:
+    return banner(f"{project}/libraries.txt", "#") + f"# {note}\n"
+
+
+def _diagram(project: str, board: str, led_pin: str) -> str:
+    author = banner(f"{project}/diagram.json", "#")[2:].rstrip("\n")
+    return wokwi.dumps(wokwi.led_diagram(board, led_pin, author=author))
+
+
+def _plain_wokwi_folder(project: str, board: str, pin: str, sketch: str,
+                        sources: dict[str, str], what: str, readme: str,
+                        kept: dict[str, bytes]) -> dict[str, str | bytes]:
+    """Return the files of a library-free Wokwi project: sketch, C sources, diagram,
+    libraries.txt, wokwi.toml, README and the model files it was made from (``kept``)."""
+    firmware = "sketch.ino.merged.bin" if board == "esp32" else "sketch.ino.hex"
+    return {"sketch.ino": sketch, **sources, "diagram.json": _diagram(project, board, pin),
+            "libraries.txt": _libraries_txt(
+                project, f"No Library Manager library needed: {what} is plain C in this folder."),
+            "wokwi.toml": _wokwi_toml(project, firmware), "README.md": readme, **kept}
+
+
+def wokwi_projects(models: Models) -> dict[str, dict[str, str | bytes]]:
+    """Return {folder: {file: content}} for every project under ``wokwi/``."""
+    projects = {}
+    for project, board, pin in (("esp32_hello_world_plain", "esp32", ESP32_LED_PIN),
+                                ("uno_hello_world_plain", "uno", UNO_LED_PIN)):
+        projects[project] = _plain_wokwi_folder(
+            project, board, pin, _plain_sketch(f"{project}/sketch.ino", project),
+            _plain_sources(models), "the model", _readme(f"wokwi_{project}.md", project, models),
+            {INT8_NAME: models.int8_tflite, FLOAT_NAME: models.float_tflite})
+
+    project = "esp32_hello_world_tflm"
+    files = {"sketch.ino": _tflm_sketch(f"{project}/sketch.ino", project)}
+    files.update(_tflm_model_files(models))
+    files["diagram.json"] = _diagram(project, "esp32", ESP32_LED_PIN)
+    files["libraries.txt"] = _libraries_txt(
+        project, "No Library Manager library needed: TFLite Micro is built into the "
+                 "arduino-esp32 core 3.x.")
+    files["wokwi.toml"] = _wokwi_toml(project, "sketch.ino.merged.bin")
+    files["README.md"] = _readme(f"wokwi_{project}.md", project, models)
+    files[INT8_NAME] = models.int8_tflite
+    projects[project] = files
+    return projects
+
+
+# --- an anomaly detector over embedded sample windows (lesson 07's fan) -----------------
+
+@dataclass(frozen=True)
+class DetectorProject:
+    """What the anomaly-detector sketches are made of, handed over by the lesson that made the
+    detector (:func:`tinyml_helpers.fan_detector.project`): nothing here knows about fans."""
+
+    c_files: dict[str, str]  # the detector's C: generated configs, its model, hand-written files
+    hand_written: dict[str, str]  # {name in c_files: folder it is copied from}, for the banner
+    windows_header: str  # fan_windows.h: the sample windows the sketch classifies
+    model_files: dict[str, str | bytes]  # the .tflite and settings kept beside the sketch
+    facts: dict[str, str]  # values for the sketch and README templates (EXPECTED, THRESHOLD…)
+
+    def __post_init__(self):
+        missing = [name for name in self.hand_written if name not in self.c_files]
+        if missing:
+            raise ValueError(f"hand_written names files not in c_files: {missing}")
+        needed = {"EXPECTED", "N_WINDOWS", "SAMPLE_RATE"}
+        if not needed <= set(self.facts):
+            raise ValueError(f"facts must hold {sorted(needed)}, got {sorted(self.facts)}")
+
+
+def _fan_sources(fan: DetectorProject) -> dict[str, str]:
+    files = dict(fan.c_files)
+    for name, origin in fan.hand_written.items():
+        files.update(_copied({name: files[name]}, origin))
+    files.update(_copied(export.kernel_files(), export.KERNEL_ORIGIN))
+    files["fan_windows.h"] = fan.windows_header
+    return files
+
+
+def _fan_facts(fan: DetectorProject) -> dict[str, str]:
+    return {**fan.facts, "ESP32_LED_PIN": ESP32_LED_PIN, "ESP32_CORE": ESP32_CORE_VERSION,
+            "AVR_CORE": AVR_CORE_VERSION, "ESP32_INDEX_URL": ESP32_INDEX_URL}
+
+
+def _fan_sketch(name: str, project: str, facts: dict[str, str]) -> str:
+    return render("fan_anomaly.ino", BANNER=banner(name).rstrip("\n"), PROJECT=project,
+                  N_WINDOWS=facts["N_WINDOWS"], SAMPLE_RATE=facts["SAMPLE_RATE"],
+                  ESP32_LED_PIN=ESP32_LED_PIN)
+
+
+def _fan_readme(template: str, project: str, facts: dict[str, str]) -> str:
+    return render(template, BANNER=banner(f"{project}/README.md", "html").rstrip("\n"),
+                  PROJECT=project, **facts)
+
+
+def fan_projects(fan: DetectorProject) -> tuple[dict, dict]:
+    """Return ({arduino folder: files}, {wokwi folder: files}) of the anomaly detector."""
+    if not isinstance(fan, DetectorProject):
+        raise TypeError(f"fan must be a projects.DetectorProject, got {type(fan).__name__}")
+    facts = _fan_facts(fan)
+    sources = _fan_sources(fan)
+    models = fan.model_files
+    arduino = {f"{FAN_ARDUINO}.ino": _fan_sketch(f"{FAN_ARDUINO}.ino", FAN_ARDUINO, facts)}
+    arduino.update(sources)
+    arduino["sketch.yaml"] = _sketch_yaml(FAN_ARDUINO, [_UNO_PROFILE, _ESP32_PROFILE])
+    arduino["README.md"] = _fan_readme("arduino_fan_anomaly.md", FAN_ARDUINO, facts)
+    arduino.update(models)
+    wokwi_folders = {}
+    for project, board, pin in (("esp32_fan_anomaly", "esp32", ESP32_LED_PIN),
+                                ("uno_fan_anomaly", "uno", UNO_FAN_LED_PIN)):
+        wokwi_folders[project] = _plain_wokwi_folder(
+            project, board, pin, _fan_sketch(f"{project}/sketch.ino", project, facts),
+            sources, "the detector", _fan_readme(f"wokwi_{project}.md", project, facts),
+            models)
+    return {FAN_ARDUINO: arduino}, wokwi_folders
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+def _write_tree(root: Path, projects: dict[str, dict[str, str | bytes]], index: str) -> None:
+    write_atomic(root / "README.md", index)
+    for folder, files in projects.items():
+        cgen.file_name(folder, "project folder")
+        (root / folder).mkdir()
+        for name, content in files.items():
+            write_atomic(root / folder / cgen.file_name(name, f"{folder} file"), content)
+
+
+def _keep_fan_projects(tree: Path, target: Path, folders) -> None:
+    """Copy the fan project folders already in ``target`` into the staged ``tree``."""
+    for folder in folders:
+        if (target / folder).is_dir():
+            shutil.copytree(target / folder, tree / folder)
+
+
+def _compile_uno_firmware(project_dir: Path) -> None:
+    """Compile the Uno Wokwi sketch into ``build/sketch.ino.{hex,elf}`` beside its wokwi.toml."""
+    with tempfile.TemporaryDirectory(prefix="uno_build_") as tmp:
+        elf = toolchains.compile_uno(project_dir, Path(tmp))
+        target = project_dir / WOKWI_BUILD
+        target.mkdir(exist_ok=True)
+        for source in (elf, elf.with_suffix(".hex")):
+            shutil.copyfile(source, target / source.name)
+
+
+def _index(kind: str) -> str:
+    return render(f"{kind}_index.md", BANNER=banner(f"{kind}/README.md", "html").rstrip("\n"))
+
+
+def generate(float_tflite: bytes, int8_tflite: bytes, arduino_dir, wokwi_dir,
+             arena_size: int | None = None, compile_uno: bool = True,
+             fan: DetectorProject | None = None) -> list[Path]:
+    """(Re)write all Arduino and Wokwi projects atomically; return the files written.
+
+    ``fan`` is lesson 07's detector project; without it the fan projects already in the target
+    folders are kept unchanged. ``compile_uno`` also builds the Uno Wokwi firmware
+    (``build/sketch.ino.hex``/``.elf``) when arduino-builder is installed.
+    """
+    models = load_models(float_tflite, int8_tflite, arena_size)
+    if fan is not None and not isinstance(fan, DetectorProject):
+        raise TypeError(f"fan must be a projects.DetectorProject, got {type(fan).__name__}")
+    arduino_dir, wokwi_dir = Path(arduino_dir).resolve(), Path(wokwi_dir).resolve()
+    if arduino_dir == wokwi_dir:
+        raise ValueError("arduino_dir and wokwi_dir must be different folders")
+    arduino_fan, wokwi_fan = fan_projects(fan) if fan is not None else ({}, {})
+    trees = [(arduino_dir, {**arduino_projects(models), **arduino_fan}, "arduino",
+              (FAN_ARDUINO,)),
+             (wokwi_dir, {**wokwi_projects(models), **wokwi_fan}, "wokwi", FAN_WOKWI)]
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for target, projects, kind, fan_folders in trees:
+            new = new_folder_beside(target)
+            staged.append((new, target))
+            _write_tree(new, projects, _index(kind))
+            if fan is None:
+                _keep_fan_projects(new, target, fan_folders)
+        if compile_uno and toolchains.have("arduino-builder"):
+            for project in UNO_WOKWI:
+                if (staged[1][0] / project).is_dir():
+                    _compile_uno_firmware(staged[1][0] / project)
+        swap_in(staged)
+    finally:
+        for new, _ in staged:
+            if new.exists():
+                shutil.rmtree(new, ignore_errors=True)
+    return sorted(p for target, *_ in trees for p in target.rglob("*") if p.is_file())

@@ -1,0 +1,267 @@
+"""Offline microcontroller toolchains from Debian/Ubuntu packages: install them, compile a
+sketch for the Arduino Uno with ``arduino-builder``, read flash and RAM sizes with ``avr-size``,
+run the result in ``simavr`` and read what it printed.
+
+Everything here runs without an account or network access beyond the distribution's package
+mirror (Colab is Ubuntu, so the same packages install there).
+
+CLI:
+  ``python -m tinyml_helpers.deploy.toolchains install``          install the packages (root + apt only)
+  ``python -m tinyml_helpers.deploy.toolchains compile-uno SKETCH_DIR BUILD_DIR [NAME=VALUE...]``
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+DEBIAN_PACKAGES = (
+    "gcc-avr", "avr-libc", "simavr", "libsimavr-dev", "arduino-core-avr", "arduino-builder",
+    "gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "qemu-system-arm",
+    "qemu-user",  # runs the course's Python on an emulated older x86-64 CPU (portability test)
+)
+UNO_FQBN = "arduino:avr:uno"
+UNO_FLASH_BYTES = 32_256  # 32 KB minus the 512-byte bootloader, as the Arduino IDE reports
+UNO_RAM_BYTES = 2_048
+# Debian's AVR core with gcc-avr 5.4 needs DECIMAL_DIG defined for <cmath>.
+_UNO_CPP_FLAGS = "-DDECIMAL_DIG=__DECIMAL_DIG__"
+_apt_updated = False
+
+
+def have(tool: str) -> bool:
+    """Return True if the executable ``tool`` is on the PATH."""
+    if not isinstance(tool, str) or not tool:
+        raise ValueError(f"tool must be a non-empty executable name, got {tool!r}")
+    return shutil.which(tool) is not None
+
+
+def install_command(packages=DEBIAN_PACKAGES) -> str:
+    """Return the shell command that installs ``packages`` by hand."""
+    return "apt-get install -y --no-install-recommends " + " ".join(packages)
+
+
+def _installed(package: str) -> bool:
+    probe = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package],
+                           check=False, capture_output=True, text=True)
+    return probe.returncode == 0 and probe.stdout.strip() == "install ok installed"
+
+
+def _apt(args: list[str]) -> None:
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run = subprocess.run(["apt-get", "-q", *args], check=False, capture_output=True,
+                         text=True, env=env)
+    if run.returncode != 0:
+        tail = "\n".join((run.stdout + run.stderr).strip().splitlines()[-15:])
+        raise RuntimeError(f"`apt-get {' '.join(args)}` failed (exit {run.returncode}):\n{tail}")
+
+
+def install_debian(packages=DEBIAN_PACKAGES) -> bool:
+    """Install ``packages`` with apt-get; return True if they are installed, False if this
+    machine cannot (not root, or no apt-get). Raise RuntimeError if apt-get fails."""
+    packages = tuple(packages)
+    if not packages or not all(isinstance(p, str) and p for p in packages):
+        raise ValueError(f"packages must be non-empty package names, got {packages!r}")
+    if not have("apt-get") or not have("dpkg-query"):
+        return False
+    missing = [p for p in packages if not _installed(p)]
+    if not missing:
+        return True
+    if os.geteuid() != 0:
+        return False
+    global _apt_updated
+    if not _apt_updated:
+        _apt(["update"])
+        _apt_updated = True
+    _apt(["install", "-y", "--no-install-recommends", *missing])
+    return True
+
+
+def _main_sketch(sketch_dir: Path) -> Path:
+    inos = sorted(sketch_dir.glob("*.ino"))
+    if not inos:
+        raise ValueError(f"{sketch_dir} holds no .ino sketch")
+    for name in (f"{sketch_dir.name}.ino", "sketch.ino"):
+        if sketch_dir / name in inos:
+            return sketch_dir / name
+    if len(inos) == 1:
+        return inos[0]
+    raise ValueError(f"{sketch_dir} holds several .ino files and none is named after the folder")
+
+
+def compile_uno(sketch_dir, build_dir, defines: dict | None = None) -> Path:
+    """Compile a sketch folder for the Arduino Uno with arduino-builder; return the .elf path.
+
+    The Intel HEX file for uploading sits next to it (same name, ``.hex``). ``defines`` become
+    ``-DNAME=VALUE`` flags for the sketch's C++ files. Raise RuntimeError with the compiler
+    output if the build fails.
+    """
+    sketch_dir, build_dir = Path(sketch_dir).resolve(), Path(build_dir).resolve()
+    if not sketch_dir.is_dir():
+        raise FileNotFoundError(f"sketch folder {sketch_dir} does not exist")
+    if not have("arduino-builder"):
+        raise RuntimeError("arduino-builder is not installed; install with: "
+                           + install_command())
+    sketch = _main_sketch(sketch_dir)
+    flags = [_UNO_CPP_FLAGS]
+    for name, value in (defines or {}).items():
+        if not str(name).isidentifier():
+            raise ValueError(f"define name {name!r} is not a C identifier")
+        flags.append(f"-D{name}={value}")
+    build_dir.mkdir(parents=True, exist_ok=True)
+    command = ["arduino-builder", "-compile",
+               "-hardware", "/usr/share/arduino/hardware",
+               "-hardware", "/usr/share/arduino-builder",
+               "-tools", "/usr/bin", "-fqbn", UNO_FQBN,
+               "-prefs=compiler.cpp.extra_flags=" + " ".join(flags),
+               "-build-path", str(build_dir), str(sketch)]
+    run = subprocess.run(command, check=False, capture_output=True, text=True)
+    elf = build_dir / f"{sketch.name}.elf"
+    if run.returncode != 0 or not elf.exists():
+        output = (run.stdout + run.stderr).strip()
+        raise RuntimeError(f"compiling {sketch} for the Uno failed (exit {run.returncode}):\n"
+                           f"{output[-6000:]}")
+    return elf
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+SIMAVR_UNO = ("simavr", "-m", "atmega328p", "-f", "16000000")  # an Uno at 16 MHz
+
+
+class SimulationTimeout(RuntimeError):
+    """A simulated board did not stop in time; carries what it printed until then."""
+
+    def __init__(self, message: str, stdout: str, stderr: str):
+        super().__init__(message)
+        self.stdout, self.stderr = stdout, stderr
+
+
+def _text(value) -> str:
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return value or ""
+
+
+def run_program(command: list[str], timeout_s: float) -> subprocess.CompletedProcess:
+    """Run a simulator (or a host program) to its end; return the completed process.
+
+    Raises :class:`SimulationTimeout`, holding the partial output, after ``timeout_s`` s.
+    """
+    if not timeout_s > 0:
+        raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+    try:
+        return subprocess.run(command, capture_output=True, text=True, errors="replace",
+                              timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise SimulationTimeout(f"{Path(command[-1]).name} did not stop within {timeout_s:g} s "
+                                f"in {command[0]} (a hang?)", _text(exc.stdout),
+                                _text(exc.stderr)) from None
+
+
+def uart_lines(stderr: str) -> list[str]:
+    """Return the lines an AVR program printed on UART0 under simavr, which writes them to its
+    stderr coloured, with a '.' for each unprintable byte (the CR LF ending each line).
+    simavr's own messages (such as "Loaded ... .text") are among them."""
+    return [line.rstrip(".") for line in _ANSI.sub("", stderr).splitlines()]
+
+
+def run_uno(elf, timeout_s: float = 120.0) -> list[str]:
+    """Run an Uno firmware ``elf`` (e.g. from :func:`compile_uno`) in simavr at 16 MHz until it
+    sleeps with interrupts off; return its :func:`uart_lines`. Raise RuntimeError if simavr
+    is missing, fails or does not stop within ``timeout_s`` seconds."""
+    elf = Path(elf)
+    if not elf.is_file():
+        raise FileNotFoundError(f"no firmware at {elf}")
+    if not have("simavr"):
+        raise RuntimeError("simavr is not installed; install with: " + install_command())
+    run = run_program([*SIMAVR_UNO, str(elf)], timeout_s)
+    if run.returncode != 0:
+        raise RuntimeError(f"simavr failed on {elf} (exit {run.returncode}):\n"
+                           f"{run.stderr[-3000:]}")
+    return uart_lines(run.stderr)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Section sizes of a firmware image, in bytes (as ``size`` counts them)."""
+
+    text: int
+    data: int
+    bss: int  # .bss and other zero-filled RAM (.noinit)
+
+    @property
+    def flash(self) -> int:
+        """Return the flash the image occupies: code + constants + .data's initial values."""
+        return self.text + self.data
+
+    @property
+    def ram(self) -> int:
+        """Return the statically allocated RAM: .data + .bss (the stack comes on top)."""
+        return self.data + self.bss
+
+
+def read_sizes(elf, size_tool: str = "size") -> Sizes:
+    """Return the :class:`Sizes` of ``elf`` read with ``size_tool`` (size, avr-size, ...)."""
+    elf = Path(elf)
+    if not elf.is_file():
+        raise FileNotFoundError(f"no firmware at {elf}")
+    if not have(size_tool):
+        raise RuntimeError(f"{size_tool} is not installed; install with: " + install_command())
+    run = subprocess.run([size_tool, "-B", str(elf)], capture_output=True, text=True,
+                         check=False)
+    rows = run.stdout.strip().splitlines()
+    if run.returncode != 0 or len(rows) < 2:
+        raise ValueError(f"{size_tool} cannot read {elf}: {run.stderr.strip() or run.stdout}")
+    text, data, bss = (int(v) for v in rows[1].split()[:3])
+    return Sizes(text, data, bss)
+
+
+def avr_size(elf) -> dict[str, int]:
+    """Return {"flash": bytes, "ram": bytes} of an AVR .elf, counted as the Arduino IDE does
+    (flash = .text + .data; static RAM = .data + .bss + .noinit)."""
+    sizes = read_sizes(elf, "avr-size")
+    return {"flash": sizes.flash, "ram": sizes.ram}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command-line interface; return the exit status."""
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["install"]:
+        if not have("apt-get"):
+            print("skipping toolchain install: no apt-get here; install with your package "
+                  "manager: " + " ".join(DEBIAN_PACKAGES))
+            return 0
+        try:
+            done = install_debian()
+        except RuntimeError as exc:
+            print(f"toolchain install failed: {exc}", file=sys.stderr)
+            return 1
+        if done:
+            print("toolchains ready: " + " ".join(DEBIAN_PACKAGES))
+        else:
+            print("skipping toolchain install: not root; install with: sudo "
+                  + install_command())
+        return 0
+    if len(args) >= 3 and args[0] == "compile-uno":
+        defines = dict(item.split("=", 1) for item in args[3:] if "=" in item)
+        try:
+            elf = compile_uno(args[1], args[2], defines)
+        except (RuntimeError, ValueError) as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        size = avr_size(elf)
+        print(f"{elf}: flash {size['flash']} of {UNO_FLASH_BYTES} bytes, "
+              f"RAM {size['ram']} of {UNO_RAM_BYTES} bytes")
+        return 0
+    print("usage: python -m tinyml_helpers.deploy.toolchains install\n"
+          "       python -m tinyml_helpers.deploy.toolchains compile-uno SKETCH_DIR BUILD_DIR "
+          "[NAME=VALUE...]", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
