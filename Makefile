@@ -64,8 +64,13 @@ toolchains: $(STAMP)
 refresh: $(STAMP)
 	$(BIN)/python -m tinyml_helpers.tooling.build --refresh
 
+# ruff (pycodestyle, pyflakes, import order, bugbear) over the Python and the notebooks, and
+# clang-format over the hand-written C (the generated copies in arduino/ and wokwi/ follow).
+HAND_WRITTEN_C := $(wildcard tinyml_helpers/deploy/c/*.[ch] tinyml_helpers/fan_c/*.[ch] \
+                    tinyml_helpers/deploy/harness/*.[ch])
 lint: $(STAMP)
 	$(BIN)/ruff check tinyml_helpers tests benchmarks notebooks
+	$(BIN)/clang-format --dry-run --Werror $(HAND_WRITTEN_C)
 
 # Measurements behind README's results tables (each prints a table; ~6 minutes in all).
 benchmark: $(STAMP) toolchains

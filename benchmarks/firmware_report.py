@@ -39,6 +39,26 @@ def _microseconds(m: firmware.Measurement) -> str:
     return "—"
 
 
+def _load_or_train(path: Path, kind: str) -> bytes:
+    """Return the .tflite at ``path``; if missing, train lesson 01's sine model and save it."""
+    if path.is_file():
+        return path.read_bytes()
+    print(f"{path} not found: training lesson 01's sine model and converting it to {kind} "
+          "(about a minute; `make build` writes the course's own)...", flush=True)
+    from tinyml_helpers import models
+    from tinyml_helpers.deploy import env
+
+    env.setup(0)
+    model, _ = models.trained_sine_model(0)
+    rep = np.linspace(0, 2 * np.pi, 500, dtype=np.float32).reshape(-1, 1)
+    tflite = litert.convert(model, "int8" if kind == "int8" else "float32",
+                            rep if kind == "int8" else None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    litert.save(tflite, path)
+    print(f"saved {path}")
+    return tflite
+
+
 def _check(kind: str, m: firmware.Measurement, tflite: bytes, x, codes) -> str:
     if kind == "int8":
         same = np.array_equal(m.result.outputs, tflm.run(tflite, codes))
@@ -54,7 +74,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model-dir", type=Path, default=Path("build/export"))
     args = parser.parse_args(argv)
-    tflites = {kind: firmware._load_or_train(args.model_dir / f"sine_{kind}.tflite", kind)
+    tflites = {kind: _load_or_train(args.model_dir / f"sine_{kind}.tflite", kind)
                for kind in ("float", "int8")}
     int8_model = dense.int8_layers(tflites["int8"])
     codes = np.arange(-128, 128, dtype=np.int8).reshape(-1, 1)  # every input code

@@ -1,0 +1,13 @@
+"""The deploy core: from a trained model to C on a (simulated) board.
+
+Data flows: a lesson's Keras model -> :mod:`litert` (convert to .tflite, run it) ->
+:mod:`tflite_file` (read and check it once) -> :mod:`dense` (its layers, NumPy forward passes)
+-> :mod:`export` (C arrays and plain-C inference, through :mod:`cgen` and the kernels in
+``c/``) -> :mod:`firmware` (the harness in ``harness/`` on the Uno / Cortex-M4 / host) and
+:mod:`projects` (Arduino and Wokwi folders, :mod:`wokwi` diagrams). :mod:`quant` holds the one
+quantization arithmetic, :mod:`tflm` the TFLM reference runtime, :mod:`toolchains` the
+compilers and simulators, :mod:`files` safe writes, :mod:`env` TensorFlow's set-up.
+
+Nothing here imports a lesson module or the repository tooling: whatever a project writes
+(models, sample windows, thresholds) is handed to it by the caller.
+"""
