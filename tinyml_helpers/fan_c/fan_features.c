@@ -10,8 +10,8 @@
 
 #include "tinyml_kernels.h" /* TINYML_CONST / TINYML_READ_F32: constants stay in flash on AVR */
 
-static const float goertzel_coeff[FAN_FEATURES_LAST_BIN - FAN_FEATURES_FIRST_BIN + 1]
-    TINYML_CONST = FAN_FEATURES_COEFFS;
+static const float goertzel_coeff[FAN_FEATURES_LAST_BIN - FAN_FEATURES_FIRST_BIN + 1] TINYML_CONST =
+    FAN_FEATURES_COEFFS;
 
 /* Largest |X_k|^2 for bins first..last of x[n] - mean, with the Goertzel recurrence
  * s[n] = x[n] + c s[n-1] - s[n-2], c = 2 cos(2 pi k / N); then
@@ -68,8 +68,7 @@ static float median(float *a, int16_t n) {
   return (lower + upper) * 0.5f;
 }
 
-void fan_axis_features(float *samples, float *rms, float *mad, float *peak_1x,
-                       float *peak_blade) {
+void fan_axis_features(float *samples, float *rms, float *mad, float *peak_1x, float *peak_blade) {
   const uint16_t n = FAN_FEATURES_SAMPLES;
   float sum = 0.0f;
   for (uint16_t i = 0; i < n; ++i) sum += samples[i];
@@ -83,10 +82,9 @@ void fan_axis_features(float *samples, float *rms, float *mad, float *peak_1x,
 
   /* The DFT bins need the samples in time order: before the medians reorder them. */
   float scale = 2.0f / n; /* amplitude of a bin = 2 |X_k| / N */
-  *peak_1x = scale * sqrtf(band_power(samples, mean, FAN_FEATURES_1X_FIRST,
-                                      FAN_FEATURES_1X_LAST));
-  *peak_blade = scale * sqrtf(band_power(samples, mean, FAN_FEATURES_BLADE_FIRST,
-                                         FAN_FEATURES_BLADE_LAST));
+  *peak_1x = scale * sqrtf(band_power(samples, mean, FAN_FEATURES_1X_FIRST, FAN_FEATURES_1X_LAST));
+  *peak_blade =
+      scale * sqrtf(band_power(samples, mean, FAN_FEATURES_BLADE_FIRST, FAN_FEATURES_BLADE_LAST));
 
   float middle = median(samples, (int16_t)n);
   for (uint16_t i = 0; i < n; ++i) samples[i] = fabsf(samples[i] - middle);

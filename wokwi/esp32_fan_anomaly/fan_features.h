@@ -27,8 +27,7 @@ extern "C" {
 
 /* Features of one axis. samples[FAN_FEATURES_SAMPLES] in time order, in g; the array is
  * reordered (the medians are found in place), so pass a copy you no longer need. */
-void fan_axis_features(float *samples, float *rms, float *mad, float *peak_1x,
-                       float *peak_blade);
+void fan_axis_features(float *samples, float *rms, float *mad, float *peak_1x, float *peak_blade);
 
 /* Features of a whole window: window[n * 3 + axis] holds sample n of axis x, y or z (as an
  * accelerometer delivers them); scratch holds FAN_FEATURES_SAMPLES floats; features gets

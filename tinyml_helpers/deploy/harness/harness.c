@@ -174,7 +174,10 @@ int main(void) {
 #if HARNESS_INT8
       put_dec(output[o]);
 #else
-      union { float f; uint32_t u; } bits = {output[o]};
+      union {
+        float f;
+        uint32_t u;
+      } bits = {output[o]};
       put_hex32(bits.u);
 #endif
     }

@@ -30,8 +30,21 @@ void Fault_Handler(void) {
 }
 
 __attribute__((section(".isr_vector"), used)) static void (*const vectors[16])(void) = {
-    (void (*)(void))&__StackTop, Reset_Handler, Fault_Handler, Fault_Handler, Fault_Handler,
-    Fault_Handler, Fault_Handler, 0, 0, 0, 0, Fault_Handler, Fault_Handler, 0, Fault_Handler,
+    (void (*)(void))&__StackTop,
+    Reset_Handler,
+    Fault_Handler,
+    Fault_Handler,
+    Fault_Handler,
+    Fault_Handler,
+    Fault_Handler,
+    0,
+    0,
+    0,
+    0,
+    Fault_Handler,
+    Fault_Handler,
+    0,
+    Fault_Handler,
     Fault_Handler};
 
 void platform_init(void) {}
