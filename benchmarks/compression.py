@@ -36,9 +36,9 @@ def pruning_tables(model, split) -> str:
         widths = (1, *keep, 1)
         text.append(f"1-{keep[0]}-{keep[1]}-1 {how:<30} {sizing.count_params(list(widths)):>4}"
                     f" params {sizing.model_bytes(list(widths)):>5} B  MSE vs sin "
-                    f"{pruning.mse_vs_sin(small, split.x_test):.4f}")
+                    f"{pruning.model_mse_vs_sin(small, split.x_test):.4f}")
     text.append(f"1-16-16-1 dense{'':<31}  321 params  1284 B  MSE vs sin "
-                f"{pruning.mse_vs_sin(model, split.x_test):.4f}")
+                f"{pruning.model_mse_vs_sin(model, split.x_test):.4f}")
     return "\n".join(text)
 
 

@@ -48,7 +48,7 @@ def _spiral(seeds: list[int], teacher_dropout: float) -> None:
     for i, r in enumerate(tables[0]):
         test = [t[i]["test_accuracy"] for t in tables]
         train = [t[i]["train_accuracy"] for t in tables]
-        cells = "".join(f"{f'{a:.1%} ({b:.0%})':>16}" for a, b in zip(test, train))
+        cells = "".join(f"{f'{a:.1%} ({b:.0%})':>16}" for a, b in zip(test, train, strict=True))
         print(f"{r['name']:<32}{cells}{f'{np.mean(test):.1%} ({np.mean(train):.0%})':>16}")
     gains = [100 * (t[2]["test_accuracy"] - t[1]["test_accuracy"]) for t in tables]
     print(f"distillation gain: {np.mean(gains):+.1f} points on average, from {min(gains):+.1f} "

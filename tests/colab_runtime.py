@@ -212,7 +212,8 @@ def run_lesson(path: Path, timeout: int) -> tuple:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    _repository_tooling().build._patch_nbclient()  # widget cells would otherwise sometimes wait out the whole timeout
+    # Widget cells would otherwise sometimes wait out the whole timeout.
+    _repository_tooling().build._patch_nbclient()
     here = os.getcwd()
     # The kernel's own stderr (debugpy's start-up warnings, C++ messages) goes to a file outside
     # the lesson's folder and is shown only when the lesson fails.

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tinyml_helpers import distillation as kd
+from tinyml_helpers import models
 
 # --- regression loss -------------------------------------------------------------------------
 
@@ -148,21 +149,21 @@ def test_sine_extra_x_is_uniform_on_one_period_and_repeatable():
 
 # --- models and training ---------------------------------------------------------------------
 
-def test_build_mlp_rescales_and_adds_dropout(tf):
-    model = kd.build_mlp((1, 4, 1), rescale=kd.SINE_RESCALE)
+def test_mlp_rescales_and_adds_dropout(tf):
+    model = models.mlp((1, 4, 1), rescale=kd.SINE_RESCALE)
     assert [type(layer).__name__ for layer in model.layers] == ["Rescaling", "Dense", "Dense"]
     np.testing.assert_allclose(model.layers[0](np.array([[0.0], [np.pi], [2 * np.pi]])).numpy(),
                                [[-1.0], [0.0], [1.0]], atol=1e-6)
     assert model.count_params() == 4 + 4 + 5
-    kinds = [type(layer).__name__ for layer in kd.build_mlp((2, 8, 8, 3), dropout=0.3).layers]
+    kinds = [type(layer).__name__ for layer in models.mlp((2, 8, 8, 3), dropout=0.3).layers]
     assert kinds == ["Dense", "Dropout", "Dense", "Dropout", "Dense"]
     with pytest.raises(ValueError, match="dropout"):
-        kd.build_mlp((2, 3), dropout=1.0)
+        models.mlp((2, 3), dropout=1.0)
 
 
 def _line(tf, w, b):
     """A 1-1 linear Keras model set to y = w·x + b."""
-    model = kd.build_mlp((1, 1))
+    model = models.mlp((1, 1))
     model.layers[-1].set_weights([np.array([[w]], np.float32), np.array([b], np.float32)])
     return model
 
@@ -171,10 +172,10 @@ def test_alpha_0_copies_the_teacher_and_alpha_1_the_labels(tf):
     x = np.linspace(-1, 1, 64, dtype=np.float32).reshape(-1, 1)
     labels = np.zeros_like(x)  # the labels say y = 0; the teacher says y = 2x + 1
     teacher = _line(tf, 2.0, 1.0)
-    copied = kd.train_student(kd.build_mlp((1, 1)), x, labels, teacher, alpha=0.0, steps=800,
+    copied = kd.train_student(models.mlp((1, 1)), x, labels, teacher, alpha=0.0, steps=800,
                               learning_rate=0.05)
     np.testing.assert_allclose(copied(x).numpy(), teacher(x).numpy(), atol=0.01)
-    fitted = kd.train_student(kd.build_mlp((1, 1)), x, labels, teacher, alpha=1.0, steps=800,
+    fitted = kd.train_student(models.mlp((1, 1)), x, labels, teacher, alpha=1.0, steps=800,
                               learning_rate=0.05)
     np.testing.assert_allclose(fitted(x).numpy(), labels, atol=0.01)
 
@@ -183,7 +184,7 @@ def test_extra_x_teaches_the_student_where_there_are_no_labels(tf):
     x = np.zeros((8, 1), np.float32)  # labels only at x = 0, where the line is 1
     extra = np.linspace(-1, 1, 32, dtype=np.float32).reshape(-1, 1)
     teacher = _line(tf, 2.0, 1.0)
-    student = kd.train_student(kd.build_mlp((1, 1)), x, np.ones_like(x), teacher, alpha=0.5,
+    student = kd.train_student(models.mlp((1, 1)), x, np.ones_like(x), teacher, alpha=0.5,
                                extra_x=extra, steps=800, learning_rate=0.05)
     (w, b), = [layer.get_weights() for layer in student.layers]
     assert w[0, 0] == pytest.approx(2.0, abs=0.02) and b[0] == pytest.approx(1.0, abs=0.02)
@@ -192,11 +193,11 @@ def test_extra_x_teaches_the_student_where_there_are_no_labels(tf):
 def test_soft_targets_transfer_the_teachers_probabilities(tf):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(128, 2)).astype(np.float32)
-    teacher = kd.build_mlp((2, 3))
+    teacher = models.mlp((2, 3))
     teacher.layers[-1].set_weights([np.array([[1.0, -1.0, 0.0], [0.5, 0.5, -1.0]], np.float32),
                                     np.array([0.0, 0.2, -0.2], np.float32)])
     labels = np.zeros(128, np.int32)
-    student = kd.train_student(kd.build_mlp((2, 3)), x, labels, teacher, task="classification",
+    student = kd.train_student(models.mlp((2, 3)), x, labels, teacher, task="classification",
                                alpha=0.0, temperature=2.0, steps=1500, learning_rate=0.05)
     np.testing.assert_allclose(kd.softmax(student(x).numpy()), kd.softmax(teacher(x).numpy()),
                                atol=0.02)
@@ -208,14 +209,14 @@ def test_training_is_repeatable(tf):
     weights = []
     for _ in range(2):
         env.set_seed(3)
-        model = kd.build_mlp((1, 4, 1), rescale=kd.SINE_RESCALE)
+        model = models.mlp((1, 4, 1), rescale=kd.SINE_RESCALE)
         kd.train_student(model, x, np.sin(x), steps=50, batch_size=16, seed=2)
         weights.append(np.concatenate([w.ravel() for w in model.get_weights()]))
     np.testing.assert_array_equal(weights[0], weights[1])
 
 
 def test_train_student_refuses_bad_settings(tf):
-    model = kd.build_mlp((1, 2, 1))
+    model = models.mlp((1, 2, 1))
     x = np.zeros((4, 1), np.float32)
     with pytest.raises(ValueError, match="extra_x needs a teacher"):
         kd.train_student(model, x, x, extra_x=x)

@@ -66,5 +66,22 @@ def test_bad_training_settings_are_refused(tf):
     with pytest.raises(ValueError, match="learning_rate must be > 0"):
         models.compile_regression(model, learning_rate=0)
     models.compile_regression(model)
-    with pytest.raises(ValueError, match="epochs must be a positive int"):
+    with pytest.raises(ValueError, match="epochs must be positive"):
         models.fit(model, data.sine_dataset(10), epochs=0)
+
+
+def test_mlp_layer_names_with_rescale_and_dropout(tf):
+    plain = models.mlp((1, 4, 4, 1))
+    assert [layer.name for layer in plain.layers] == ["dense_1", "dense_2", "output"]
+    assert plain.input.name.startswith("x")
+    both = models.mlp((1, 4, 4, 1), rescale=(0.5, -1.0), dropout=0.2, name="kd")
+    assert [layer.name for layer in both.layers] == [
+        "rescale", "dense_1", "dropout_1", "dense_2", "dropout_2", "output"]
+    assert both.name == "kd" and both.count_params() == plain.count_params()
+
+
+def test_dense_weights_of_a_layer_without_bias(tf):
+    model = tf.keras.Sequential([tf.keras.Input(shape=(2,)),
+                                 tf.keras.layers.Dense(3, use_bias=False)])
+    (w, b), = models.dense_weights(model)
+    assert w.shape == (2, 3) and b.tolist() == [0.0, 0.0, 0.0] and b.dtype == w.dtype

@@ -188,9 +188,9 @@ def test_neuron_prune_with_data_drops_dead_neurons_without_changing_outputs(tf):
         pruning.neuron_prune(model, keep=(5, 3))
 
 
-def test_weight_bytes_are_the_float32_parameters(tf):
+def test_weights_blob_is_the_float32_parameters(tf):
     model = _small_model(tf)
-    raw = pruning.weight_bytes(model)
+    raw = pruning.weights_blob(model)
     assert len(raw) == model.count_params() * 4
     np.testing.assert_array_equal(np.frombuffer(raw, "<f4")[:4], [1.0, -0.5, 2.0, -3.0])
 
@@ -249,7 +249,8 @@ def test_sweep_returns_plain_rows(tf, sine, split):
     rows = pruning.sweep(sine, split, [0.0, 0.5], epochs=2)
     assert [r["sparsity"] for r in rows] == [0.0, 0.5]
     dense, half = rows
-    assert dense["test_mse_vs_sin"] == pytest.approx(pruning.mse_vs_sin(sine, split.x_test))
+    assert dense["test_mse_vs_sin"] == pytest.approx(
+        pruning.model_mse_vs_sin(sine, split.x_test))
     assert dense["overall_sparsity"] == 0.0 and half["overall_sparsity"] == 0.5
     assert dense["tflite_bytes"] == half["tflite_bytes"]  # a float zero costs 4 bytes too
     assert half["gzip_bytes"] < dense["gzip_bytes"]

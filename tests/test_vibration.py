@@ -81,7 +81,7 @@ def test_features_of_a_pure_sine_match_hand_values():
     x[0, :, 0] = 0.5 * np.sin(2 * np.pi * 3 * t)  # 3 Hz: in the 1× band
     x[0, :, 1] = 0.2 * np.cos(2 * np.pi * 12 * t)  # 12 Hz: blade band
     x[0, :, 2] = 1.0  # gravity only
-    f = dict(zip(vib.FEATURE_NAMES, vib.features(x)[0]))
+    f = dict(zip(vib.FEATURE_NAMES, vib.features(x)[0], strict=True))
     assert f["rms_x"] == pytest.approx(0.5 / np.sqrt(2), rel=1e-5)
     assert f["peak_1x_x"] == pytest.approx(0.5, rel=1e-5)
     assert f["peak_blade_x"] < 1e-6

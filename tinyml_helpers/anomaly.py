@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import checks, data
+
 
 def _matrix(x, name: str = "features") -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or len(x) == 0:
+    x = np.asarray(checks.check_array(name, x, finite=False, allow_empty=True), dtype=np.float64)
+    if x.ndim != 2 or len(x) == 0 or x.shape[1] == 0:
         raise ValueError(f"{name} must be a non-empty (n, features) array, got shape {x.shape}")
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{name} contain NaN or inf")
@@ -32,7 +34,10 @@ class Scaler:
 
     def __call__(self, x) -> np.ndarray:
         """Return ``x`` standardized: (x - mean) / std, as float32."""
-        return ((_matrix(x) - self.mean) / self.std).astype(np.float32)
+        x = _matrix(x)
+        if x.shape[1] != len(self.mean):
+            raise ValueError(f"expected {len(self.mean)} features, got {x.shape[1]}")
+        return ((x - self.mean) / self.std).astype(np.float32)
 
 
 def fit_scaler(x) -> Scaler:
@@ -70,11 +75,15 @@ def fit_mahalanobis(x, ridge: float = 1e-6) -> Mahalanobis:
     if len(x) <= x.shape[1]:
         raise ValueError(f"need more samples ({len(x)}) than features ({x.shape[1]}) to "
                          "estimate a covariance")
-    if not ridge >= 0:
-        raise ValueError(f"ridge must be >= 0, got {ridge}")
+    checks.check_number("ridge", ridge, low=0.0)
     cov = np.cov(x, rowvar=False)
     cov += ridge * np.trace(cov) / len(cov) * np.eye(len(cov))
-    return Mahalanobis(x.mean(axis=0), np.linalg.inv(cov))
+    try:
+        inv_cov = np.linalg.inv(cov)
+    except np.linalg.LinAlgError:
+        raise ValueError("the covariance of x is singular (a feature is constant or a copy of "
+                         "others): pass ridge > 0") from None
+    return Mahalanobis(x.mean(axis=0), inv_cov)
 
 
 # --- autoencoder -----------------------------------------------------------------------------
@@ -83,6 +92,9 @@ def build_autoencoder(n_features: int, hidden=(8, 4, 8), learning_rate: float = 
     """Return a compiled dense autoencoder n_features-hidden...-n_features (ReLU, linear out)."""
     from . import models
 
+    n_features = checks.check_int("n_features", n_features)
+    hidden = _check_hidden(hidden)
+    models.check_learning_rate(learning_rate)
     model = models.mlp((n_features, *hidden, n_features), name="autoencoder")
     models.compile_regression(model, learning_rate)
     return model
@@ -91,9 +103,14 @@ def build_autoencoder(n_features: int, hidden=(8, 4, 8), learning_rate: float = 
 def train_autoencoder(x_train, x_val, epochs: int = 150, hidden=(8, 4, 8), seed: int = 0,
                       batch_size: int = 32, progress: bool = False):
     """Return (model, history): an autoencoder trained to reproduce normal ``x_train``."""
-    from . import data, models
+    from . import models
     from .deploy import env
 
+    epochs = checks.check_int("epochs", epochs)
+    batch_size = checks.check_int("batch_size", batch_size)
+    seed = checks.check_seed(seed)
+    progress = checks.check_bool("progress", progress)
+    hidden = _check_hidden(hidden)
     x_train, x_val = _matrix(x_train, "x_train"), _matrix(x_val, "x_val")
     if x_train.shape[1] != x_val.shape[1]:
         raise ValueError(f"x_train has {x_train.shape[1]} features, x_val {x_val.shape[1]}")
@@ -103,6 +120,13 @@ def train_autoencoder(x_train, x_val, epochs: int = 150, hidden=(8, 4, 8), seed:
     split = data.Split(x_train, x_train, x_val, x_val, x_val[:0], x_val[:0])
     history = models.fit(model, split, epochs=epochs, batch_size=batch_size, progress=progress)
     return model, history
+
+
+def _check_hidden(hidden) -> tuple[int, ...]:
+    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, (list, tuple)):
+        raise TypeError(f"hidden must be a list of hidden layer widths such as (8, 4, 8), got "
+                        f"{type(hidden).__name__} {hidden!r}")
+    return tuple(checks.check_int(f"hidden[{i}]", w) for i, w in enumerate(hidden))
 
 
 def reconstruction_error(x, x_hat) -> np.ndarray:
@@ -115,19 +139,22 @@ def reconstruction_error(x, x_hat) -> np.ndarray:
 
 # --- thresholds and metrics ------------------------------------------------------------------
 
+def check_percentile(percentile) -> float:
+    """Return ``percentile`` as a float after checking it lies in [0, 100]."""
+    return checks.check_number("percentile", percentile, low=0.0, high=100.0)
+
+
 def threshold(normal_scores, percentile: float = 99.0) -> float:
     """Return the ``percentile``-th percentile of scores on normal validation data."""
-    s = np.asarray(normal_scores, dtype=np.float64).ravel()
-    if len(s) == 0 or not np.all(np.isfinite(s)):
-        raise ValueError("normal_scores must be a non-empty array of finite numbers")
-    if not 0 <= percentile <= 100:
-        raise ValueError(f"percentile must be in [0, 100], got {percentile}")
+    s = np.asarray(checks.check_array("normal_scores", normal_scores), dtype=np.float64).ravel()
+    percentile = check_percentile(percentile)
     return float(np.percentile(s, percentile))
 
 
 def _scores_labels(scores, labels) -> tuple[np.ndarray, np.ndarray]:
-    s = np.asarray(scores, dtype=np.float64).ravel()
-    y = np.asarray(labels).ravel()
+    s = np.asarray(checks.check_array("scores", scores, finite=False, allow_empty=True),
+                   dtype=np.float64).ravel()
+    y = checks.check_array("labels", labels, finite=False, allow_empty=True).ravel()
     if len(s) != len(y) or len(s) == 0:
         raise ValueError(f"scores and labels must be non-empty and equally long, got "
                          f"{len(s)} and {len(y)}")
@@ -171,7 +198,10 @@ def auc_rank(scores, labels) -> float:
 
 def confusion_matrix(labels, flagged) -> np.ndarray:
     """Return [[true negatives, false positives], [false negatives, true positives]]."""
-    y, p = np.asarray(labels).ravel(), np.asarray(flagged).ravel()
+    y = checks.check_array("labels", labels, finite=False, allow_empty=True).ravel()
+    p = checks.check_array("flagged", flagged, finite=False, allow_empty=True).ravel()
+    if len(y) == 0:
+        raise ValueError("labels and flagged are empty")
     if len(y) != len(p):
         raise ValueError(f"labels and flagged must be equally long, got {len(y)} and {len(p)}")
     for name, v in (("labels", y), ("flagged", p)):
@@ -200,6 +230,10 @@ def experiment(robust: bool, seed: int = 0, epochs: int = 150, percentile: float
     """Return the :class:`Result` of the lesson-07 pipeline on freshly generated fan data."""
     from . import vibration
 
+    robust = checks.check_bool("robust", robust)
+    seed = checks.check_seed(seed)
+    epochs = checks.check_int("epochs", epochs)
+    percentile = check_percentile(percentile)
     fan = vibration.dataset(normal_per_speed, anomalous_per_speed, robust=robust, seed=seed)
     f_train, f_val, f_test = (vibration.features(x) for x in (fan.x_train, fan.x_val,
                                                              fan.x_test))

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import check_array, check_int, check_number, check_seed
+
 TWO_PI = 2.0 * math.pi
 
 
@@ -27,11 +29,7 @@ class Split:
 
 
 def _check_count(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {value}")
-    return int(value)
+    return check_int(name, value, 1)
 
 
 def sine_samples(
@@ -39,9 +37,8 @@ def sine_samples(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return (x, y): x uniform in [0, 2π], y = sin(x) + Gaussian noise of std ``noise``."""
     num_samples = _check_count("num_samples", num_samples)
-    if not np.isfinite(noise) or noise < 0:
-        raise ValueError(f"noise must be a finite number >= 0, got {noise}")
-    rng = np.random.default_rng(seed)
+    noise = check_number("noise", noise, low=0.0)
+    rng = np.random.default_rng(check_seed(seed))
     x = rng.uniform(0.0, TWO_PI, size=num_samples).astype(np.float32)
     # sin in float64: NumPy's float32 sin takes a faster path on CPUs with AVX2 and rounds
     # differently there, which would make the data set depend on the computer.
@@ -53,10 +50,13 @@ def sine_samples(
 def split_sizes(num_samples: int, fractions=(0.6, 0.2, 0.2)) -> tuple[int, int, int]:
     """Return (train, validation, test) counts for ``fractions`` of ``num_samples``."""
     num_samples = _check_count("num_samples", num_samples)
+    if isinstance(fractions, (str, bytes)) or not hasattr(fractions, "__len__"):
+        raise TypeError(f"fractions must be 3 numbers (train, val, test), got "
+                        f"{type(fractions).__name__} {fractions!r}")
     if len(fractions) != 3:
         raise ValueError(f"fractions needs 3 values (train, val, test), got {len(fractions)}")
-    if any((not np.isfinite(f)) or f < 0 for f in fractions):
-        raise ValueError(f"fractions must be finite and >= 0, got {tuple(fractions)}")
+    fractions = tuple(check_number(f"fractions[{i}]", f, low=0.0)
+                      for i, f in enumerate(fractions))
     if not math.isclose(sum(fractions), 1.0, abs_tol=1e-9):
         raise ValueError(f"fractions must sum to 1, got {tuple(fractions)} (sum {sum(fractions)})")
     n_train = round(fractions[0] * num_samples)
@@ -69,7 +69,12 @@ def split_sizes(num_samples: int, fractions=(0.6, 0.2, 0.2)) -> tuple[int, int, 
 
 def split(x: np.ndarray, y: np.ndarray, fractions=(0.6, 0.2, 0.2)) -> Split:
     """Split already-shuffled samples into train/validation/test, in that order."""
-    x, y = np.asarray(x), np.asarray(y)
+    x = check_array("x", x, ndim=(1, 2))
+    y = check_array("y", y, ndim=(1, 2))
+    for name, a in (("x", x), ("y", y)):
+        if a.ndim == 2 and a.shape[1] != 1:
+            raise ValueError(f"{name} must hold one value per sample (shape (n,) or (n, 1)), "
+                             f"got shape {a.shape}")
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
     n_train, n_val, _ = split_sizes(len(x), fractions)
@@ -86,3 +91,16 @@ def sine_dataset(
     """Return the lesson-01 sine data set, split 60/20/20 by default."""
     x, y = sine_samples(num_samples, noise, seed)
     return split(x, y, fractions)
+
+
+def mse_vs_sin(prediction, x) -> float:
+    """Return mean((prediction - sin(x))**2), the error of predictions against the true sine.
+
+    ``prediction`` and ``x`` may be (n,) or (n, 1); lessons 03 to 05 all measure with it.
+    """
+    prediction = check_array("prediction", prediction)
+    x = check_array("x", x)
+    prediction, x = np.ravel(prediction), np.ravel(x)
+    if prediction.shape != x.shape:
+        raise ValueError(f"prediction and x differ in size: {prediction.size} vs {x.size}")
+    return float(np.mean((prediction - np.sin(x)) ** 2))

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from . import checks, data, models
 from .deploy.env import import_tf
-from .models import check_widths
 
 TASKS = ("regression", "classification")
 
@@ -74,6 +74,7 @@ def log_softmax(logits, temperature: float = 1.0):
     temperature = check_temperature(temperature)
     if _is_tf(logits):
         return import_tf().nn.log_softmax(logits / temperature, axis=-1)
+    logits = checks.check_array("logits", logits, ndim=(1, 2))
     z = np.asarray(logits, dtype=np.float64) / temperature
     z = z - z.max(axis=-1, keepdims=True)  # same result, no overflow in exp
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
@@ -88,9 +89,17 @@ def softmax(logits, temperature: float = 1.0):
 def distillation_loss(y_true, student_out, teacher_out, alpha: float):
     """Return α·MSE(y_true, student) + (1 − α)·MSE(teacher, student), a scalar."""
     alpha = check_alpha(alpha)
-    if not _is_tf(y_true, student_out, teacher_out):
+    if _is_tf(y_true, student_out, teacher_out):
+        shapes = [tuple(getattr(v, "shape", np.shape(v))) for v in (y_true, student_out,
+                                                                     teacher_out)]
+        if None not in sum(shapes, ()) and len(set(shapes)) != 1:
+            # TensorFlow would broadcast (n, 1) against (n,) into (n, n) without a word.
+            raise ValueError(f"y_true, student_out and teacher_out must have one shape, got "
+                             f"{shapes[0]}, {shapes[1]} and {shapes[2]}")
+    else:
         y_true, student_out, teacher_out = (
-            np.asarray(a, dtype=np.float64) for a in (y_true, student_out, teacher_out)
+            np.asarray(checks.check_array(name, a), dtype=np.float64) for name, a in
+            (("y_true", y_true), ("student_out", student_out), ("teacher_out", teacher_out))
         )
         if not y_true.shape == student_out.shape == teacher_out.shape:
             raise ValueError(
@@ -110,8 +119,9 @@ def soft_target_loss(labels, student_logits, teacher_logits, temperature: float,
     """
     alpha, temperature = check_alpha(alpha), check_temperature(temperature)
     if not _is_tf(labels, student_logits, teacher_logits):
-        labels = np.asarray(labels).reshape(-1)
-        s, t = np.asarray(student_logits), np.asarray(teacher_logits)
+        labels = checks.check_array("labels", labels).reshape(-1)
+        s = checks.check_array("student_logits", student_logits)
+        t = checks.check_array("teacher_logits", teacher_logits)
         if s.ndim != 2 or s.shape != t.shape or len(labels) != len(s):
             raise ValueError(
                 f"need logits of one shape (batch, classes) and one label per row, got "
@@ -132,46 +142,36 @@ def cross_entropy(labels, logits):
         tf = import_tf()
         labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
         return -tf.reduce_mean(tf.gather(log_softmax(logits), labels, axis=1, batch_dims=1))
-    labels = np.asarray(labels).reshape(-1)
+    labels = checks.check_array("labels", labels).reshape(-1)
+    logits = checks.check_array("logits", logits, ndim=2)
+    _check_classes(labels, logits)
     return -float(np.mean(log_softmax(logits)[np.arange(len(labels)), labels]))
+
+
+def _check_classes(labels: np.ndarray, logits: np.ndarray) -> None:
+    if len(labels) != len(logits):
+        raise ValueError(f"need one label per row of logits, got {len(labels)} labels for "
+                         f"{len(logits)} rows")
+    if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or (
+            labels.max() >= logits.shape[1]):
+        raise ValueError(f"labels must be integer classes in [0, {logits.shape[1]}), got "
+                         f"{labels}")
 
 
 def soft_kl(student_logits, teacher_logits, temperature: float):
     """Return the batch mean of KL(softmax(t/T) ‖ softmax(s/T)) (NumPy or TF)."""
+    if not _is_tf(student_logits, teacher_logits):
+        s = checks.check_array("student_logits", student_logits, ndim=2)
+        t = checks.check_array("teacher_logits", teacher_logits, ndim=2)
+        if s.shape != t.shape:
+            raise ValueError(f"student_logits and teacher_logits must have one shape, got "
+                             f"{s.shape} and {t.shape}")
     p_teacher = softmax(teacher_logits, temperature)
     log_ratio = log_softmax(teacher_logits, temperature) - log_softmax(student_logits, temperature)
     if _is_tf(p_teacher):
         tf = import_tf()
         return tf.reduce_mean(tf.reduce_sum(p_teacher * log_ratio, axis=-1))
     return float(np.mean(np.sum(p_teacher * log_ratio, axis=-1)))
-
-
-def build_mlp(widths: Sequence[int], rescale: tuple[float, float] | None = None,
-              dropout: float = 0.0, name: str = "mlp"):
-    """Return an uncompiled ReLU MLP of ``widths`` (linear output), as ``models.mlp`` builds.
-
-    ``rescale=(scale, offset)`` first maps the input to x·scale + offset: for x in [0, 2π],
-    :data:`SINE_RESCALE` gives [-1, 1], so that no first-layer neuron starts switched off for
-    every input (with all-positive x and a zero initial bias, a negative weight means the
-    neuron outputs 0 everywhere and never learns). ``dropout`` > 0 adds Dropout after each
-    hidden layer (used for the classification teacher).
-    """
-    widths = check_widths(widths)
-    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not (
-        0.0 <= dropout < 1.0
-    ):
-        raise ValueError(f"dropout must be a rate in [0, 1), got {dropout!r}")
-    tf = import_tf()
-    layers = [tf.keras.Input(shape=(widths[0],), name="x")]
-    if rescale is not None:
-        scale, offset = rescale
-        layers.append(tf.keras.layers.Rescaling(scale, offset=offset, name="rescale"))
-    for i, units in enumerate(widths[1:-1], start=1):
-        layers.append(tf.keras.layers.Dense(units, activation="relu", name=f"dense_{i}"))
-        if dropout:
-            layers.append(tf.keras.layers.Dropout(dropout, name=f"dropout_{i}"))
-    layers.append(tf.keras.layers.Dense(widths[-1], name="output"))
-    return tf.keras.Sequential(layers, name=name)
 
 
 def _batches(n: int, steps: int, batch_size: int, rng: np.random.Generator) -> np.ndarray:
@@ -183,11 +183,7 @@ def _batches(n: int, steps: int, batch_size: int, rng: np.random.Generator) -> n
 
 
 def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {value}")
-    return int(value)
+    return checks.check_int(name, value, 1)
 
 
 def train_student(student, x, y, teacher=None, *, task: str = "regression", alpha: float = 0.5,
@@ -204,31 +200,55 @@ def train_student(student, x, y, teacher=None, *, task: str = "regression", alph
     ``learning_rate``; ``seed`` fixes the batch order (initial weights are the model's own).
     The whole loop runs as one compiled TensorFlow graph: no per-epoch Python overhead.
     """
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    models.check_model(student, "student")
+    if teacher is not None:
+        models.check_model(teacher, "teacher")
+    task = checks.check_choice("task", task, TASKS)
     alpha, temperature = check_alpha(alpha), check_temperature(temperature)
     steps = _check_positive_int("steps", steps)
     batch_size = _check_positive_int("batch_size", batch_size)
-    if not learning_rate > 0:
-        raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
+    models.check_learning_rate(learning_rate)
+    seed = checks.check_seed(seed)
+    # Everything is checked before any training: NaN inputs or labels would otherwise train
+    # silently into NaN weights.
+    x = checks.check_array("x", x, ndim=2, allow_empty=True)
+    y = checks.check_array("y", y, ndim=(1, 2), allow_empty=True)
     x = np.asarray(x, dtype=np.float32)
-    if x.ndim != 2:
-        raise ValueError(f"x must have shape (samples, features), got {x.shape}")
     if len(x) == 0 or len(x) != len(y):
         raise ValueError(f"x and y need the same, non-zero length, got {len(x)} and {len(y)}")
+    n_in, n_out = models.io_widths(student)
+    if n_in is not None and x.shape[1] != n_in:
+        raise ValueError(f"x has {x.shape[1]} features per row but the student takes {n_in}")
     if task == "classification":
         if not np.all(np.asarray(y) == np.round(y)) or np.min(y) < 0:
             raise ValueError("classification labels must be integer classes >= 0")
+        if y.ndim == 2 and y.shape[1] != 1:
+            raise ValueError(f"classification labels must be one class per row, got shape "
+                             f"{y.shape}")
+        if n_out is not None and np.max(y) >= n_out:
+            raise ValueError(f"classification labels must be classes 0..{n_out - 1} (the "
+                             f"student has {n_out} outputs), got label {int(np.max(y))}")
         y = np.asarray(y, dtype=np.int32).reshape(-1)
     else:
         y = np.asarray(y, dtype=np.float32).reshape(len(x), -1)
+        if n_out is not None and y.shape[1] != n_out:
+            raise ValueError(f"y has {y.shape[1]} values per row but the student outputs "
+                             f"{n_out}")
     if teacher is None:
         if extra_x is not None:
             raise ValueError("extra_x needs a teacher to label it")
         alpha = 1.0  # labels only
+    else:
+        t_in, t_out = models.io_widths(teacher)
+        if (t_in, t_out) != (n_in, n_out) and None not in (t_in, t_out, n_in, n_out):
+            raise ValueError(f"teacher maps {t_in} inputs to {t_out} outputs but the student "
+                             f"{n_in} to {n_out}: they must match")
+    if extra_x is not None:
+        extra_x = checks.check_array("extra_x", extra_x, ndim=2)
+        if extra_x.shape[1:] != x.shape[1:]:
+            raise ValueError(f"extra_x rows must look like x rows {x.shape[1:]}, got "
+                             f"{extra_x.shape[1:]}")
     pool = x if extra_x is None else np.concatenate([x, np.asarray(extra_x, np.float32)])
-    if pool.shape[1:] != x.shape[1:]:
-        raise ValueError(f"extra_x rows must look like x rows {x.shape[1:]}, got {pool.shape[1:]}")
     if teacher is None:
         targets = np.zeros((len(pool), 1), np.float32)  # unused placeholder
     else:  # the teacher is fixed: label every input once, up front
@@ -274,7 +294,7 @@ def _run(student, x, y, pool, targets, label_idx, pool_idx, task, alpha, tempera
             with tf.GradientTape() as tape:
                 loss = loss_fn(tf.gather(x, li), tf.gather(y, li), tf.gather(pool, pi),
                                tf.gather(targets, pi))
-            optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+            optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights, strict=True))
         return loss
 
     loop(tf.constant(label_idx), tf.constant(pool_idx))
@@ -298,7 +318,7 @@ def spiral(n_per_class: int = 50, classes: int = 3, noise: float = 0.15, seed: i
             raise TypeError(f"{name} must be a number, got {value!r}")
         if not (math.isfinite(value) and value >= 0):
             raise ValueError(f"{name} must be finite and >= 0, got {value}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(checks.check_seed(seed))
     r = rng.uniform(0.05, 1.0, size=(classes, n_per_class))
     k = np.arange(classes)[:, None]
     angle = 2 * np.pi * (turns * r + k / classes)
@@ -312,7 +332,8 @@ def spiral(n_per_class: int = 50, classes: int = 3, noise: float = 0.15, seed: i
 def sine_extra_x(num_samples: int = SINE_EXTRA, seed: int = 0) -> np.ndarray:
     """Return (num_samples, 1) fresh unlabeled x, uniform in [0, 2π], for the teacher to label."""
     num_samples = _check_positive_int("num_samples", num_samples)
-    rng = np.random.default_rng([seed, 5])  # a stream apart from data.sine_dataset(seed)'s
+    # A stream apart from data.sine_dataset(seed)'s.
+    rng = np.random.default_rng([checks.check_seed(seed), 5])
     return rng.uniform(0.0, 2 * math.pi, size=(num_samples, 1)).astype(np.float32)
 
 
@@ -322,9 +343,10 @@ def sine_distillation_table(seed: int = 0, steps: int = STEPS) -> list[dict]:
     Rows: the teacher, then each student trained alone, distilled, and distilled with
     :data:`SINE_EXTRA` teacher-labelled extra x (about 10 s on two cores).
     """
-    from . import data, sizing
+    from . import sizing
     from .deploy import env
 
+    seed, steps = checks.check_seed(seed), _check_positive_int("steps", steps)
     split = data.sine_dataset(1000, noise=0.1, seed=seed)
 
     def row(name, widths, model):
@@ -334,7 +356,7 @@ def sine_distillation_table(seed: int = 0, steps: int = STEPS) -> list[dict]:
                 "test_mse_vs_sin": float(err)}
 
     env.set_seed(seed)
-    teacher = build_mlp(SINE_TEACHER, rescale=SINE_RESCALE, name="teacher")
+    teacher = models.mlp(SINE_TEACHER, rescale=SINE_RESCALE, name="teacher")
     train_student(teacher, split.x_train, split.y_train, steps=steps, seed=seed)
     rows = [row(f"teacher {_dashed(SINE_TEACHER)}", SINE_TEACHER, teacher)]
     ways = {"alone": {}, "distilled": {"teacher": teacher, "alpha": SINE_ALPHA},
@@ -343,7 +365,7 @@ def sine_distillation_table(seed: int = 0, steps: int = STEPS) -> list[dict]:
     for widths in SINE_STUDENTS:
         for way, kwargs in ways.items():
             env.set_seed(seed)  # every student of one size starts from the same weights
-            student = build_mlp(widths, rescale=SINE_RESCALE, name="student")
+            student = models.mlp(widths, rescale=SINE_RESCALE, name="student")
             train_student(student, split.x_train, split.y_train, steps=steps, seed=seed, **kwargs)
             rows.append(row(f"student {_dashed(widths)} {way}", widths, student))
     return rows
@@ -360,6 +382,8 @@ def spiral_distillation_table(seed: int = 0, steps: int = STEPS,
     from . import sizing
     from .deploy import env
 
+    seed, steps = checks.check_seed(seed), _check_positive_int("steps", steps)
+    checks.check_number("teacher_dropout", teacher_dropout, low=0.0, high=1.0, high_open=True)
     x, y = spiral(seed=seed, **SPIRAL)
     x_test, y_test = spiral_test(seed)
 
@@ -373,13 +397,13 @@ def spiral_distillation_table(seed: int = 0, steps: int = STEPS,
                 "test_accuracy": accuracy(model, x_test, y_test)}
 
     env.set_seed(seed)
-    teacher = build_mlp(SPIRAL_TEACHER, dropout=teacher_dropout, name="teacher")
+    teacher = models.mlp(SPIRAL_TEACHER, dropout=teacher_dropout, name="teacher")
     train_student(teacher, x, y, task="classification", steps=steps, seed=seed)
     rows = [row(f"teacher {_dashed(SPIRAL_TEACHER)}", SPIRAL_TEACHER, teacher)]
     for way, kwargs in (("alone", {}), ("distilled", {
             "teacher": teacher, "alpha": SPIRAL_ALPHA, "temperature": SPIRAL_TEMPERATURE})):
         env.set_seed(seed)
-        student = build_mlp(SPIRAL_STUDENT, name="student")
+        student = models.mlp(SPIRAL_STUDENT, name="student")
         train_student(student, x, y, task="classification", steps=steps, seed=seed, **kwargs)
         rows.append(row(f"student {_dashed(SPIRAL_STUDENT)} {way}", SPIRAL_STUDENT, student))
     return rows
@@ -388,7 +412,7 @@ def spiral_distillation_table(seed: int = 0, steps: int = STEPS,
 def spiral_test(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Return a large (x, labels) test set from the same spiral as :data:`SPIRAL`, new points."""
     settings = {**SPIRAL, "n_per_class": SPIRAL_TEST_PER_CLASS}
-    return spiral(seed=seed + 1000, **settings)
+    return spiral(seed=checks.check_seed(seed) + 1000, **settings)
 
 
 def _dashed(widths: Sequence[int]) -> str:

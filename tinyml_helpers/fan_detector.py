@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import vibration
+from . import checks, vibration
 from .deploy import cgen, export, tflite_file
 from .deploy.dense import Int8Model, data_bytes, int8_reference, layers_from_tflite
 from .deploy.files import write_files
@@ -69,6 +69,10 @@ def make(tflite: bytes, scaler, threshold: float, percentile: float,
          config: vibration.FanConfig | None = None) -> Detector:
     """Return a :class:`Detector` from a full-int8 12-in/12-out autoencoder, an
     :class:`anomaly.Scaler` and the threshold on :func:`reference` scores."""
+    if not isinstance(config, (vibration.FanConfig, type(None))):
+        raise TypeError(f"config must be a vibration.FanConfig, got {type(config).__name__}")
+    threshold = checks.check_number("threshold", threshold, low=0.0, low_open=True)
+    percentile = _check_percentile(percentile)
     tflite = tflite_file.read(tflite).data
     model = layers_from_tflite(tflite)
     if not isinstance(model, Int8Model):
@@ -84,11 +88,6 @@ def make(tflite: bytes, scaler, threshold: float, percentile: float,
         raise ValueError(f"scaler must have mean and std of {count} features")
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std)) and np.all(std > 0)):
         raise ValueError("scaler mean must be finite and std finite and > 0")
-    if not (isinstance(threshold, (int, float, np.floating)) and np.isfinite(threshold)
-            and threshold > 0):
-        raise ValueError(f"threshold must be a finite number > 0, got {threshold!r}")
-    if not 0 <= percentile <= 100:
-        raise ValueError(f"percentile must be in [0, 100], got {percentile}")
     cfg = config or vibration.FanConfig()
     return Detector(tflite, model, mean, std, float(threshold), float(percentile),
                     cfg.num_samples, float(cfg.sample_rate))
@@ -100,6 +99,7 @@ def calibrate(tflite: bytes, scaler, normal_windows, percentile: float = 99.0,
     own scores (int8, as the board computes them) on normal validation ``normal_windows``."""
     from .anomaly import threshold
 
+    percentile = _check_percentile(percentile)
     provisional = make(tflite, scaler, 1.0, percentile, config)
     scores = reference(provisional, normal_windows).score
     return make(tflite, scaler, threshold(scores, percentile), percentile, config)
@@ -107,6 +107,7 @@ def calibrate(tflite: bytes, scaler, normal_windows, percentile: float = 99.0,
 
 def saved_files(detector: Detector) -> dict[str, bytes | str]:
     """Return {file name: content} of what :func:`save` writes: the .tflite and the JSON."""
+    _check_detector(detector)
     meta = {"feature_names": list(vibration.FEATURE_NAMES),
             "mean": detector.mean.tolist(), "std": detector.std.tolist(),
             "threshold": detector.threshold, "percentile": detector.percentile,
@@ -117,26 +118,39 @@ def saved_files(detector: Detector) -> dict[str, bytes | str]:
 
 def save(detector: Detector, directory) -> list[Path]:
     """Write ``fan_autoencoder_int8.tflite`` and ``fan_detector.json`` into ``directory``."""
-    return write_files(directory, saved_files(detector))
+    files = saved_files(detector)
+    return write_files(_check_directory(directory), files)
 
 
 def load_exported(directory) -> Detector | None:
     """Return the :class:`Detector` saved in ``directory``, or None if lesson 07 saved none
     there (no ``fan_detector.json``); a partial or foreign export raises as :func:`load`."""
-    return load(directory) if (Path(directory) / JSON_NAME).exists() else None
+    directory = _check_directory(directory)
+    return load(directory) if (directory / JSON_NAME).exists() else None
 
 
 def load(directory) -> Detector:
     """Return the :class:`Detector` that :func:`save` wrote into ``directory``."""
-    directory = Path(directory)
+    directory = _check_directory(directory)
     paths = [directory / TFLITE_NAME, directory / JSON_NAME]
     missing = [p.name for p in paths if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"{directory} lacks {', '.join(missing)}: run lesson 07 "
                                 "(make build) to export the fan detector")
-    meta = json.loads(paths[1].read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(paths[1].read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{paths[1]} is not valid JSON ({err}): export it again with "
+                         "lesson 07") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{paths[1]} must hold a JSON object, got {type(meta).__name__}")
     if meta.get("feature_names") != list(vibration.FEATURE_NAMES):
         raise ValueError(f"{paths[1]} was made for other features: {meta.get('feature_names')}")
+    missing_keys = [k for k in ("mean", "std", "threshold", "percentile", "num_samples",
+                                "sample_rate") if k not in meta]
+    if missing_keys:
+        raise ValueError(f"{paths[1]} lacks {', '.join(missing_keys)}: export it again with "
+                         "lesson 07")
     from .anomaly import Scaler
 
     config = vibration.FanConfig(num_samples=int(meta["num_samples"]),
@@ -149,7 +163,8 @@ def load(directory) -> Detector:
 
 def to_counts(windows) -> np.ndarray:
     """Return windows in g as int16 accelerometer counts (rounded; saturating at ±2 g)."""
-    w = np.asarray(windows, dtype=np.float64)
+    w = np.asarray(checks.check_array("windows", windows, finite=False, allow_empty=True),
+                   dtype=np.float64)
     if w.ndim != 3 or w.shape[2] != 3:
         raise ValueError(f"windows must have shape (n, samples, 3), got {w.shape}")
     if not np.all(np.isfinite(w)):
@@ -159,7 +174,7 @@ def to_counts(windows) -> np.ndarray:
 
 def from_counts(counts) -> np.ndarray:
     """Return int16 counts as float32 g, exactly as the C code converts them."""
-    c = np.asarray(counts)
+    c = checks.check_array("counts", counts, finite=False, allow_empty=True)
     if not np.issubdtype(c.dtype, np.integer):
         raise TypeError(f"counts must be integers, got {c.dtype}")
     return c.astype(np.float32) / np.float32(COUNTS_PER_G)
@@ -180,6 +195,13 @@ class Stages:
 
 def scores_from_codes(detector: Detector, features, codes_out) -> np.ndarray:
     """Return the reconstruction error of ``features`` given the output codes (float64)."""
+    _check_detector(detector)
+    count = len(vibration.FEATURE_NAMES)
+    f = checks.check_array("features", features, ndim=2)
+    c = checks.check_array("codes_out", codes_out, ndim=2)
+    if f.shape[1] != count or f.shape != c.shape:
+        raise ValueError(f"features and codes_out must both have shape (n, {count}), got "
+                         f"{f.shape} and {c.shape}")
     z = (np.asarray(features, dtype=np.float64) - detector.mean) / detector.std
     z_hat = detector.model.output_scale * (np.asarray(codes_out, np.float64)
                                            - detector.model.output_zero_point)
@@ -189,7 +211,8 @@ def scores_from_codes(detector: Detector, features, codes_out) -> np.ndarray:
 def reference(detector: Detector, windows) -> Stages:
     """Return the :class:`Stages` of NumPy's features and TFLM's int8 arithmetic on
     ``windows`` (n, samples, 3) in g."""
-    w = np.asarray(windows)
+    _check_detector(detector)
+    w = checks.check_array("windows", windows, finite=False, allow_empty=True)
     if w.ndim != 3 or w.shape[1:] != (detector.num_samples, 3):
         raise ValueError(f"windows must have shape (n, {detector.num_samples}, 3), got {w.shape}")
     features = vibration.features(w, detector.sample_rate).astype(np.float64)
@@ -203,6 +226,7 @@ def reference(detector: Detector, windows) -> Stages:
 # --- C sources -------------------------------------------------------------------------------
 
 def _bins(detector: Detector) -> dict[str, tuple[int, int]]:
+    _check_detector(detector)
     out = {}
     for name, band in (("1X", vibration.ONE_X_BAND), ("BLADE", vibration.BLADE_BAND)):
         bins = vibration.dft_bins(detector.num_samples, detector.sample_rate, band)
@@ -247,6 +271,7 @@ def config_files(detector: Detector) -> dict[str, str]:
 
 def c_files(detector: Detector) -> dict[str, str]:
     """Return {file name: source} of the whole detector except ``tinyml_kernels.{h,c}``."""
+    _check_detector(detector)
     files = export.kernel_files(HAND_WRITTEN, C_DIR)
     files.update(config_files(detector))
     files.update(export.plain_c_files(detector.model, AE_PREFIX))
@@ -258,6 +283,7 @@ CHECK_OUTPUTS = 3 * len(vibration.FEATURE_NAMES) + 1  # features, codes in, code
 def check_files(detector: Detector) -> dict[str, str]:
     """Return :func:`c_files` plus ``fan_check.{h,c}``: a float invoke() for the firmware
     harness that runs the whole detector on one window and outputs every stage."""
+    _check_detector(detector)
     files = {"fan_check.h": _render("fan_check.h", "fan_check.h",
                                     INPUTS=str(3 * detector.num_samples),
                                     OUTPUTS=str(CHECK_OUTPUTS)),
@@ -284,9 +310,17 @@ def run_c(detector: Detector, counts, target: str = "host", build_dir=None,
     """
     from .deploy import firmware
 
+    _check_detector(detector)
+    if not isinstance(target, str):
+        raise TypeError(f"target must be 'host' or 'm4', got {type(target).__name__}")
+    checks.check_number("timeout_s", timeout_s, low=0.0, low_open=True)
+    if build_dir is not None:
+        _check_directory(build_dir)
     if target not in ("host", "m4"):
         raise ValueError(f"target must be 'host' or 'm4' (the Uno runs the sketch), got {target!r}")
-    c = np.asarray(counts)
+    c = checks.check_array("counts", counts, finite=False, allow_empty=True)
+    if len(c) == 0:
+        raise ValueError("counts is empty: give at least one window")
     if c.dtype != np.int16 or c.ndim != 3 or c.shape[1:] != (detector.num_samples, 3):
         raise ValueError(f"counts must be int16 of shape (n, {detector.num_samples}, 3), "
                          f"got {c.dtype} {c.shape}")
@@ -311,6 +345,7 @@ SAMPLES = (("off", False), ("low", False), ("low", True), ("medium", False), ("m
 def sample_windows(seed: int = SAMPLE_SEED) -> tuple[np.ndarray, list[tuple[str, bool]]]:
     """Return (int16 counts (7, 200, 3), [(speed, coin), ...]): one fresh fixed-mount window
     per case in :data:`SAMPLES`, none of them seen in training."""
+    seed = checks.check_seed(seed)
     counts = [to_counts(vibration.windows(speed, 1, imbalance=coin, seed=seed))[0]
               for speed, coin in SAMPLES]
     return np.stack(counts), list(SAMPLES)
@@ -320,10 +355,17 @@ def sample_windows(seed: int = SAMPLE_SEED) -> tuple[np.ndarray, list[tuple[str,
 
 def windows_header(counts: np.ndarray, labels: list[tuple[str, bool]]) -> str:
     """Return ``fan_windows.h``: the sample windows as int16 counts in flash, with labels."""
-    counts = np.asarray(counts)
+    counts = checks.check_array("counts", counts, finite=False, allow_empty=True)
     if counts.dtype != np.int16 or counts.ndim != 3 or counts.shape[2] != 3:
         raise ValueError(f"counts must be int16 of shape (n, samples, 3), got {counts.dtype} "
                          f"{counts.shape}")
+    if isinstance(labels, (str, bytes)) or not isinstance(labels, (list, tuple)):
+        raise TypeError(f"labels must be a list of (speed, coin) pairs, got "
+                        f"{type(labels).__name__}")
+    for i, label in enumerate(labels):
+        if not isinstance(label, (list, tuple)) or len(label) != 2:
+            raise TypeError(f"labels[{i}] must be a (speed, coin) pair, got {label!r}")
+        checks.check_bool(f"labels[{i}] coin", label[1])
     if len(labels) != len(counts) or not 0 < len(counts) <= 255:
         raise ValueError(f"need one (speed, coin) label per window (1 to 255), got "
                          f"{len(labels)} labels for {len(counts)} windows")
@@ -346,14 +388,34 @@ def windows_header(counts: np.ndarray, labels: list[tuple[str, bool]]) -> str:
 def expected_output(detector: Detector) -> str:
     """Return the serial lines of one pass of the fan sketch (timings shown as ``…``), from
     the NumPy/TFLM reference of the same computation."""
+    _check_detector(detector)
     counts, labels = sample_windows()
     ref = reference(detector, from_counts(counts))
+    cases = list(zip(labels, ref.score, ref.anomaly, strict=True))
     rows = [f"window={i}, speed={speed}, coin={'yes' if coin else 'no'}, score={score:.4f}, "
             f"threshold={detector.threshold:.4f}, verdict={'ANOMALY' if flag else 'normal'}, us=…"
-            for i, ((speed, coin), score, flag) in enumerate(zip(labels, ref.score, ref.anomaly))]
-    agree = int(sum(bool(flag) == coin for (_, coin), flag in zip(labels, ref.anomaly)))
+            for i, ((speed, coin), score, flag) in enumerate(cases)]
+    agree = int(sum(bool(flag) == coin for (_, coin), _, flag in cases))
     rows.append(f"pass 1: {agree} of {len(labels)} verdicts match the labels")
     return "\n".join(rows)
+
+
+def _check_detector(detector) -> Detector:
+    if not isinstance(detector, Detector):
+        raise TypeError(f"detector must be a fan_detector.Detector (from make, calibrate or "
+                        f"load), got {type(detector).__name__}")
+    return detector
+
+
+def _check_percentile(percentile) -> float:
+    return checks.check_number("percentile", percentile, low=0.0, high=100.0)
+
+
+def _check_directory(directory) -> Path:
+    if not isinstance(directory, (str, Path)) or isinstance(directory, str) and not directory:
+        raise TypeError(f"directory must be a folder path (str or Path), got "
+                        f"{type(directory).__name__} {directory!r}")
+    return Path(directory)
 
 
 def project(detector: Detector) -> DetectorProject:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import checks
+
 
 def _plt():
     import matplotlib.pyplot as plt
@@ -11,10 +13,21 @@ def _plt():
     return plt
 
 
+def _axes(ax, plt):
+    """Return ``ax``, or new axes when it is None; refuse anything that is not axes."""
+    if ax is None:
+        return plt.subplots(figsize=(8, 4))[1]
+    if not hasattr(ax, "plot") or not hasattr(ax, "scatter"):
+        raise TypeError(f"ax must be Matplotlib axes (e.g. from plt.subplots()), got "
+                        f"{type(ax).__name__}")
+    return ax
+
+
 def plot_split(data, ax=None):
     """Scatter the train / validation / test points of a sine :class:`Split`; return the axes."""
+    checks.check_split(data, "data")
     plt = _plt()
-    ax = ax or plt.subplots(figsize=(8, 4))[1]
+    ax = _axes(ax, plt)
     for (x, y), label, color in (
         ((data.x_train, data.y_train), "train", "tab:blue"),
         ((data.x_val, data.y_val), "validation", "tab:orange"),
@@ -29,9 +42,19 @@ def plot_split(data, ax=None):
 
 def plot_history(history, ax=None, skip: int = 10):
     """Plot training and validation loss per epoch (log scale), skipping the first epochs."""
-    plt = _plt()
-    ax = ax or plt.subplots(figsize=(8, 4))[1]
+    skip = checks.check_int("skip", skip, 0)
     hist = getattr(history, "history", history)
+    if not isinstance(hist, dict) or "loss" not in hist:
+        raise TypeError(f"history must be what model.fit returns (or its .history dict with a "
+                        f"'loss' list), got {type(history).__name__}")
+    checks.check_array("history['loss']", hist["loss"], ndim=1, finite=False)
+    if hist.get("val_loss") is not None:
+        checks.check_array("history['val_loss']", hist["val_loss"], ndim=1, allow_empty=True,
+                          finite=False)
+        if len(hist["val_loss"]) > len(hist["loss"]):
+            raise ValueError("history has more val_loss than loss values")
+    plt = _plt()
+    ax = _axes(ax, plt)
     epochs = np.arange(1, len(hist["loss"]) + 1)
     ax.plot(epochs[skip:], hist["loss"][skip:], label="training loss")
     if hist.get("val_loss"):
@@ -50,8 +73,23 @@ def plot_history(history, ax=None, skip: int = 10):
 
 def plot_predictions(x, y, predictions: dict, ax=None, title: str = "Predictions vs truth"):
     """Scatter data (x, y) with one line per entry of ``predictions`` {label: (x, y_hat)}."""
+    x, y = checks.check_array("x", x), checks.check_array("y", y)
+    if x.size != y.size:
+        raise ValueError(f"x and y must hold as many values, got {x.size} and {y.size}")
+    if not isinstance(predictions, dict):
+        raise TypeError(f"predictions must be a dict {{label: (x, y_hat)}}, got "
+                        f"{type(predictions).__name__}")
+    for label, pair in predictions.items():
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise TypeError(f"predictions[{label!r}] must be an (x, y_hat) pair")
+        px = checks.check_array(f"predictions[{label!r}] x", pair[0])
+        py = checks.check_array(f"predictions[{label!r}] y_hat", pair[1])
+        if px.size != py.size:
+            raise ValueError(f"predictions[{label!r}]: x and y_hat must hold as many values, "
+                             f"got {px.size} and {py.size}")
+    title = checks.check_str("title", title)
     plt = _plt()
-    ax = ax or plt.subplots(figsize=(8, 4))[1]
+    ax = _axes(ax, plt)
     ax.scatter(np.ravel(x), np.ravel(y), s=6, color="tab:gray", alpha=0.6, label="data")
     grid = np.linspace(0, 2 * np.pi, 200)
     ax.plot(grid, np.sin(grid), color="black", lw=1, ls="--", label="sin(x)")

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from . import checks, data
 from .deploy.env import import_tf, quiet_stderr, set_seed
 
 # Pruning hyper-parameters measured on the lesson-01 sine model (see lesson 03): a gentler
@@ -27,9 +28,9 @@ RAMP_FRACTION = 0.5
 
 def check_sparsity(sparsity) -> float:
     """Return ``sparsity`` as a float after checking it lies in [0, 1)."""
-    if isinstance(sparsity, bool) or not isinstance(sparsity, numbers.Real):
+    if isinstance(sparsity, (bool, np.bool_)) or not isinstance(sparsity, numbers.Real):
         raise TypeError(f"sparsity must be a number in [0, 1), got {sparsity!r}")
-    if not 0.0 <= float(sparsity) < 1.0:
+    if not 0.0 <= float(sparsity) < 1.0:  # NaN fails this too
         raise ValueError(
             f"sparsity must be in [0, 1) (the fraction of weights set to zero), got {sparsity}"
         )
@@ -43,7 +44,7 @@ def magnitude_mask(weights, sparsity: float) -> np.ndarray:
     is the same on every run.
     """
     sparsity = check_sparsity(sparsity)
-    w = np.asarray(weights)
+    w = checks.check_array("weights", weights, allow_empty=True)
     n_remove = round(sparsity * w.size)
     order = np.argsort(np.abs(w).ravel(), kind="stable")  # stable: ties keep C order
     keep = np.ones(w.size, dtype=bool)
@@ -77,7 +78,13 @@ def _chosen_names(model, layers: Iterable[str] | None) -> list[str]:
         return names
     if isinstance(layers, str):
         layers = [layers]
+    if not isinstance(layers, Iterable):
+        raise TypeError(f"layers must be Dense layer names (a list of str), got "
+                        f"{type(layers).__name__} {layers!r}")
     chosen = list(layers)
+    if not chosen:
+        raise ValueError(f"layers is empty: name at least one Dense layer of {names}, or pass "
+                         "None for all of them")
     unknown = [name for name in chosen if name not in names]
     if unknown:
         raise ValueError(f"no Dense layer named {unknown}; the model has {names}")
@@ -86,7 +93,10 @@ def _chosen_names(model, layers: Iterable[str] | None) -> list[str]:
 
 def copy_model(model):
     """Return an independent copy of a Keras model (same architecture and weights)."""
+    from .models import check_model
+
     tf = import_tf()
+    check_model(model)
     clone = tf.keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
     return clone
@@ -122,9 +132,20 @@ def overall_sparsity(model) -> float:
 
 
 def _check_epochs(epochs) -> int:
-    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs <= 0:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    return int(epochs)
+    return checks.check_int("epochs", epochs)
+
+
+def _check_training(model, split, learning_rate, batch_size, seed) -> None:
+    """Check the training arguments shared by the fine-tuning functions (before any work)."""
+    from .models import check_data_widths, check_learning_rate
+
+    checks.check_split(split, "split")
+    for part in ("train", "val"):
+        check_data_widths(model, getattr(split, f"x_{part}"), getattr(split, f"y_{part}"),
+                          f"split.x_{part}", f"split.y_{part}")
+    check_learning_rate(learning_rate)
+    checks.check_int("batch_size", batch_size)
+    checks.check_seed(seed)
 
 
 def finetune_masked(model, split, epochs: int = 80, learning_rate: float = FINETUNE_LR,
@@ -139,6 +160,7 @@ def finetune_masked(model, split, epochs: int = 80, learning_rate: float = FINET
 
     epochs = _check_epochs(epochs)
     dense_layers(model)  # type check
+    _check_training(model, split, learning_rate, batch_size, seed)
 
     class KeepMask(tf.keras.constraints.Constraint):
         def __init__(self, mask):
@@ -176,9 +198,26 @@ def pruned_models(model, split, targets: Sequence[float], epochs: int = 80,
     counters and optimizer state are reset before each target. Each result is the same as a
     fresh run (checked in tests/test_pruning.py).
     """
-    targets = [check_sparsity(t) for t in targets]
+    targets = _check_targets("targets", targets)
     epochs = _check_epochs(epochs)
     chosen = _chosen_names(model, layers)
+    _check_training(model, split, learning_rate, batch_size, seed)
+    # Everything is checked now, at the call; the generator below only trains.
+    return _pruned_models(model, split, targets, epochs, chosen, learning_rate, batch_size,
+                          seed)
+
+
+def _check_targets(name: str, targets) -> list[float]:
+    if isinstance(targets, (str, bytes)) or not isinstance(targets, Iterable):
+        raise TypeError(f"{name} must be a list of sparsities in [0, 1), got "
+                        f"{type(targets).__name__} {targets!r}")
+    targets = [check_sparsity(t) for t in targets]
+    if not targets:
+        raise ValueError(f"{name} is empty: give at least one sparsity")
+    return targets
+
+
+def _pruned_models(model, split, targets, epochs, chosen, learning_rate, batch_size, seed):
     tf = import_tf()
     import tensorflow_model_optimization as tfmot
 
@@ -226,20 +265,39 @@ def prune_with_tfmot(model, split, target_sparsity: float, epochs: int = 80,
     return pruned
 
 
+def _check_inputs(model, x, name: str = "x") -> np.ndarray:
+    """Return ``x`` as float32 after checking it is finite (n, features) input for ``model``."""
+    from .models import io_widths
+
+    x = checks.check_array(name, x, ndim=2)
+    width = io_widths(model)[0]
+    if width is not None and x.shape[1] != width:
+        raise ValueError(f"{name} must have shape (n, {width}) for model {model.name!r}, got "
+                         f"{x.shape}")
+    return np.asarray(x, dtype=np.float32)
+
+
 def predict(model, x) -> np.ndarray:
     """Return ``model``'s outputs for ``x`` (an eager call: no tracing for tiny inputs)."""
-    return np.asarray(model(np.asarray(x, dtype=np.float32), training=False))
+    from .models import check_model
+
+    check_model(model)
+    return np.asarray(model(_check_inputs(model, x), training=False))
 
 
-def mse_vs_sin(model, x) -> float:
-    """Return mean((model(x) - sin(x))²): the error against the true, noise-free curve."""
-    x = np.asarray(x, dtype=np.float32)
-    return float(np.mean((predict(model, x) - np.sin(x)) ** 2))
+def model_mse_vs_sin(model, x) -> float:
+    """Return mean((model(x) - sin(x))²): the error of ``model`` against the true, noise-free
+    curve (:func:`data.mse_vs_sin` of its predictions)."""
+    x = np.asarray(checks.check_array("x", x), dtype=np.float32)
+    return data.mse_vs_sin(predict(model, x), x)
 
 
 def tflite_bytes(model) -> bytes:
     """Return ``model`` converted to a float32 .tflite flatbuffer (no optimizations)."""
+    from .models import check_model
+
     tf = import_tf()
+    check_model(model)
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     with quiet_stderr(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -267,13 +325,12 @@ def csr_bytes(matrix, value_bytes: int = 4, index_bytes: int | None = None) -> i
     (r + 1)·index_bytes. ``index_bytes=None`` picks the smallest of 1, 2, 4 bytes that holds
     both the largest column index and nnz (the last row pointer).
     """
-    m = np.asarray(matrix)
+    m = checks.check_array("matrix", matrix, allow_empty=True)
     if m.ndim != 2:
         raise ValueError(f"csr_bytes needs a 2-D matrix, got shape {m.shape}")
-    for name, value in (("value_bytes", value_bytes), ("index_bytes", index_bytes)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value <= 0):
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    value_bytes = checks.check_int("value_bytes", value_bytes)
+    if index_bytes is not None:
+        index_bytes = checks.check_int("index_bytes", index_bytes)
     rows, cols = m.shape
     nnz = int(np.count_nonzero(m))
     if index_bytes is None:
@@ -288,10 +345,12 @@ def neuron_scores(model, x=None) -> list[np.ndarray]:
     the neuron's mean activation over ``x``, so a neuron that never fires (a dead ReLU)
     scores 0 however large its weights.
     """
+    from .models import kernel_and_bias
+
     layers = dense_layers(model)
-    pairs = [layer.get_weights() for layer in layers]
+    pairs = [kernel_and_bias(layer) for layer in layers]
     scores = []
-    h = None if x is None else np.asarray(x, dtype=np.float32)
+    h = None if x is None else _check_inputs(model, x)
     for i, layer in enumerate(layers[:-1]):
         kernel, bias = pairs[i]
         outgoing = np.linalg.norm(pairs[i + 1][0], axis=1)
@@ -311,14 +370,16 @@ def live_neurons(model, x) -> list[int]:
     were all pruned) adds nothing a bias could not; one whose outgoing weights are all zero is
     disconnected.
     """
+    from .models import kernel_and_bias
+
     layers = dense_layers(model)
-    h = np.asarray(x, dtype=np.float32)
+    h = _check_inputs(model, x)
     counts = []
     for layer, after in itertools.pairwise(layers):
-        kernel, bias = layer.get_weights()
+        kernel, bias = kernel_and_bias(layer)
         h = np.asarray(layer.activation(h @ kernel + bias))
         varies = np.ptp(h, axis=0) > 1e-6
-        connected = np.any(after.get_weights()[0] != 0, axis=1)
+        connected = np.any(kernel_and_bias(after)[0] != 0, axis=1)
         counts.append(int(np.sum(varies & connected)))
     return counts
 
@@ -333,35 +394,45 @@ def neuron_prune(model, keep: Sequence[int], x=None):
     from . import models
 
     layers = dense_layers(model)
+    if isinstance(keep, (str, bytes)) or not isinstance(keep, Iterable):
+        raise TypeError(f"keep must be a list of neuron counts, one per hidden layer, got "
+                        f"{type(keep).__name__} {keep!r}")
     keep = tuple(keep)
     if len(keep) != len(layers) - 1:
         raise ValueError(
             f"keep needs one width per hidden layer ({len(layers) - 1}), got {keep}"
         )
     for width, layer in zip(keep, layers[:-1], strict=True):
-        if isinstance(width, bool) or not isinstance(width, numbers.Integral):
+        if isinstance(width, (bool, np.bool_)) or not isinstance(width, numbers.Integral):
             raise TypeError(f"keep must hold ints, got {width!r}")
         if not 1 <= width <= layer.units:
             raise ValueError(f"can keep 1..{layer.units} neurons of {layer.name!r}, got {width}")
     chosen = [np.sort(np.argsort(-s, kind="stable")[:k])
               for s, k in zip(neuron_scores(model, x), keep, strict=True)]
-    activation = layers[0].get_config()["activation"]
-    n_in = int(layers[0].get_weights()[0].shape[0])
+    hidden = [layer.get_config()["activation"] for layer in layers[:-1]]
+    if any(a != hidden[0] for a in hidden) or layers[-1].get_config()["activation"] != "linear":
+        raise ValueError("neuron_prune rebuilds the model with models.mlp: every hidden layer "
+                         "must share one activation and the output layer must be linear")
+    activation = hidden[0] if hidden else "linear"
+    n_in = int(models.kernel_and_bias(layers[0])[0].shape[0])
     # Same builder and name as the original (tensor names inside a .tflite include the model
     # name), so sizes compare like for like.
     small = models.mlp((n_in, *keep, layers[-1].units), activation=activation,
                        name=model.name)
     rows = slice(None)
     for i, (layer, new) in enumerate(zip(layers, small.layers, strict=True)):
-        kernel, bias = layer.get_weights()
+        kernel, bias = models.kernel_and_bias(layer)
         cols = chosen[i] if i < len(chosen) else slice(None)
         new.set_weights([kernel[rows][:, cols], bias[cols]])
         rows = cols
     return small
 
 
-def weight_bytes(model) -> bytes:
-    """Return every Dense kernel and bias of ``model`` as float32 bytes, one after another."""
+def weights_blob(model) -> bytes:
+    """Return every Dense kernel and bias of ``model`` as float32 bytes, one after another.
+
+    (Raw bytes, to gzip; their length is the ``weight_bytes`` of :func:`sweep`'s rows.)
+    """
     arrays = [w for layer in dense_layers(model) for w in layer.get_weights()]
     return b"".join(np.asarray(w, dtype="<f4").tobytes() for w in arrays)
 
@@ -377,20 +448,26 @@ def sweep(model, split, sparsities: Sequence[float], epochs: int = 80,
     file's ``tflite_bytes`` and ``gzip_bytes`` (None without: a conversion takes ~0.7 s).
     Sparsity 0 is the model as given, not fine-tuned.
     """
-    targets = [check_sparsity(t) for t in sparsities]
-    trained = iter(pruned_models(model, split, [t for t in targets if t > 0], epochs=epochs,
-                                 layers=layers, seed=seed))
+    targets = _check_targets("sparsities", sparsities)
+    tflite = checks.check_bool("tflite", tflite)
+    checks.check_split(split, "split", need_test=True)
+    _check_epochs(epochs)
+    _chosen_names(model, layers)
+    checks.check_seed(seed)
+    positive = [t for t in targets if t > 0]
+    trained = iter(pruned_models(model, split, positive, epochs=epochs, layers=layers,
+                                 seed=seed) if positive else [])
     rows = []
     for target in targets:
         pruned = model if target == 0 else next(trained)
-        raw = weight_bytes(pruned)
+        raw = weights_blob(pruned)
         flatbuffer = tflite_bytes(pruned) if tflite else None
         rows.append({
             "sparsity": target,
             "layer_sparsity": layer_sparsity(pruned),
             "overall_sparsity": overall_sparsity(pruned),
             "live_neurons": live_neurons(pruned, split.x_train),
-            "test_mse_vs_sin": mse_vs_sin(pruned, split.x_test),
+            "test_mse_vs_sin": model_mse_vs_sin(pruned, split.x_test),
             "weight_bytes": len(raw),
             "weights_gzip_bytes": gzip_size(raw),
             "tflite_bytes": None if flatbuffer is None else len(flatbuffer),
@@ -401,6 +478,13 @@ def sweep(model, split, sparsities: Sequence[float], epochs: int = 80,
 
 def format_sweep(rows: Sequence[dict]) -> str:
     """Return :func:`sweep` rows as an aligned text table."""
+    keys = ("sparsity", "layer_sparsity", "overall_sparsity", "live_neurons", "test_mse_vs_sin",
+            "weight_bytes", "weights_gzip_bytes", "tflite_bytes", "gzip_bytes")
+    if isinstance(rows, (dict, str, bytes)) or not isinstance(rows, Sequence):
+        raise TypeError(f"rows must be the list sweep() returns, got {type(rows).__name__}")
+    for i, r in enumerate(rows):
+        if not isinstance(r, dict) or not set(keys) <= set(r):
+            raise ValueError(f"rows[{i}] is not a sweep() row (needs keys {', '.join(keys)})")
     names = list(rows[0]["layer_sparsity"]) if rows else []
     with_tflite = bool(rows) and rows[0]["tflite_bytes"] is not None
     head = f"{'target':>7}" + "".join(f"{n:>9}" for n in names)

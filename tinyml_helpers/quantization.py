@@ -12,8 +12,9 @@ import warnings
 
 import numpy as np
 
-from . import data, models
-from .deploy import env
+from . import checks, data, models
+from .data import mse_vs_sin  # noqa: F401  (re-exported: lesson 04 measures with it)
+from .deploy import dense, env
 from .deploy.quant import (  # noqa: F401  (re-exported for lesson 04)
     affine_params,
     check_bits,
@@ -32,6 +33,13 @@ def fake_quantize(x, bits: int = 8, symmetric: bool = True, axis: int | None = N
     Dense kernel of shape (inputs, outputs) the output channels are ``axis=-1``).
     """
     x = check_finite("x", x)
+    bits = check_bits(bits)
+    symmetric = checks.check_bool("symmetric", symmetric)
+    if axis is not None:
+        axis = checks.check_int("axis", axis, minimum=-max(x.ndim, 1))
+        if axis >= max(x.ndim, 1):
+            raise ValueError(f"axis must be in -{x.ndim}…{x.ndim - 1} for x of shape {x.shape}, "
+                             f"got {axis}")
     dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64
     if x.size == 0:
         return x.astype(dtype)
@@ -52,29 +60,29 @@ def quantize_model_weights(model_or_pairs, bits: int = 8, symmetric: bool = True
     does not matter (lesson 02). Accepts a Keras model or a list of (W, b) NumPy pairs.
     """
     bits = check_bits(bits)
+    symmetric = checks.check_bool("symmetric", symmetric)
+    per_channel = checks.check_bool("per_channel", per_channel)
     pairs = model_or_pairs
-    if not isinstance(model_or_pairs, (list, tuple)):
+    if isinstance(model_or_pairs, (list, tuple)):
+        dense.from_pairs(pairs)  # refuses anything that is not a chain of finite (W, b)
+    else:
         pairs = models.dense_weights(model_or_pairs)
     axis = -1 if per_channel else None
     return [(fake_quantize(w, bits, symmetric, axis), np.array(b)) for w, b in pairs]
 
 
 def forward(pairs, x) -> np.ndarray:
-    """Return the NumPy forward pass of a ReLU MLP given as [(W, b), ...] (linear output)."""
-    h = np.asarray(x, dtype=np.float32)
-    for i, (w, b) in enumerate(pairs):
-        h = h @ w + b
-        if i < len(pairs) - 1:
-            h = np.maximum(h, 0.0)
-    return h
+    """Return the NumPy forward pass of a ReLU MLP given as [(W, b), ...] (linear output).
 
-
-def mse_vs_sin(prediction, x) -> float:
-    """Return mean((prediction - sin(x))**2), the error against the true sine."""
-    prediction, x = np.ravel(prediction), np.ravel(x)
-    if prediction.shape != x.shape:
-        raise ValueError(f"prediction and x differ in size: {prediction.size} vs {x.size}")
-    return float(np.mean((prediction - np.sin(x)) ** 2))
+    It is the deploy core's :func:`~tinyml_helpers.deploy.dense.float_reference`, the float C
+    kernel's arithmetic, on the pairs (W of shape (inputs, outputs), as Keras stores it).
+    """
+    layers = dense.from_pairs(pairs)
+    x = checks.check_array("x", x, ndim=(1, 2))
+    n_in = layers[0].weights.shape[1]
+    if (x.shape[1] if x.ndim == 2 else 1) != n_in:
+        raise ValueError(f"x must have shape (n, {n_in}) for these weights, got {x.shape}")
+    return dense.float_reference(layers, x)
 
 
 def sine_representative(split) -> np.ndarray:
@@ -83,14 +91,32 @@ def sine_representative(split) -> np.ndarray:
     Calibration sets the int8 input range from these values; if they stopped short of 2π,
     inputs near 2π would saturate at code 127.
     """
+    checks.check_split(split, "split", need_val=False)
+    if np.ndim(split.x_train) == 2 and np.shape(split.x_train)[1] != 1:
+        raise ValueError(f"sine_representative is for the one-input sine model; split.x_train "
+                         f"has shape {np.shape(split.x_train)}: pass representative inputs "
+                         "yourself")
     ends = np.array([[0.0], [data.TWO_PI]], dtype=np.float32)
     return np.concatenate([np.asarray(split.x_train, dtype=np.float32), ends])
+
+
+def _check_representative(representative):
+    """Return ``representative`` after checking it is None, a generator function or a finite
+    (n, features) array (what ``litert.convert`` calibrates int8 ranges from)."""
+    if representative is None or callable(representative):
+        return representative
+    return checks.check_array("representative", representative, ndim=2)
 
 
 def table_row(name: str, tflite_bytes: bytes, split) -> dict:
     """Return one comparison row: sizes, test MSE vs sin(x) and tensor dtypes of a .tflite."""
     from .deploy import litert
 
+    name = checks.check_str("name", name)
+    if not isinstance(tflite_bytes, (bytes, bytearray)):
+        raise TypeError(f"tflite_bytes must be the bytes of a .tflite (litert.convert's "
+                        f"result), got {type(tflite_bytes).__name__}")
+    checks.check_split(split, "split", need_val=False, need_test=True)
     pred = litert.predict(tflite_bytes, split.x_test)
     return {
         "name": name,
@@ -105,6 +131,15 @@ def ptq_table(model, split, representative=None, modes=None) -> list[dict]:
     """Return a :func:`table_row` per post-training quantization mode of ``model``."""
     from .deploy import litert
 
+    models.check_model(model)
+    checks.check_split(split, "split", need_val=False, need_test=True)
+    if modes is not None:
+        if isinstance(modes, str) or not isinstance(modes, (list, tuple)) or not modes:
+            raise TypeError(f"modes must be a non-empty list of conversion modes "
+                            f"({', '.join(litert.MODES)}), got {modes!r}")
+        for mode in modes:
+            checks.check_choice("mode", mode, litert.MODES)
+    representative = _check_representative(representative)
     if representative is None:
         representative = sine_representative(split)
     rows = []
@@ -132,13 +167,16 @@ def qat_model(model, calibration=None, learning_rate: float = 3e-4, decay_steps:
     ``decay_steps`` the learning rate follows a cosine from ``learning_rate`` down to 0, so
     the fine-tune ends settled instead of wherever the last noisy step left it.
     """
-    if not learning_rate > 0:
-        raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
+    models.check_learning_rate(learning_rate)
+    decay_steps = checks.check_int("decay_steps", decay_steps, 0)
     tf = env.import_tf()  # sets TF_USE_LEGACY_KERAS before tfmot imports TensorFlow
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tfmot's own distutils deprecation warnings
         import tensorflow_model_optimization as tfmot
 
+    models.check_model(model)
+    if calibration is not None:
+        calibration = checks.check_array("calibration", calibration, ndim=2)
     qmodel = tfmot.quantization.keras.quantize_model(model)
     if calibration is not None:
         x = check_finite("calibration", np.asarray(calibration, dtype=np.float32))
@@ -165,6 +203,15 @@ def qat_model(model, calibration=None, learning_rate: float = 3e-4, decay_steps:
 def qat_fine_tune(model, split, epochs: int = 20, learning_rate: float = 3e-4,
                   representative=None, batch_size: int = 64, progress: bool = False):
     """Return the QAT version of ``model``: ranges calibrated, fine-tuned for ``epochs``."""
+    epochs = checks.check_int("epochs", epochs)
+    batch_size = checks.check_int("batch_size", batch_size)
+    progress = checks.check_bool("progress", progress)
+    models.check_learning_rate(learning_rate)
+    checks.check_split(split, "split")
+    if callable(representative):
+        raise TypeError("representative must be an (n, features) array here: QAT calibrates "
+                        "its ranges from the values themselves")
+    representative = _check_representative(representative)
     if representative is None:
         representative = sine_representative(split)
     steps = epochs * math.ceil(len(split.x_train) / batch_size)
@@ -178,6 +225,14 @@ def qat_row(model, split, epochs: int = 20, learning_rate: float = 3e-4,
     """Return the :func:`table_row` of ``model`` fine-tuned with QAT and converted to int8."""
     from .deploy import litert
 
+    checks.check_seed(seed)
+    checks.check_int("epochs", epochs)
+    models.check_learning_rate(learning_rate)
+    checks.check_split(split, "split", need_test=True)
+    if callable(representative):
+        raise TypeError("representative must be an (n, features) array here: QAT calibrates "
+                        "its ranges from the values themselves")
+    representative = _check_representative(representative)
     if representative is None:
         representative = sine_representative(split)
     env.set_seed(seed)  # the fine-tune shuffles the training data
@@ -187,6 +242,13 @@ def qat_row(model, split, epochs: int = 20, learning_rate: float = 3e-4,
 
 def format_rows(rows, reference: str = "float32") -> str:
     """Return comparison rows as an aligned text table, MSE also relative to ``reference``."""
+    keys = ("name", "tflite_bytes", "weight_bytes", "test_mse_vs_sin", "dtypes")
+    if isinstance(rows, dict) or not isinstance(rows, (list, tuple)):
+        raise TypeError(f"rows must be a list of table_row() dicts, got {type(rows).__name__}")
+    for i, r in enumerate(rows):
+        if not isinstance(r, dict) or not set(keys) <= set(r):
+            raise ValueError(f"rows[{i}] is not a table_row() row (needs keys {', '.join(keys)})")
+    reference = checks.check_str("reference", reference)
     base = next((r["test_mse_vs_sin"] for r in rows if r["name"] == reference), math.nan)
     header = (f"{'model':<10}{'.tflite B':>10}{'weight B':>10}{'MSE vs sin':>12}"
               f"{'vs ' + reference:>12}  dtypes")

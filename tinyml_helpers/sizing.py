@@ -11,6 +11,9 @@ import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
+from . import checks
 from .models import check_widths
 
 # Bytes per stored number for each way of storing a model.
@@ -80,7 +83,7 @@ def get_board(key: str) -> Board:
 
 def layer_table(model_or_widths) -> list[LayerSize]:
     """Return one :class:`LayerSize` per layer (input first) of a width list or Keras model."""
-    if isinstance(model_or_widths, (list, tuple)):
+    if isinstance(model_or_widths, (list, tuple, np.ndarray)):
         return _table_from_widths(check_widths(model_or_widths))
     return _table_from_keras(model_or_widths)
 
@@ -154,8 +157,7 @@ def model_bytes(model_or_widths, dtype: str = "float32") -> int:
     ``"int8"`` means int8 weights with int32 biases (how TFLite stores them); the per-channel
     scales and zero points are left out here.
     """
-    if dtype not in BYTES_PER_VALUE:
-        raise ValueError(f"unknown dtype {dtype!r}; choose from {', '.join(BYTES_PER_VALUE)}")
+    checks.check_choice("dtype", dtype, BYTES_PER_VALUE)
     rows = layer_table(model_or_widths)
     if dtype == "int8":
         return sum(r.weights * 1 + r.biases * INT8_BIAS_BYTES for r in rows)
@@ -169,8 +171,7 @@ def activation_values(model_or_widths) -> int:
 
 def activation_bytes(model_or_widths, dtype: str = "float32") -> int:
     """Return the RAM needed for activations when each value is stored as ``dtype``."""
-    if dtype not in BYTES_PER_VALUE:
-        raise ValueError(f"unknown dtype {dtype!r}; choose from {', '.join(BYTES_PER_VALUE)}")
+    checks.check_choice("dtype", dtype, BYTES_PER_VALUE)
     return activation_values(model_or_widths) * BYTES_PER_VALUE[dtype]
 
 
@@ -214,6 +215,7 @@ def check_fit(flash_needed: int, ram_needed: int, board: str) -> Fit:
 
 def fit_report(model_or_widths, dtype: str = "float32") -> list[Fit]:
     """Return a :class:`Fit` for every board in :data:`BOARDS` for the model stored as ``dtype``."""
+    checks.check_choice("dtype", dtype, BYTES_PER_VALUE)
     flash = model_bytes(model_or_widths, dtype)
     ram = activation_bytes(model_or_widths, dtype)
     return [check_fit(flash, ram, key) for key in BOARDS]
@@ -244,6 +246,9 @@ def format_boards() -> str:
 
 def format_fits(fits: Sequence[Fit]) -> str:
     """Return a :func:`fit_report` as aligned text: bytes needed vs available, and a verdict."""
+    if isinstance(fits, Fit) or not isinstance(fits, Sequence) or not all(
+            isinstance(f, Fit) for f in fits):
+        raise TypeError("fits must be a list of sizing.Fit, as fit_report returns")
     lines = [f"{'board':<20} {'flash (weights)':<32} {'RAM (activations)':<28} fits?"]
     for f in fits:
         b = f.board
@@ -258,6 +263,7 @@ def format_fits(fits: Sequence[Fit]) -> str:
 
 def human_bytes(n: int) -> str:
     """Return ``n`` bytes as a short human string (B, KB, MB with 1024 steps)."""
+    n = checks.check_int("n", n, 0)
     if n < KB:
         return f"{n} B"
     if n < MB:

@@ -30,6 +30,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from . import checks
+
 SPEEDS = {"off": 0.0, "low": 2.0, "medium": 3.0, "high": 4.0}  # revolutions per second
 AXES = ("x", "y", "z")
 ONE_X_BAND = (1.5, 5.0)  # Hz: where the once-per-revolution peak lies at low..high
@@ -69,8 +71,13 @@ class FanConfig:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name.endswith("_range"):
-                if (len(value) != 2 or not all(np.isfinite(v) and v > 0 for v in value)
-                        or value[0] > value[1]):
+                if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+                    raise TypeError(f"{f.name} must be a (low, high) pair of numbers, got "
+                                    f"{value!r}")
+                if len(value) == 2:
+                    for v in value:
+                        checks.check_number(f.name, v)
+                if len(value) != 2 or not all(v > 0 for v in value) or value[0] > value[1]:
                     raise ValueError(f"{f.name} must be (low, high) with 0 < low <= high, "
                                      f"got {value}")
             elif isinstance(f.default, float):
@@ -108,6 +115,10 @@ def check_speed(speed: str) -> float:
 
 def mount_response(freq, natural_hz: float, damping: float) -> tuple[np.ndarray, np.ndarray]:
     """Return (gain, phase lag) of a spring-mass mount driven at ``freq`` Hz."""
+    freq = checks.check_array("freq", freq, allow_empty=True)
+    for name, value in (("natural_hz", natural_hz), ("damping", damping)):
+        if not np.all(checks.check_array(name, value) > 0):
+            raise ValueError(f"{name} must be > 0, got {value}")
     r = np.asarray(freq, dtype=np.float64) / natural_hz
     gain = 1.0 / np.sqrt((1 - r**2) ** 2 + (2 * damping * r) ** 2)
     return gain, np.arctan2(2 * damping * r, 1 - r**2)
@@ -142,13 +153,18 @@ def windows(speed: str, count: int, imbalance: bool = False, robust: bool = Fals
     base = check_speed(speed)
     count = _check_int("count", count, 1)
     seed = _check_int("seed", seed, 0)
+    imbalance = checks.check_bool("imbalance", imbalance)
+    robust = checks.check_bool("robust", robust)
     rng = np.random.default_rng([seed, list(SPEEDS).index(speed), int(bool(robust))])
     n, fs = cfg.num_samples, cfg.sample_rate
     t = np.arange(n) / fs
 
     rev = base * np.clip(1 + cfg.speed_jitter * rng.standard_normal(count), 0.5, 1.5)
     start = rng.uniform(0, 2 * np.pi, count)  # where the rotor is when the window starts
-    jitter = lambda: 1 + cfg.amplitude_jitter * rng.standard_normal(count)
+
+    def jitter():
+        return 1 + cfg.amplitude_jitter * rng.standard_normal(count)
+
     if robust:
         mount_hz = rng.uniform(*cfg.mount_hz_range, count)
         damping = rng.uniform(*cfg.damping_range, count)
@@ -205,7 +221,11 @@ def dataset(normal_per_speed: int = 150, anomalous_per_speed: int = 40, robust: 
     normal_per_speed = _check_int("normal_per_speed", normal_per_speed, 5)
     anomalous_per_speed = _check_int("anomalous_per_speed", anomalous_per_speed, 1)
     seed = _check_int("seed", seed, 0)
-    if isinstance(anomaly_speeds, str) or not anomaly_speeds:
+    robust = checks.check_bool("robust", robust)
+    if not isinstance(config, (FanConfig, type(None))):
+        raise TypeError(f"config must be a FanConfig, got {type(config).__name__}")
+    if isinstance(anomaly_speeds, str) or not isinstance(anomaly_speeds, (list, tuple)) or (
+            not anomaly_speeds):
         raise ValueError(f"anomaly_speeds must be a non-empty list of speed names, "
                          f"got {anomaly_speeds!r}")
     for speed in anomaly_speeds:
@@ -234,6 +254,13 @@ def dataset(normal_per_speed: int = 150, anomalous_per_speed: int = 40, robust: 
 
 def dft_bins(num_samples: int, sample_rate: float, band: tuple) -> np.ndarray:
     """Return the indices of the DFT bins whose frequency lies in [band[0], band[1])."""
+    num_samples = _check_int("num_samples", num_samples, 1)
+    sample_rate = checks.check_number("sample_rate", sample_rate, low=0.0, low_open=True)
+    if isinstance(band, (str, bytes)) or not hasattr(band, "__len__") or len(band) != 2:
+        raise TypeError(f"band must be a (low, high) pair of frequencies in Hz, got {band!r}")
+    low, high = (checks.check_number("band", f, low=0.0) for f in band)
+    if low >= high:
+        raise ValueError(f"band must be (low, high) with low < high, got {tuple(band)}")
     freqs = np.arange(num_samples // 2 + 1) * sample_rate / num_samples
     return np.flatnonzero((freqs >= band[0]) & (freqs < band[1]))
 
@@ -245,15 +272,15 @@ def features(x, sample_rate: float = 200.0) -> np.ndarray:
     RMS is taken after removing the window's mean (gravity); MAD is the median absolute
     deviation from the median; a peak is the largest DFT amplitude 2|X_k|/N in a band.
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(checks.check_array("windows", x, finite=False, allow_empty=True),
+                   dtype=np.float64)
     if x.ndim != 3 or x.shape[2] != 3:
         raise ValueError(f"windows must have shape (n, samples, 3), got {x.shape}")
     if x.shape[0] == 0 or x.shape[1] < 8:
         raise ValueError(f"need at least one window of >= 8 samples, got shape {x.shape}")
     if not np.all(np.isfinite(x)):
         raise ValueError("windows contain NaN or inf")
-    if not sample_rate > 0:
-        raise ValueError(f"sample_rate must be > 0, got {sample_rate}")
+    sample_rate = checks.check_number("sample_rate", sample_rate, low=0.0, low_open=True)
     n = x.shape[1]
     centred = x - x.mean(axis=1, keepdims=True)
     rms = np.sqrt(np.mean(centred**2, axis=1))

@@ -11,8 +11,8 @@ Then ``arduino/`` and ``wokwi/`` are regenerated from what lessons 06 and 07 exp
 ``--update-projects`` is given; otherwise the build lists the files that differ and keeps the
 committed ones, so a machine that computes other last bits never silently rewrites them.
 
-``python -m tinyml_helpers.tooling.build --refresh`` instead re-executes the sources in place (what is
-committed, with outputs, for students and for nbval), stripping run-specific metadata.
+``python -m tinyml_helpers.tooling.build --refresh`` instead re-executes the sources in place
+(what is committed, with outputs, for students and for nbval), stripping run-specific metadata.
 """
 
 from __future__ import annotations
@@ -288,7 +288,8 @@ def refresh(names: list[str] | None = None) -> int:
 
 def main(argv=None) -> int:
     """Command line for ``make build`` (and ``--refresh`` for authors)."""
-    parser = argparse.ArgumentParser(prog="python -m tinyml_helpers.tooling.build", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m tinyml_helpers.tooling.build",
+                                     description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("lessons", nargs="*", help="lesson numbers or file names (default: all)")
     parser.add_argument("--refresh", action="store_true",
