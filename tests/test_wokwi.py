@@ -203,7 +203,7 @@ def test_validate_reads_a_path_and_reports_bad_json(tmp_path, esp32):
     bad.write_text('{"version": 1,\n "parts": [}', encoding="utf-8")
     with pytest.raises(ValueError, match=r"broken.json: not valid JSON: .* line 2"):
         wokwi.validate(bad)
-    with pytest.raises(ValueError, match="cannot read"):
+    with pytest.raises(FileNotFoundError, match="cannot read"):
         wokwi.validate(tmp_path / "missing.json")
     with pytest.raises(TypeError, match="expected a diagram dict or a path"):
         wokwi.validate(42)

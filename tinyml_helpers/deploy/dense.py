@@ -61,7 +61,8 @@ class Int8Model:
 
     def dequantize(self, q) -> np.ndarray:
         """Return int8 output codes as float32 values."""
-        return (np.asarray(q, dtype=np.float32) - self.output_zero_point) * np.float32(
+        codes = _int8_codes("q", quant.real_array("q", q))
+        return (codes.astype(np.float32) - self.output_zero_point) * np.float32(
             self.output_scale)
 
     @property
@@ -93,16 +94,35 @@ def float_layers(model) -> list[FloatDense]:
         if act not in ("relu", "linear"):
             raise ValueError(
                 f"plain-C export supports relu or linear activations; {layer.name!r} uses {act}")
-        if len(layer.input.shape) != 2:
+        if not layer.built:
+            raise ValueError(f"layer {layer.name!r} has no weights yet: build or train the "
+                             "model first")
+        try:
+            shape = tuple(layer.input.shape)
+        except (AttributeError, RuntimeError):  # a layer never called on a symbolic input
+            shape = None
+        if shape is not None and len(shape) != 2:
             raise ValueError(f"layer {layer.name!r} needs a flat (batch, features) input, got "
-                             f"{tuple(layer.input.shape)}")
-        kernel, bias = layer.kernel.numpy(), (layer.bias.numpy() if layer.use_bias else None)
-        if bias is None:
-            bias = np.zeros(kernel.shape[1], dtype=np.float32)
+                             f"{shape}")
+        kernel = layer.kernel.numpy()
+        bias = layer.bias.numpy() if layer.use_bias and layer.bias is not None \
+            else np.zeros(kernel.shape[1], dtype=np.float32)
+        _check_finite_weights(layer.name, kernel, bias)
         layers.append(FloatDense(np.ascontiguousarray(kernel.T, dtype=np.float32),
                                  bias.astype(np.float32), act == "relu"))
     _check_chain([lay.weights.shape for lay in layers])
     return layers
+
+
+def _check_finite_weights(name: str, weights, bias) -> None:
+    """Raise ValueError naming the layer if its weights or bias hold NaN or inf (as float32)."""
+    for what, values in (("weights", weights), ("bias", bias)):
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = np.isfinite(np.asarray(values, dtype=np.float32))
+        if not np.all(finite):
+            raise ValueError(f"layer {name!r}: its {what} contain {int(np.sum(~finite))} "
+                             "NaN or inf values (or values too large for float32); "
+                             "retrain or fix the model before exporting it")
 
 
 def _check_chain(shapes) -> None:
@@ -139,7 +159,21 @@ def _read_graph(tflite):
         ops.append(op)
     if not ops:
         raise ValueError("the model has no FULLY_CONNECTED op to export")
+    flow = int(graph.inputs[0])
+    for i, op in enumerate(ops, start=1):
+        if int(op.inputs[0]) != flow:
+            raise ValueError(f"FULLY_CONNECTED op {i} does not take the previous layer's "
+                             "output (or the model input): not a plain stack of Dense layers")
+        flow = int(op.outputs[0])
+    if flow != int(graph.outputs[0]):
+        raise ValueError("the model output is not the last FULLY_CONNECTED op's output: not a "
+                         "plain stack of Dense layers")
     return t, graph, ops
+
+
+def _tensor_name(graph, index: int) -> str:
+    name = graph.tensors[index].name
+    return bytes(name).decode("utf-8", "replace") if name is not None else f"tensor {index}"
 
 
 # A few operators a student may meet, named in error messages.
@@ -168,7 +202,8 @@ def float_layers_from_tflite(tflite: bytes) -> list[FloatDense]:
         if weights is None:
             raise ValueError("the FULLY_CONNECTED weights are not constant")
         bias = tflite_file.tensor_values(model, bias_idx, np.float32)
-        bias = np.zeros(weights.shape[0], np.float32) if bias is None else bias
+        bias = np.zeros(weights.shape[0], np.float32) if bias is None else bias.reshape(-1)
+        _check_finite_weights(_tensor_name(graph, filt), weights, bias)
         layers.append(FloatDense(np.ascontiguousarray(weights), bias.copy(),
                                  op.builtinOptions.fusedActivationFunction == 1))
     _check_chain([lay.weights.shape for lay in layers])
@@ -182,18 +217,31 @@ def int8_layers(tflite: bytes) -> Int8Model:
 
     def qparams(index: int) -> tuple[np.ndarray, np.ndarray]:
         q = tensors[index].quantization
-        if tensors[index].type != _INT8 or q is None or q.scale is None:
-            raise ValueError(f"tensor {tensors[index].name!r} is not int8: convert with full "
+        name = _tensor_name(graph, index)
+        if tensors[index].type != _INT8 or q is None or q.scale is None or not len(q.scale) \
+                or q.zeroPoint is None or len(q.zeroPoint) != len(q.scale):
+            raise ValueError(f"tensor {name!r} is not int8: convert with full "
                              "int8 quantization and int8 input/output")
-        return np.asarray(q.scale, dtype=np.float32), np.asarray(q.zeroPoint, dtype=np.int64)
+        scale = np.asarray(q.scale, dtype=np.float32)
+        if not np.all(np.isfinite(scale)) or np.any(scale <= 0):
+            raise ValueError(f"tensor {name!r} has a quantization scale that is not a positive "
+                             f"finite number: {scale.tolist()}")
+        return scale, np.asarray(q.zeroPoint, dtype=np.int64)
+
+    def per_tensor(index: int) -> tuple[float, int]:
+        scale, zero_point = qparams(index)
+        if len(scale) != 1:
+            raise ValueError(f"tensor {_tensor_name(graph, index)!r} is quantized per channel; "
+                             "activations need one scale and zero point")
+        return scale, zero_point
 
     layers = []
     for op in ops:
         inp, filt, bias_idx = (list(op.inputs) + [-1])[:3]
         out = op.outputs[0]
-        in_scale, in_zp = qparams(inp)
+        in_scale, in_zp = per_tensor(inp)
         w_scale, w_zp = qparams(filt)
-        out_scale, out_zp = qparams(out)
+        out_scale, out_zp = per_tensor(out)
         weights = tflite_file.tensor_values(model, filt, np.int8)
         if weights is None:
             raise ValueError("the FULLY_CONNECTED weights are not constant")
@@ -201,7 +249,10 @@ def int8_layers(tflite: bytes) -> Int8Model:
             raise ValueError("weights with a non-zero zero point are not supported")
         n_out = weights.shape[0]
         bias = tflite_file.tensor_values(model, bias_idx, np.int32)
-        bias = np.zeros(n_out, np.int32) if bias is None else bias.astype(np.int32)
+        bias = np.zeros(n_out, np.int32) if bias is None else bias.reshape(-1).astype(np.int32)
+        if len(w_scale) not in (1, n_out):
+            raise ValueError(f"weights {_tensor_name(graph, filt)!r} have {len(w_scale)} scales "
+                             f"for {n_out} output channels")
         w_scale = np.broadcast_to(w_scale, (n_out,))  # per-tensor -> per-channel
         # As TFLM: the float32 scales are combined in double precision.
         pairs = [quant.quantize_multiplier(float(np.float64(in_scale[0]) * np.float64(s)
@@ -214,19 +265,40 @@ def int8_layers(tflite: bytes) -> Int8Model:
             input_zero_point=int(in_zp[0]), output_zero_point=int(out_zp[0]),
             act_min=max(-128, int(out_zp[0])) if relu else -128, act_max=127, relu=relu))
     _check_chain([lay.weights.shape for lay in layers])
-    in_scale, in_zp = qparams(graph.inputs[0])
-    out_scale, out_zp = qparams(graph.outputs[0])
+    in_scale, in_zp = per_tensor(graph.inputs[0])
+    out_scale, out_zp = per_tensor(graph.outputs[0])
     return Int8Model(layers, float(in_scale[0]), int(in_zp[0]), float(out_scale[0]),
                      int(out_zp[0]))
 
 
-# --- the NumPy forward passes (mirrors of the C kernels) ------------------------------------------------------------
+# --- the NumPy forward passes (mirrors of the C kernels) ------------------------------------
+
+def _rows(name: str, values, n_in: int) -> np.ndarray:
+    """Return ``values`` as (n, n_in) rows after checking they are real numbers of that shape."""
+    rows = quant.real_array(name, values)
+    if rows.ndim == 1 and n_in == 1:
+        rows = rows[:, None]
+    if rows.ndim != 2 or rows.shape[1] != n_in:
+        raise ValueError(f"{name} must have shape (n, {n_in}), got {rows.shape}")
+    if len(rows) == 0:
+        raise ValueError(f"{name} is empty: give at least one row")
+    return rows
+
 
 def int8_reference(model: Int8Model, codes) -> np.ndarray:
     """Return the int8 output codes for int8 input ``codes`` [n, n_in], computed like TFLM."""
-    x = np.asarray(codes, dtype=np.int64)
-    if x.ndim == 1:
-        x = x[:, None]
+    if not isinstance(model, Int8Model):
+        raise TypeError(f"model must be an Int8Model (from int8_layers), got "
+                        f"{type(model).__name__}")
+    if not isinstance(model.layers, (list, tuple)) or not model.layers \
+            or not all(isinstance(lay, Int8Dense) for lay in model.layers):
+        raise TypeError("the Int8Model's layers must be a non-empty list of Int8Dense")
+    for i, lay in enumerate(model.layers, start=1):
+        if np.ndim(lay.weights) != 2 or np.shape(lay.bias) != (np.shape(lay.weights)[0],):
+            raise ValueError(f"layer {i}: weights must be (outputs, inputs) and bias "
+                             f"(outputs,), got {np.shape(lay.weights)} and {np.shape(lay.bias)}")
+    _check_chain([np.shape(lay.weights) for lay in model.layers])
+    x = _int8_codes("codes", _rows("codes", codes, model.n_inputs)).astype(np.int64)
     for layer in model.layers:
         acc = (x - layer.input_zero_point) @ layer.weights.T.astype(np.int64) + layer.bias
         y = quant.requantize(acc, layer.multiplier, layer.shift) + layer.output_zero_point
@@ -234,8 +306,27 @@ def int8_reference(model: Int8Model, codes) -> np.ndarray:
     return x.astype(np.int8)
 
 
+def _int8_codes(name: str, codes: np.ndarray) -> np.ndarray:
+    if not np.issubdtype(codes.dtype, np.integer):
+        raise TypeError(f"{name} must be int8 codes (integers), got dtype {codes.dtype}; "
+                        "quantize float inputs first (Int8Model.quantize)")
+    if codes.size and (codes.min() < -128 or codes.max() > 127):
+        raise ValueError(f"{name} must lie in [-128, 127], got {codes.min()}..{codes.max()}")
+    return codes
+
+
+def _count(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
 def all_int8_codes(n_inputs: int, extra_random: int = 0) -> np.ndarray:
     """Return rows in which every input takes each of the 256 int8 codes (plus random rows)."""
+    n_inputs = _count("n_inputs", n_inputs, 1)
+    extra_random = _count("extra_random", extra_random, 0)
     base = np.arange(256)
     rows = np.stack([(base + 85 * j) % 256 - 128 for j in range(n_inputs)], axis=1)
     if extra_random:
@@ -244,18 +335,33 @@ def all_int8_codes(n_inputs: int, extra_random: int = 0) -> np.ndarray:
     return rows.astype(np.int8)
 
 
+def _check_float_layers(layers) -> list[FloatDense]:
+    if not isinstance(layers, (list, tuple)) or not layers \
+            or not all(isinstance(lay, FloatDense) for lay in layers):
+        raise TypeError("layers must be a non-empty list of FloatDense (from float_layers), got "
+                        f"{type(layers).__name__}")
+    for i, lay in enumerate(layers, start=1):
+        w, b = np.asarray(lay.weights), np.asarray(lay.bias)
+        if w.ndim != 2 or 0 in w.shape or b.shape != (w.shape[0],):
+            raise ValueError(f"layer {i}: weights must be (outputs, inputs) and bias "
+                             f"(outputs,), got {w.shape} and {b.shape}")
+        _check_finite_weights(f"layer {i}", w, b)
+    _check_chain([np.asarray(lay.weights).shape for lay in layers])
+    return list(layers)
+
+
 def float_reference(layers: list[FloatDense], x) -> np.ndarray:
     """Return the float outputs for inputs ``x`` [n, n_in], computed like the C kernel."""
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim == 1:
-        x = x[:, None]
+    layers = _check_float_layers(layers)
+    x = _rows("x", x, np.asarray(layers[0].weights).shape[1]).astype(np.float32)
+    if not np.all(np.isfinite(x)):
+        raise ValueError("x contains NaN or inf (or values too large for float32)")
     for layer in layers:
-        x = x @ layer.weights.T + layer.bias
+        x = x @ np.asarray(layer.weights, dtype=np.float32).T \
+            + np.asarray(layer.bias, dtype=np.float32)
         if layer.relu:
             x = np.maximum(x, 0)
     return x
-
-
 
 
 def from_pairs(pairs) -> list[FloatDense]:

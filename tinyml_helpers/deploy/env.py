@@ -70,8 +70,8 @@ def quiet_stderr():
 def _check_keras_choice() -> None:
     if "tensorflow" in sys.modules and os.environ.get("TF_USE_LEGACY_KERAS") != "1":
         raise RuntimeError(
-            "TensorFlow was imported before tinyml_helpers.deploy.env.setup(); tfmot then sees Keras 3. "
-            "Restart the runtime and call env.setup() before importing tensorflow."
+            "TensorFlow was imported before tinyml_helpers.deploy.env.setup(); tfmot then sees "
+            "Keras 3. Restart the runtime and call env.setup() before importing tensorflow."
         )
 
 
@@ -96,8 +96,8 @@ def import_tf():
 
 def set_seed(seed: int = DEFAULT_SEED) -> None:
     """Seed Python, NumPy and (if imported) TensorFlow so runs repeat exactly."""
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be a non-negative int below 2**32, got {seed!r}")
     import numpy as np
 
     os.environ["PYTHONHASHSEED"] = str(seed)
@@ -112,8 +112,10 @@ def setup(seed: int = DEFAULT_SEED, tensorflow: bool = True):
 
     With ``tensorflow=False`` only Python and NumPy are seeded, for lessons that need no TF.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be a non-negative int below 2**32, got {seed!r}")
+    if not isinstance(tensorflow, bool):
+        raise TypeError(f"tensorflow must be True or False, got {tensorflow!r}")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     tf = None
     if tensorflow:

@@ -14,13 +14,14 @@ holds only checked identifiers and finite numbers.
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
 import numpy as np
 
 from . import cgen, tflite_file
-from .dense import FloatDense, Int8Model
+from .dense import FloatDense, Int8Dense, Int8Model
 
 C_TEMPLATES = Path(__file__).resolve().parent / "templates" / "c"
 KERNEL_DIR = Path(__file__).resolve().parent / "c"
@@ -71,7 +72,16 @@ def parse_c_array(text: str) -> bytes:
     match = re.search(r"\{([^}]*)\}", text)
     if not match:
         raise ValueError("no { ... } array initialiser found in the C source")
-    values = [int(v, 0) for v in re.findall(r"0x[0-9a-fA-F]+|\b\d+\b", match.group(1))]
+    body = re.sub(r"/\*.*?\*/|//[^\n]*", " ", match.group(1), flags=re.DOTALL)
+    items = [item.strip() for item in body.split(",")]
+    if items and not items[-1]:
+        items.pop()  # a trailing comma
+    bad = next((item for item in items if not re.fullmatch(r"0[xX][0-9a-fA-F]+|\d+", item)), None)
+    if bad is not None:
+        raise ValueError(f"the array holds {bad!r}: not a byte array of hex or decimal values")
+    values = [int(v, 16) if v[:2].lower() == "0x" else int(v, 10) for v in items]
+    if not values:
+        raise ValueError("the array is empty")
     if any(v > 255 for v in values):
         raise ValueError("the array holds values above 255: not a byte array")
     return bytes(values)
@@ -85,14 +95,26 @@ def plain_c_files(model, prefix: str = "model") -> dict[str, str]:
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", prefix):
         raise ValueError(f"prefix must be a lower-case C identifier, got {prefix!r}")
     if isinstance(model, Int8Model):
+        if not isinstance(model.layers, (list, tuple)) or not model.layers:
+            raise ValueError("the Int8Model has no layers")
+        _check_layers(model.layers, "int8")
         return _files(model.layers, prefix, "int8", _int8_io(model, prefix.upper()))
     if isinstance(model, list) and model and all(isinstance(x, FloatDense) for x in model):
+        _check_layers(model, "float")
         return _files(model, prefix, "float", "")
     raise TypeError("plain_c_files expects an Int8Model (from dense.int8_layers) or a list of "
                     f"FloatDense (from dense.float_layers), got {type(model).__name__}")
 
 
 def _int8_io(model: Int8Model, up: str) -> str:
+    for what in ("input_scale", "output_scale"):
+        value = getattr(model, what)
+        if isinstance(value, bool) or not isinstance(value, (float, int, np.floating)) \
+                or not np.isfinite(value) or value <= 0:
+            raise ValueError(f"the Int8Model's {what} must be a positive finite number, got "
+                             f"{value!r}")
+    for what in ("input_zero_point", "output_zero_point"):
+        _check_int_range("the Int8Model", what, getattr(model, what), -128, 127)
     return _render("plain_model_int8_io.h", UP=up,
                    INPUT_SCALE=cgen.float_literal(model.input_scale),
                    INPUT_ZERO_POINT=cgen.int_literal(model.input_zero_point),
@@ -100,17 +122,64 @@ def _int8_io(model: Int8Model, up: str) -> str:
                    OUTPUT_ZERO_POINT=cgen.int_literal(model.output_zero_point))
 
 
-def _check_layers(layers) -> None:
-    for i, (before, after) in enumerate(zip(layers, layers[1:]), start=1):
+def _array(i: int, what: str, value, ndim: int) -> np.ndarray:
+    if not isinstance(value, np.ndarray) or value.ndim != ndim or value.size == 0:
+        raise ValueError(f"layer {i}: {what} must be a non-empty {ndim}-D NumPy array, got "
+                         f"{getattr(value, 'shape', type(value).__name__)}")
+    if value.dtype == np.bool_ or not np.issubdtype(value.dtype, np.number):
+        raise TypeError(f"layer {i}: {what} must hold numbers, got dtype {value.dtype}")
+    return value
+
+
+def _check_int_range(where, what: str, values, low: int, high: int) -> None:
+    where = f"layer {where}" if isinstance(where, int) else where
+    values = np.asarray(values)
+    if not np.issubdtype(values.dtype, np.integer) or values.dtype == np.bool_:
+        raise TypeError(f"{where}: {what} must be integers, got dtype {values.dtype}")
+    if values.size and (values.min() < low or values.max() > high):
+        raise ValueError(f"{where}: {what} must lie in {low}..{high}, got "
+                         f"{values.min()}..{values.max()}")
+
+
+def _check_layers(layers, kind: str) -> None:
+    """Check every layer before any C is written: shapes, chaining, finite and in range."""
+    expected = Int8Dense if kind == "int8" else FloatDense
+    for i, lay in enumerate(layers, start=1):
+        if not isinstance(lay, expected):
+            raise TypeError(f"layer {i} is a {type(lay).__name__}, not a {expected.__name__}")
+        w = _array(i, "weights", lay.weights, 2)
+        b = _array(i, "bias", lay.bias, 1)
+        if b.shape != (w.shape[0],):
+            raise ValueError(f"layer {i}: weights must be (outputs, inputs) and bias "
+                             f"(outputs,), got {w.shape} and {b.shape}")
+        if max(w.shape) > 65535:
+            raise ValueError(f"layer {i} is wider than the kernels' 16-bit sizes")
+        if not isinstance(lay.relu, (bool, np.bool_)):
+            raise TypeError(f"layer {i}: relu must be True or False, got {lay.relu!r}")
+        if kind == "float":
+            for what, values in (("weights", w), ("bias", b)):
+                with np.errstate(over="ignore", invalid="ignore"):
+                    finite = np.isfinite(values.astype(np.float32))
+                if not np.all(finite):
+                    raise ValueError(f"layer {i}: its {what} contain NaN or inf (or values too "
+                                     "large for float32); C cannot hold them")
+            continue
+        _check_int_range(i, "weights", w, -128, 127)
+        _check_int_range(i, "bias", b, -(2**31), 2**31 - 1)
+        for what in ("multiplier", "shift"):
+            if np.shape(getattr(lay, what)) != (w.shape[0],):
+                raise ValueError(f"layer {i}: {what} must have one value per output, got shape "
+                                 f"{np.shape(getattr(lay, what))}")
+        _check_int_range(i, "multiplier", lay.multiplier, 0, 2**31 - 1)
+        _check_int_range(i, "shift", lay.shift, -31, 30)
+        for what in ("input_zero_point", "output_zero_point", "act_min", "act_max"):
+            _check_int_range(i, what, getattr(lay, what), -128, 127)
+        if lay.act_min > lay.act_max:
+            raise ValueError(f"layer {i}: act_min {lay.act_min} > act_max {lay.act_max}")
+    for i, (before, after) in enumerate(itertools.pairwise(layers), start=1):
         if before.weights.shape[0] != after.weights.shape[1]:
             raise ValueError(f"layers {i} and {i + 1} do not chain: {before.weights.shape[0]} "
                              f"outputs feed {after.weights.shape[1]} inputs")
-    for i, lay in enumerate(layers, start=1):
-        if lay.weights.ndim != 2 or lay.bias.shape != (lay.weights.shape[0],):
-            raise ValueError(f"layer {i}: weights must be (outputs, inputs) and bias "
-                             f"(outputs,), got {lay.weights.shape} and {lay.bias.shape}")
-        if max(lay.weights.shape) > 65535:
-            raise ValueError(f"layer {i} is wider than the kernels' 16-bit sizes")
 
 
 def _buffers(i: int, n_layers: int) -> tuple[str, str]:
@@ -141,7 +210,6 @@ def _layer(i: int, n_layers: int, lay, kind: str) -> tuple[str, str]:
 
 
 def _files(layers, prefix: str, kind: str, quantization: str) -> dict[str, str]:
-    _check_layers(layers)
     ctype = "int8_t" if kind == "int8" else "float"
     parts = [_layer(i, len(layers), lay, kind) for i, lay in enumerate(layers, start=1)]
     up = prefix.upper()
@@ -160,6 +228,12 @@ def _files(layers, prefix: str, kind: str, quantization: str) -> dict[str, str]:
 def kernel_files(names=KERNEL_FILES, folder: Path = KERNEL_DIR) -> dict[str, str]:
     """Return {file name: source} of hand-written C files in ``folder``: by default the
     kernels (``deploy/c``) the generated code calls."""
+    if isinstance(names, (str, bytes)) or not isinstance(names, (list, tuple)) or not names:
+        raise TypeError(f"names must be a non-empty list of file names, got {names!r}")
+    if not isinstance(folder, (str, Path)):
+        raise TypeError(f"folder must be a path, got {type(folder).__name__}")
+    if not Path(folder).is_dir():
+        raise FileNotFoundError(f"folder {folder} does not exist")
     files = {}
     for name in names:
         path = Path(folder) / cgen.file_name(name)

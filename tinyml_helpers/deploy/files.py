@@ -22,6 +22,12 @@ def _umask() -> int:
     return mask
 
 
+def _check_path(name: str, path) -> Path:
+    if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise TypeError(f"{name} must be a path (str or Path), got {path!r}")
+    return Path(path)
+
+
 def _check_content(name: str, content) -> None:
     if not isinstance(content, (str, bytes, bytearray)):
         raise TypeError(f"content of {name} must be str or bytes, got {type(content).__name__}")
@@ -49,10 +55,12 @@ def write_atomic(path, content: str | bytes) -> Path:
 
     Text is written as UTF-8 with ``\\n`` line ends on every platform.
     """
-    path = Path(path)
+    path = _check_path("path", path)
     _check_content(path.name, content)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"folder {path.parent} does not exist")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a file")
     tmp = _temp_copy(path, content)
     try:
         os.replace(tmp, path)
@@ -74,8 +82,13 @@ def write_files(directory, files: dict[str, str | bytes]) -> list[Path]:
     for name, content in files.items():
         file_name(name)
         _check_content(name, content)
-    directory = Path(directory)
+    directory = _check_path("directory", directory)
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"{directory} is a file, not a folder")
     directory.mkdir(parents=True, exist_ok=True)
+    for name in files:
+        if (directory / name).is_dir():
+            raise ValueError(f"{directory / name} is a folder, not a file")
     staged: list[tuple[str, Path]] = []
     try:
         for name, content in files.items():
@@ -91,6 +104,7 @@ def write_files(directory, files: dict[str, str | bytes]) -> list[Path]:
 
 def new_folder_beside(target: Path) -> Path:
     """Return a new empty folder next to ``target`` (for staging), with the umask's mode."""
+    target = _check_path("target", target)
     target.parent.mkdir(parents=True, exist_ok=True)
     new = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
     os.chmod(new, 0o777 & ~_umask())  # mkdtemp makes it private; the result is not
@@ -99,6 +113,14 @@ def new_folder_beside(target: Path) -> Path:
 
 def swap_in(pairs: list[tuple[Path, Path]]) -> None:
     """Move each new folder onto its target; on any failure put the old folders back."""
+    if isinstance(pairs, (str, bytes)) or not isinstance(pairs, (list, tuple)) or not all(
+            isinstance(pair, (list, tuple)) and len(pair) == 2 for pair in pairs):
+        raise TypeError("pairs must be a list of (new folder, target folder) pairs")
+    pairs = [(_check_path("new folder", new), _check_path("target", target))
+             for new, target in pairs]
+    for new, _ in pairs:
+        if not new.is_dir():
+            raise FileNotFoundError(f"new folder {new} does not exist")
     done: list[tuple[Path, Path, Path | None]] = []
     try:
         for new, target in pairs:

@@ -38,6 +38,7 @@ import numpy as np
 from . import cgen, export, toolchains
 from .dense import Int8Model, layers_from_tflite
 from .files import write_files
+from .quant import real_array
 from .toolchains import Sizes
 
 HARNESS_DIR = Path(__file__).resolve().parent / "harness"
@@ -106,7 +107,7 @@ class ToolchainMissing(FirmwareError):
 
 def get_target(name: str) -> Target:
     """Return the :class:`Target` called ``name`` ("uno", "m4" or "host")."""
-    if name not in TARGETS:
+    if not isinstance(name, str) or name not in TARGETS:
         raise ValueError(f"unknown target {name!r}; choose from {', '.join(TARGETS)}")
     return TARGETS[name]
 
@@ -138,6 +139,13 @@ def _model_prefix(model_files: dict[str, str], prefix: str | None = None) -> tup
     declares ``<prefix>_invoke``, or the one named by ``prefix``)."""
     if not isinstance(model_files, dict) or not model_files:
         raise TypeError("model_files must be the {name: source} dict of export.plain_c_files")
+    for name, text in model_files.items():
+        cgen.file_name(name, "a model_files name")
+        if not isinstance(text, str):
+            raise TypeError(f"model_files[{name!r}] must be C source as a str, got "
+                            f"{type(text).__name__}")
+    if prefix is not None:
+        cgen.identifier(prefix, "prefix")
     if prefix is not None and f"{prefix}.h" not in model_files:
         raise ValueError(f"model_files has no {prefix}.h")
     for name, text in model_files.items():
@@ -162,8 +170,17 @@ def _model_dims(model_files: dict[str, str], prefix: str) -> tuple[int, int]:
     return dims[0], dims[1]
 
 
+def _check_timeout(timeout_s) -> float:
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float, np.integer,
+                                                                  np.floating)):
+        raise TypeError(f"timeout_s must be a number of seconds, got {timeout_s!r}")
+    if not 0 < timeout_s < float("inf"):
+        raise ValueError(f"timeout_s must be > 0 and finite, got {timeout_s}")
+    return float(timeout_s)
+
+
 def _check_inputs(inputs, kind: str, n_in: int) -> np.ndarray:
-    rows = np.asarray(inputs)
+    rows = real_array("inputs", inputs)
     if rows.ndim == 1 and n_in == 1:
         rows = rows.reshape(-1, 1)
     if rows.ndim != 2 or rows.shape[1] != n_in or len(rows) == 0:
@@ -185,6 +202,13 @@ def _check_inputs(inputs, kind: str, n_in: int) -> np.ndarray:
 
 def cases_header(kind: str, rows: np.ndarray, n_out: int, prefix: str | None) -> str:
     """Return the generated ``harness_cases.h``: sizes, the model's header, the inputs."""
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if not isinstance(rows, np.ndarray) or rows.ndim != 2 or 0 in rows.shape:
+        raise ValueError("rows must be a non-empty (cases, inputs) array, got "
+                         f"{getattr(rows, 'shape', type(rows).__name__)}")
+    if isinstance(n_out, bool) or not isinstance(n_out, (int, np.integer)) or n_out < 1:
+        raise ValueError(f"n_out must be a positive int, got {n_out!r}")
     n, n_in = rows.shape
     model = (f'#include "{cgen.identifier(prefix, "prefix")}.h"\n'
              f"#define HARNESS_INVOKE {prefix}_invoke\n" if prefix
@@ -210,6 +234,10 @@ def build(target: str, model_files: dict[str, str], inputs, kind: str | None = N
     """
     spec = get_target(target)
     prefix, model_kind = _model_prefix(model_files, prefix)
+    if not isinstance(baseline, bool):
+        raise TypeError(f"baseline must be True or False, got {baseline!r}")
+    if build_dir is not None and not isinstance(build_dir, (str, os.PathLike)):
+        raise TypeError(f"build_dir must be a path or None, got {type(build_dir).__name__}")
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if kind is not None and kind != model_kind:
@@ -217,6 +245,8 @@ def build(target: str, model_files: dict[str, str], inputs, kind: str | None = N
     n_in, n_out = _model_dims(model_files, prefix)
     rows = _check_inputs(inputs, model_kind, n_in)
     require(target)
+    if build_dir is not None and Path(build_dir).exists() and not Path(build_dir).is_dir():
+        raise ValueError(f"build_dir {build_dir} is a file, not a folder")
     build_dir = Path(build_dir) if build_dir else Path(tempfile.mkdtemp(prefix=f"tinyml-{target}-"))
     name = f"{prefix}_baseline" if baseline else prefix
     src_dir = build_dir / f"{name}_src"
@@ -359,6 +389,9 @@ def parse_output(lines: list[str], expect: dict | None = None) -> RunResult:
     order, the ``DONE`` checksum must match the outputs, and (with ``expect``) the kind and
     sizes must be those the firmware was built with.
     """
+    if isinstance(lines, str) or not isinstance(lines, (list, tuple)) \
+            or not all(isinstance(line, str) for line in lines):
+        raise TypeError("lines must be a list of str (the lines the firmware printed)")
     text = "\n".join(lines)
     failed = next((line for line in lines if "CRASH" in line or line.startswith("ERROR")), None)
     if failed is not None:
@@ -381,9 +414,26 @@ def parse_output(lines: list[str], expect: dict | None = None) -> RunResult:
     return RunResult(out, cost, unit, reading.stack, text, 0.0)
 
 
+def _elf_path(elf) -> Path:
+    if isinstance(elf, bool) or not isinstance(elf, (str, os.PathLike)) or not str(elf):
+        raise TypeError(f"elf must be the path of a firmware file, got {elf!r}")
+    elf = Path(elf)
+    if not elf.is_file():
+        raise FileNotFoundError(f"no firmware at {elf}")
+    return elf
+
+
 def _expected(elf: Path) -> dict | None:
-    meta = Path(str(elf)[:-4] + ".json")
-    return json.loads(meta.read_text()) if meta.exists() else None
+    meta = Path(str(elf)[:-4] + ".json") if str(elf).endswith(".elf") else None
+    if meta is None or not meta.exists():
+        return None
+    try:
+        loaded = json.loads(meta.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{meta}: the build metadata is not valid JSON ({exc})") from None
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{meta}: the build metadata must be a JSON object")
+    return loaded
 
 
 def run(target: str, elf, timeout_s: float = DEFAULT_TIMEOUT_S) -> RunResult:
@@ -393,11 +443,8 @@ def run(target: str, elf, timeout_s: float = DEFAULT_TIMEOUT_S) -> RunResult:
     ``timeout_s`` seconds (a hang), or prints anything missing or garbled.
     """
     spec = get_target(target)
-    elf = Path(elf)
-    if not elf.is_file():
-        raise FileNotFoundError(f"no firmware at {elf}")
-    if not timeout_s > 0:
-        raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+    timeout_s = _check_timeout(timeout_s)
+    elf = _elf_path(elf)
     require(target)
     command = [part.format(elf=elf.resolve()) for part in spec.run_command]
     started = time.perf_counter()
@@ -427,14 +474,17 @@ def run(target: str, elf, timeout_s: float = DEFAULT_TIMEOUT_S) -> RunResult:
 
 def sizes(target: str, elf) -> Sizes:
     """Return the :class:`Sizes` of ``elf`` read with avr-size / arm-none-eabi-size / size."""
-    return toolchains.read_sizes(elf, get_target(target).size_tool)
+    spec = get_target(target)
+    return toolchains.read_sizes(_elf_path(elf), spec.size_tool)
 
 
 def host_instructions(elf, invoke: str) -> float:
     """Return x86-64 instructions per call of ``invoke`` in a host harness, via callgrind."""
+    elf = _elf_path(elf)
+    cgen.identifier(invoke, "invoke")
     if shutil.which("valgrind") is None:
         raise ToolchainMissing("valgrind not found; install with: apt-get install -y valgrind")
-    meta = _expected(Path(elf)) or {}
+    meta = _expected(elf) or {}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
         done = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
@@ -480,6 +530,12 @@ def measure(target: str, model_files: dict[str, str], inputs, build_dir=None,
             prefix: str | None = None) -> Measurement:
     """Return the :class:`Measurement` of the model on ``target`` (built twice: with and
     without the model). ``host_cost=True`` counts host instructions with callgrind."""
+    get_target(target)
+    timeout_s = _check_timeout(timeout_s)
+    if not isinstance(host_cost, bool):
+        raise TypeError(f"host_cost must be True or False, got {host_cost!r}")
+    if build_dir is not None and not isinstance(build_dir, (str, os.PathLike)):
+        raise TypeError(f"build_dir must be a path or None, got {type(build_dir).__name__}")
     build_dir = Path(build_dir) if build_dir else Path(tempfile.mkdtemp(prefix=f"tinyml-{target}-"))
     prefix, kind = _model_prefix(model_files, prefix)
     elf = build(target, model_files, inputs, build_dir=build_dir, prefix=prefix)
@@ -532,7 +588,8 @@ def main(argv=None) -> int:
         layers = layers_from_tflite(tflite)
         kind = "int8" if isinstance(layers, Int8Model) else "float"
         prefix = re.sub(r"[^a-z0-9_]", "_", path.stem.lower()) or "model"
-        prefix = prefix if re.match(r"[a-z_]", prefix) else f"m_{prefix}"
+        prefix = prefix if re.match(r"[a-z]", prefix) and prefix not in cgen.C_KEYWORDS \
+            else f"m_{prefix}"
         files = export.plain_c_files(layers, prefix)
         n_in = (layers.layers[0] if kind == "int8" else layers[0]).weights.shape[1]
         x, rows = _demo_inputs(layers, n_in)

@@ -8,6 +8,7 @@ start-up chatter straight to file descriptor 2, so every call here runs inside
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 
 from . import env, tflite_file
 from .files import write_atomic
-from .quant import dequantize, quantize
+from .quant import dequantize, quantize, real_array
 
 MODES = ("float32", "dynamic", "float16", "int8")
 
@@ -32,14 +33,19 @@ class TensorInfo(NamedTuple):
     constant: bool  # stored in the file (weights, biases) rather than computed at run time
 
 
-def _representative(data) -> Callable:
+def _representative(data, features: tuple | None = None) -> Callable:
     """Return a converter ``representative_dataset`` generator function for ``data``."""
     if callable(data):
         return data
-    x = np.asarray(data, dtype=np.float32)
-    if x.ndim != 2 or len(x) == 0:
+    with np.errstate(over="ignore", invalid="ignore"):
+        x = real_array("representative data", data).astype(np.float32)
+    if x.ndim < 2 or len(x) == 0:
         raise ValueError(f"representative data must be a non-empty (n, features) array, "
                          f"got shape {x.shape}")
+    if features is not None and x.shape[1:] != features:
+        raise ValueError(f"representative data must have shape (n, "
+                         f"{', '.join(map(str, features))}) like the model's input, got "
+                         f"{x.shape}")
     if not np.all(np.isfinite(x)):
         raise ValueError("representative data contains NaN or inf")
     # One batch of all samples calibrates exactly like n batches of one, about 3x faster.
@@ -54,18 +60,24 @@ def convert(model, mode: str = "float32", representative=None) -> bytes:
     and output; needs ``representative`` inputs, an (n, features) array or a generator
     function, covering the whole input range).
     """
-    if mode not in MODES:
+    if not isinstance(mode, str) or mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
     if mode == "int8" and representative is None:
         raise ValueError("int8 conversion needs representative data (inputs covering the range)")
     tf = env.import_tf()
+    if not isinstance(model, tf.keras.Model):
+        raise TypeError(f"model must be a Keras model, got {type(model).__name__}")
+    features = None
+    shape = getattr(model, "input_shape", None)
+    if isinstance(shape, tuple) and all(isinstance(d, int) for d in shape[1:]):
+        features = tuple(shape[1:])
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if mode != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if mode == "float16":
         converter.target_spec.supported_types = [tf.float16]
     if mode == "int8":
-        converter.representative_dataset = _representative(representative)
+        converter.representative_dataset = _representative(representative, features)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
@@ -84,12 +96,21 @@ def interpreter(tflite_bytes: bytes):
     """
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+    data = tflite_file.read(tflite_bytes).data
     resolver = OpResolverType.BUILTIN_REF
-    with env.quiet_stderr():
-        interp = Interpreter(model_content=tflite_file.read(tflite_bytes).data,
-                             experimental_op_resolver_type=resolver)
-        interp.allocate_tensors()
+    try:
+        with env.quiet_stderr():
+            interp = Interpreter(model_content=data, experimental_op_resolver_type=resolver)
+            interp.allocate_tensors()
+    except (RuntimeError, ValueError) as exc:
+        raise ValueError(f"the LiteRT interpreter refused the .tflite: {_first_line(exc)}") \
+            from None
     return interp
+
+
+def _first_line(exc: Exception) -> str:
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 def _invoke(interp, values: np.ndarray) -> np.ndarray:
@@ -99,11 +120,17 @@ def _invoke(interp, values: np.ndarray) -> np.ndarray:
     if values.ndim != 1 + len(features) or values.shape[1:] != features:
         raise ValueError(f"input must have shape (n, {', '.join(map(str, features))}), "
                          f"got {values.shape}")
-    with env.quiet_stderr():
-        interp.resize_tensor_input(inp["index"], values.shape)
-        interp.allocate_tensors()
-        interp.set_tensor(inp["index"], values.astype(inp["dtype"]))
-        interp.invoke()
+    if len(values) == 0:
+        raise ValueError("the input is empty: give at least one row")
+    try:
+        with env.quiet_stderr():
+            interp.resize_tensor_input(inp["index"], values.shape)
+            interp.allocate_tensors()
+            interp.set_tensor(inp["index"], values.astype(inp["dtype"]))
+            interp.invoke()
+    except RuntimeError as exc:
+        raise ValueError(f"the LiteRT interpreter cannot run the .tflite: {_first_line(exc)}") \
+            from None
     return interp.get_tensor(out["index"]).copy()
 
 
@@ -120,14 +147,20 @@ def predict(tflite_bytes: bytes, x) -> np.ndarray:
     For an int8 model the inputs are quantized with the input tensor's scale and zero point
     and the outputs dequantized with the output tensor's, as firmware would do.
     """
-    x = np.asarray(x, dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        x = real_array("x", x).astype(np.float32)
     if not np.all(np.isfinite(x)):
-        raise ValueError("x contains NaN or inf")
+        raise ValueError("x contains NaN or inf (or values too large for float32)")
     interp = interpreter(tflite_bytes)
-    in_scale, in_zp = interp.get_input_details()[0]["quantization"]
+    inp = interp.get_input_details()[0]
+    in_scale, in_zp = inp["quantization"]
     out_scale, out_zp = interp.get_output_details()[0]["quantization"]
-    if in_scale:  # int8 input: quantize the way the converter's QUANTIZE op would
-        x = quantize(x, in_scale, in_zp, bits=8, signed=True)
+    if in_scale:  # integer input: quantize the way the converter's QUANTIZE op would
+        dtype = np.dtype(inp["dtype"])
+        if dtype not in (np.int8, np.uint8, np.int16):
+            raise ValueError(f"predict cannot quantize inputs for a {dtype.name} input tensor")
+        x = quantize(x, in_scale, in_zp, bits=8 * dtype.itemsize,
+                     signed=dtype.kind == "i").astype(dtype)
     y = _invoke(interp, x)
     if out_scale:
         y = dequantize(y, out_scale, out_zp)
@@ -136,7 +169,7 @@ def predict(tflite_bytes: bytes, x) -> np.ndarray:
 
 def predict_int8_codes(tflite_bytes: bytes, codes) -> np.ndarray:
     """Return the raw int8 output codes of an int8 model for int8 input ``codes`` (n, features)."""
-    codes = np.asarray(codes)
+    codes = real_array("codes", codes)
     if codes.dtype != np.int8:
         raise TypeError(f"codes must be an int8 array, got {codes.dtype}")
     interp = interpreter(tflite_bytes)
@@ -181,4 +214,9 @@ def dtypes(tflite_bytes: bytes) -> str:
 
 def save(tflite_bytes: bytes, path) -> Path:
     """Write the model to ``path`` atomically (temporary file + rename); return the path."""
-    return write_atomic(path, tflite_file.read(tflite_bytes).data)
+    data = tflite_file.read(tflite_bytes).data
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise TypeError(f"path must be a file path (str or Path), got {path!r}")
+    if Path(path).is_dir():
+        raise ValueError(f"path {path} is a folder; give a file name like model.tflite")
+    return write_atomic(path, data)

@@ -22,6 +22,7 @@ detector project, the fan projects already in place are kept as they are.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cgen, export, toolchains, wokwi
+from . import cgen, export, quant, toolchains, wokwi
 from .cgen import banner
 from .dense import Int8Model, data_bytes, int8_reference, layers_from_tflite
 from .files import new_folder_beside, swap_in, write_atomic
@@ -74,6 +75,12 @@ class Models:
 def load_models(float_tflite: bytes, int8_tflite: bytes, arena_size: int | None = None) -> Models:
     """Return :class:`Models` after checking the files are a float and a full-int8 model with
     one input and one output; ``arena_size`` None measures the TFLM arena (~15 s)."""
+    if arena_size is not None:
+        if isinstance(arena_size, bool) or not isinstance(arena_size, (int, np.integer)):
+            raise TypeError(f"arena_size must be a positive int or None, got {arena_size!r}")
+        if not 0 < arena_size <= export.MAX_ARENA:
+            raise ValueError(f"arena_size must be a positive int up to {export.MAX_ARENA}, got "
+                             f"{arena_size}")
     float_layers = layers_from_tflite(float_tflite)
     if isinstance(float_layers, Int8Model):
         raise TypeError("float_tflite is an int8 model; pass the float32 .tflite first")
@@ -89,14 +96,15 @@ def load_models(float_tflite: bytes, int8_tflite: bytes, arena_size: int | None 
         from . import tflm
 
         arena_size = tflm.arena_size(int8_tflite)
-    if isinstance(arena_size, bool) or not isinstance(arena_size, (int, np.integer)) \
-            or arena_size <= 0:
-        raise ValueError(f"arena_size must be a positive int, got {arena_size!r}")
     return Models(bytes(float_tflite), bytes(int8_tflite), float_layers, int8, int(arena_size))
 
 
 def sketch_x(steps: int = STEPS) -> np.ndarray:
     """Return the float32 x values the sketches compute: 2π·step/steps, as the C code does."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
+        raise TypeError(f"steps must be an int, got {type(steps).__name__} {steps!r}")
+    if not 0 < steps <= 100_000:
+        raise ValueError(f"steps must be in 1..100000, got {steps}")
     x_range = np.float32(2.0) * np.float32(np.pi)
     return np.array([(x_range * np.float32(i)) / np.float32(steps) for i in range(steps)],
                     dtype=np.float32)
@@ -105,16 +113,28 @@ def sketch_x(steps: int = STEPS) -> np.ndarray:
 def int8_predictions(model: Int8Model, x) -> np.ndarray:
     """Return the int8 sketch's y for float32 ``x``: lroundf(x / scale) in float32, as the
     sketch computes it, then TFLM's arithmetic."""
-    codes = model.quantize(np.asarray(x, dtype=np.float32))
+    if not isinstance(model, Int8Model):
+        raise TypeError(f"model must be an Int8Model, got {type(model).__name__}")
+    x = quant.check_finite("x", x)
+    if x.ndim != 1 or not len(x):
+        raise ValueError(f"x must be a non-empty 1-D array of x values, got shape {x.shape}")
+    codes = model.quantize(x.astype(np.float32))
     out = int8_reference(model, codes[:, None])[:, 0].astype(np.float32)
     return np.float32(model.output_scale) * (out - np.float32(model.output_zero_point))
 
 
 def expected_output(models: Models, lines: int = 5) -> str:
     """Return the first serial-monitor lines of the int8 sketch (timings shown as ``…``)."""
+    if not isinstance(models, Models):
+        raise TypeError(f"models must be projects.Models, got {type(models).__name__}")
+    if isinstance(lines, bool) or not isinstance(lines, (int, np.integer)):
+        raise TypeError(f"lines must be an int, got {type(lines).__name__} {lines!r}")
+    if not 0 < lines <= STEPS:
+        raise ValueError(f"lines must be in 1..{STEPS}, got {lines}")
     x = sketch_x()[:lines]
     y = int8_predictions(models.int8, x)
-    rows = [f"x={xi:.3f}, y={yi:.3f}, sin={np.sin(xi):.3f}, us=…" for xi, yi in zip(x, y)]
+    rows = [f"x={xi:.3f}, y={yi:.3f}, sin={np.sin(xi):.3f}, us=…"
+            for xi, yi in zip(x, y, strict=True)]
     return "\n".join(rows)
 
 
@@ -196,6 +216,9 @@ _ESP32_PROFILE = ("esp32", "ESP32 DevKit (ESP32-WROOM-32), Espressif core 3.x",
 
 def arduino_projects(models: Models) -> dict[str, dict[str, str | bytes]]:
     """Return {folder: {file: content}} for every project under ``arduino/``."""
+    if not isinstance(models, Models):
+        raise TypeError(f"models must be projects.Models (from load_models), got "
+                        f"{type(models).__name__}")
     plain = {"hello_world_plain.ino": _plain_sketch("hello_world_plain.ino",
                                                      "hello_world_plain")}
     plain.update(_plain_sources(models))
@@ -243,6 +266,9 @@ def _plain_wokwi_folder(project: str, board: str, pin: str, sketch: str,
 
 def wokwi_projects(models: Models) -> dict[str, dict[str, str | bytes]]:
     """Return {folder: {file: content}} for every project under ``wokwi/``."""
+    if not isinstance(models, Models):
+        raise TypeError(f"models must be projects.Models (from load_models), got "
+                        f"{type(models).__name__}")
     projects = {}
     for project, board, pin in (("esp32_hello_world_plain", "esp32", ESP32_LED_PIN),
                                 ("uno_hello_world_plain", "uno", UNO_LED_PIN)):
@@ -279,6 +305,20 @@ class DetectorProject:
     facts: dict[str, str]  # values for the sketch and README templates (EXPECTED, THRESHOLD…)
 
     def __post_init__(self):
+        for what in ("c_files", "hand_written", "model_files", "facts"):
+            value = getattr(self, what)
+            if not isinstance(value, dict):
+                raise TypeError(f"{what} must be a dict, got {type(value).__name__}")
+            for name, content in value.items():
+                if what != "facts":
+                    cgen.file_name(name, f"a {what} name")
+                kinds = (str, bytes) if what == "model_files" else (str,)
+                if not isinstance(content, kinds):
+                    raise TypeError(f"{what}[{name!r}] must be "
+                                    f"{' or '.join(k.__name__ for k in kinds)}, got "
+                                    f"{type(content).__name__}")
+        if not isinstance(self.windows_header, str):
+            raise TypeError("windows_header must be the C text of fan_windows.h (a str)")
         missing = [name for name in self.hand_written if name not in self.c_files]
         if missing:
             raise ValueError(f"hand_written names files not in c_files: {missing}")
@@ -375,12 +415,23 @@ def generate(float_tflite: bytes, int8_tflite: bytes, arduino_dir, wokwi_dir,
     folders are kept unchanged. ``compile_uno`` also builds the Uno Wokwi firmware
     (``build/sketch.ino.hex``/``.elf``) when arduino-builder is installed.
     """
-    models = load_models(float_tflite, int8_tflite, arena_size)
     if fan is not None and not isinstance(fan, DetectorProject):
         raise TypeError(f"fan must be a projects.DetectorProject, got {type(fan).__name__}")
+    if not isinstance(compile_uno, bool):
+        raise TypeError(f"compile_uno must be True or False, got {compile_uno!r}")
+    for name, value in (("arduino_dir", arduino_dir), ("wokwi_dir", wokwi_dir)):
+        if isinstance(value, bool) or not isinstance(value, (str, os.PathLike)) \
+                or not str(value):
+            raise TypeError(f"{name} must be a folder path, got {value!r}")
+        if Path(value).exists() and not Path(value).is_dir():
+            raise ValueError(f"{name} {value} is a file, not a folder")
+    models = load_models(float_tflite, int8_tflite, arena_size)
     arduino_dir, wokwi_dir = Path(arduino_dir).resolve(), Path(wokwi_dir).resolve()
     if arduino_dir == wokwi_dir:
         raise ValueError("arduino_dir and wokwi_dir must be different folders")
+    if arduino_dir in wokwi_dir.parents or wokwi_dir in arduino_dir.parents:
+        raise ValueError("arduino_dir and wokwi_dir must not be inside each other (each is "
+                         "replaced as a whole)")
     arduino_fan, wokwi_fan = fan_projects(fan) if fan is not None else ({}, {})
     trees = [(arduino_dir, {**arduino_projects(models), **arduino_fan}, "arduino",
               (FAN_ARDUINO,)),

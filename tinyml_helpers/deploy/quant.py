@@ -32,17 +32,37 @@ def check_bits(bits) -> int:
     return int(bits)
 
 
+def _check_flag(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
 def qrange(bits: int = 8, signed: bool = False) -> tuple[int, int]:
     """Return (qmin, qmax) of a ``bits``-bit integer: (0, 255) or (-128, 127) for 8 bits."""
     bits = check_bits(bits)
+    signed = _check_flag("signed", signed)
     return (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+
+
+def real_array(name: str, value) -> np.ndarray:
+    """Return ``value`` as an array after checking it holds real numbers (not bool or str)."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be real numbers, got {type(value).__name__} {value!r}")
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise ValueError(f"{name} must be a regular array of numbers (all rows the same "
+                         f"length): {exc}") from None
+    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.number) \
+            or np.iscomplexobj(array):
+        raise TypeError(f"{name} must be real numbers, got dtype {array.dtype}")
+    return array
 
 
 def check_finite(name: str, value) -> np.ndarray:
     """Return ``value`` as an array after checking it holds only finite real numbers."""
-    array = np.asarray(value)
-    if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
-        raise TypeError(f"{name} must be real numbers, got dtype {array.dtype}")
+    array = real_array(name, value)
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} contains NaN or inf")
     return array
@@ -68,12 +88,19 @@ def affine_params(xmin, xmax, bits: int = 8, signed: bool | None = None,
     scale = max(|xmin|, |xmax|) / (2**(bits-1) - 1). Arrays give per-channel parameters.
     """
     bits = check_bits(bits)
+    symmetric = _check_flag("symmetric", symmetric)
     if signed is None:
         signed = symmetric
+    signed = _check_flag("signed", signed)
     if symmetric and not signed:
         raise ValueError("symmetric quantization needs signed integers (signed=True)")
     lo = check_finite("xmin", xmin).astype(np.float64)
     hi = check_finite("xmax", xmax).astype(np.float64)
+    if lo.shape != hi.shape:
+        raise ValueError(f"xmin and xmax must have the same shape, got {lo.shape} and "
+                         f"{hi.shape}")
+    if lo.size == 0:
+        raise ValueError("xmin and xmax are empty")
     if np.any(lo > hi):
         raise ValueError(f"xmin must be <= xmax, got xmin={xmin} and xmax={xmax}")
     qmin, qmax = qrange(bits, signed)
@@ -88,6 +115,18 @@ def affine_params(xmin, xmax, bits: int = 8, signed: bool | None = None,
     if scale.ndim == 0:
         return float(scale), int(zero_point)
     return scale, zero_point
+
+
+def _check_broadcast(x: np.ndarray, **params: np.ndarray) -> None:
+    """Raise ValueError unless each parameter is a scalar or broadcasts onto ``x``'s shape."""
+    for name, value in params.items():
+        try:
+            shape = np.broadcast_shapes(x.shape, value.shape)
+        except ValueError:
+            shape = None
+        if shape != x.shape:
+            raise ValueError(f"{name} of shape {value.shape} does not fit values of shape "
+                             f"{x.shape} (give one {name} or one per channel, last axis)")
 
 
 def _int_dtype(bits: int, signed: bool):
@@ -113,6 +152,7 @@ def quantize(x, scale, zero_point, bits: int = 8, signed: bool = False) -> np.nd
     zp = check_finite("zero_point", zero_point)
     if np.any(zp != np.round(zp)) or np.any(zp < qmin) or np.any(zp > qmax):
         raise ValueError(f"zero_point must be an integer in {qmin}…{qmax}, got {zero_point}")
+    _check_broadcast(x, scale=scale, zero_point=zp)
     # x / scale keeps x's precision (float32 stays float32, like TFLite's QUANTIZE kernel).
     codes = round_half_away(x / scale.astype(x.dtype))
     codes = np.clip(codes + zp.astype(np.int64), qmin, qmax)
@@ -125,14 +165,23 @@ def dequantize(q, scale, zero_point) -> np.ndarray:
     if not np.issubdtype(q.dtype, np.integer):
         raise TypeError(f"q must be integer codes, got dtype {q.dtype}")
     scale = check_finite("scale", scale).astype(np.float64)
-    return (q.astype(np.int64) - np.asarray(zero_point, dtype=np.int64)) * scale
-
+    if np.any(scale <= 0):
+        raise ValueError(f"scale must be > 0, got {scale}")
+    zp = check_finite("zero_point", zero_point)
+    if np.any(zp != np.round(zp)):
+        raise ValueError(f"zero_point must be an integer, got {zero_point}")
+    _check_broadcast(q, scale=scale, zero_point=zp)
+    return (q.astype(np.int64) - zp.astype(np.int64)) * scale
 
 
 def quantize_multiplier(real: float) -> tuple[int, int]:
     """Return (Q31 multiplier, shift) with real = multiplier * 2^(shift - 31), as TFLite does."""
-    if real < 0:
-        raise ValueError(f"a requantization scale must be >= 0, got {real}")
+    if isinstance(real, (bool, np.bool_)) or not isinstance(real, (int, float, np.integer,
+                                                                    np.floating)):
+        raise TypeError(f"real must be a number, got {type(real).__name__} {real!r}")
+    real = float(real)
+    if not math.isfinite(real) or real < 0:
+        raise ValueError(f"a requantization scale must be a finite number >= 0, got {real}")
     if real == 0:
         return 0, 0
     fraction, exponent = math.frexp(real)
@@ -142,7 +191,16 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
         exponent += 1
     if exponent < -31:
         return 0, 0
+    if exponent > 30:  # TFLM's shift is an int8 and the left shift must not overflow int32
+        raise ValueError(f"a requantization scale of {real} is too large (over 2**30)")
     return int(q), int(exponent)
+
+
+def _integers(name: str, value) -> np.ndarray:
+    array = check_finite(name, value)
+    if not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(f"{name} must be integers, got dtype {array.dtype}")
+    return array.astype(np.int64)
 
 
 def _doubling_high_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -164,8 +222,15 @@ def _divide_by_power_of_two(x: np.ndarray, exponent: np.ndarray) -> np.ndarray:
 
 def requantize(acc, multiplier, shift) -> np.ndarray:
     """Return TFLM's MultiplyByQuantizedMultiplier(acc, multiplier, shift), element-wise."""
-    acc = np.asarray(acc, dtype=np.int64)
-    shift = np.asarray(shift, dtype=np.int64)
+    acc, multiplier, shift = (_integers(name, value) for name, value in
+                              (("acc", acc), ("multiplier", multiplier), ("shift", shift)))
+    if np.any(multiplier < 0) or np.any(multiplier > np.iinfo(np.int32).max):
+        raise ValueError("multiplier must be a Q31 value in 0..2**31-1")
+    if np.any(shift < -31) or np.any(shift > 30):
+        raise ValueError(f"shift must lie in -31..30, got {shift.min()}..{shift.max()}")
+    if np.any(acc < np.iinfo(np.int32).min) or np.any(acc > np.iinfo(np.int32).max):
+        raise ValueError("acc must be int32 accumulator values")
+    _check_broadcast(acc, multiplier=multiplier, shift=shift)
     left, right = np.maximum(shift, 0), np.maximum(-shift, 0)
     return _divide_by_power_of_two(_doubling_high_mul(acc << left, np.asarray(multiplier)),
                                    right)

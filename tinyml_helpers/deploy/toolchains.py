@@ -6,7 +6,7 @@ Everything here runs without an account or network access beyond the distributio
 mirror (Colab is Ubuntu, so the same packages install there).
 
 CLI:
-  ``python -m tinyml_helpers.deploy.toolchains install``          install the packages (root + apt only)
+  ``python -m tinyml_helpers.deploy.toolchains install``   install the packages (root + apt only)
   ``python -m tinyml_helpers.deploy.toolchains compile-uno SKETCH_DIR BUILD_DIR [NAME=VALUE...]``
 """
 
@@ -40,9 +40,21 @@ def have(tool: str) -> bool:
     return shutil.which(tool) is not None
 
 
+_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+")  # Debian package name rules
+
+
+def _check_packages(packages) -> tuple[str, ...]:
+    if isinstance(packages, (str, bytes)) or not isinstance(packages, (list, tuple)):
+        raise TypeError(f"packages must be a list or tuple of package names, got {packages!r}")
+    packages = tuple(packages)
+    if not packages or not all(isinstance(p, str) and _PACKAGE.fullmatch(p) for p in packages):
+        raise ValueError(f"packages must be non-empty package names, got {packages!r}")
+    return packages
+
+
 def install_command(packages=DEBIAN_PACKAGES) -> str:
     """Return the shell command that installs ``packages`` by hand."""
-    return "apt-get install -y --no-install-recommends " + " ".join(packages)
+    return "apt-get install -y --no-install-recommends " + " ".join(_check_packages(packages))
 
 
 def _installed(package: str) -> bool:
@@ -63,9 +75,7 @@ def _apt(args: list[str]) -> None:
 def install_debian(packages=DEBIAN_PACKAGES) -> bool:
     """Install ``packages`` with apt-get; return True if they are installed, False if this
     machine cannot (not root, or no apt-get). Raise RuntimeError if apt-get fails."""
-    packages = tuple(packages)
-    if not packages or not all(isinstance(p, str) and p for p in packages):
-        raise ValueError(f"packages must be non-empty package names, got {packages!r}")
+    packages = _check_packages(packages)
     if not have("apt-get") or not have("dpkg-query"):
         return False
     missing = [p for p in packages if not _installed(p)]
@@ -100,18 +110,30 @@ def compile_uno(sketch_dir, build_dir, defines: dict | None = None) -> Path:
     ``-DNAME=VALUE`` flags for the sketch's C++ files. Raise RuntimeError with the compiler
     output if the build fails.
     """
+    for name, value in (("sketch_dir", sketch_dir), ("build_dir", build_dir)):
+        if isinstance(value, bool) or not isinstance(value, (str, os.PathLike)) \
+                or not str(value):
+            raise TypeError(f"{name} must be a folder path, got {value!r}")
+    if defines is not None and not isinstance(defines, dict):
+        raise TypeError(f"defines must be a {{name: value}} dict, got {type(defines).__name__}")
     sketch_dir, build_dir = Path(sketch_dir).resolve(), Path(build_dir).resolve()
     if not sketch_dir.is_dir():
         raise FileNotFoundError(f"sketch folder {sketch_dir} does not exist")
-    if not have("arduino-builder"):
-        raise RuntimeError("arduino-builder is not installed; install with: "
-                           + install_command())
+    if build_dir.exists() and not build_dir.is_dir():
+        raise ValueError(f"build_dir {build_dir} is a file, not a folder")
     sketch = _main_sketch(sketch_dir)
     flags = [_UNO_CPP_FLAGS]
     for name, value in (defines or {}).items():
-        if not str(name).isidentifier():
-            raise ValueError(f"define name {name!r} is not a C identifier")
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ValueError(f"define name {name!r} is not an ASCII C identifier")
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)) \
+                or not re.fullmatch(r"[A-Za-z0-9_.+-]+", str(value)):
+            raise ValueError(f"define {name}: the value {value!r} must be a number or a name "
+                             "(letters, digits, _ . + -), without spaces or quotes")
         flags.append(f"-D{name}={value}")
+    if not have("arduino-builder"):
+        raise RuntimeError("arduino-builder is not installed; install with: "
+                           + install_command())
     build_dir.mkdir(parents=True, exist_ok=True)
     command = ["arduino-builder", "-compile",
                "-hardware", "/usr/share/arduino/hardware",
@@ -151,11 +173,21 @@ def run_program(command: list[str], timeout_s: float) -> subprocess.CompletedPro
 
     Raises :class:`SimulationTimeout`, holding the partial output, after ``timeout_s`` s.
     """
-    if not timeout_s > 0:
-        raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+    if isinstance(command, str) or not isinstance(command, (list, tuple)) or not command \
+            or not all(isinstance(part, str) for part in command):
+        raise TypeError(f"command must be a non-empty list of str, got {command!r}")
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)):
+        raise TypeError(f"timeout_s must be a number of seconds, got {timeout_s!r}")
+    if not 0 < timeout_s < float("inf"):
+        raise ValueError(f"timeout_s must be > 0 and finite, got {timeout_s}")
     try:
         return subprocess.run(command, capture_output=True, text=True, errors="replace",
                               timeout=timeout_s, check=False)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"cannot run {command[0]}: no such program") from None
+    except OSError as exc:  # not executable, wrong format, ...
+        raise ValueError(f"cannot run {command[0]}: {exc.strerror or exc} (not a program for "
+                         "this computer?)") from None
     except subprocess.TimeoutExpired as exc:
         raise SimulationTimeout(f"{Path(command[-1]).name} did not stop within {timeout_s:g} s "
                                 f"in {command[0]} (a hang?)", _text(exc.stdout),
@@ -166,6 +198,9 @@ def uart_lines(stderr: str) -> list[str]:
     """Return the lines an AVR program printed on UART0 under simavr, which writes them to its
     stderr coloured, with a '.' for each unprintable byte (the CR LF ending each line).
     simavr's own messages (such as "Loaded ... .text") are among them."""
+    if not isinstance(stderr, str):
+        raise TypeError(f"stderr must be the simulator's output as a str, got "
+                        f"{type(stderr).__name__}")
     return [line.rstrip(".") for line in _ANSI.sub("", stderr).splitlines()]
 
 
@@ -173,9 +208,7 @@ def run_uno(elf, timeout_s: float = 120.0) -> list[str]:
     """Run an Uno firmware ``elf`` (e.g. from :func:`compile_uno`) in simavr at 16 MHz until it
     sleeps with interrupts off; return its :func:`uart_lines`. Raise RuntimeError if simavr
     is missing, fails or does not stop within ``timeout_s`` seconds."""
-    elf = Path(elf)
-    if not elf.is_file():
-        raise FileNotFoundError(f"no firmware at {elf}")
+    elf = _firmware(elf)
     if not have("simavr"):
         raise RuntimeError("simavr is not installed; install with: " + install_command())
     run = run_program([*SIMAVR_UNO, str(elf)], timeout_s)
@@ -183,6 +216,15 @@ def run_uno(elf, timeout_s: float = 120.0) -> list[str]:
         raise RuntimeError(f"simavr failed on {elf} (exit {run.returncode}):\n"
                            f"{run.stderr[-3000:]}")
     return uart_lines(run.stderr)
+
+
+def _firmware(elf) -> Path:
+    if isinstance(elf, bool) or not isinstance(elf, (str, os.PathLike)) or not str(elf):
+        raise TypeError(f"elf must be the path of a firmware file, got {elf!r}")
+    elf = Path(elf)
+    if not elf.is_file():
+        raise FileNotFoundError(f"no firmware at {elf}")
+    return elf
 
 
 @dataclass(frozen=True)
@@ -206,9 +248,10 @@ class Sizes:
 
 def read_sizes(elf, size_tool: str = "size") -> Sizes:
     """Return the :class:`Sizes` of ``elf`` read with ``size_tool`` (size, avr-size, ...)."""
-    elf = Path(elf)
-    if not elf.is_file():
-        raise FileNotFoundError(f"no firmware at {elf}")
+    elf = _firmware(elf)
+    if not isinstance(size_tool, str) or not re.fullmatch(r"[A-Za-z0-9_.-]*size", size_tool):
+        raise ValueError(f"size_tool must be a size program (size, avr-size, "
+                         f"arm-none-eabi-size), got {size_tool!r}")
     if not have(size_tool):
         raise RuntimeError(f"{size_tool} is not installed; install with: " + install_command())
     run = subprocess.run([size_tool, "-B", str(elf)], capture_output=True, text=True,
@@ -216,7 +259,10 @@ def read_sizes(elf, size_tool: str = "size") -> Sizes:
     rows = run.stdout.strip().splitlines()
     if run.returncode != 0 or len(rows) < 2:
         raise ValueError(f"{size_tool} cannot read {elf}: {run.stderr.strip() or run.stdout}")
-    text, data, bss = (int(v) for v in rows[1].split()[:3])
+    fields = rows[1].split()[:3]
+    if len(fields) != 3 or not all(f.isdigit() for f in fields):
+        raise ValueError(f"{size_tool} printed an unexpected table for {elf}:\n{run.stdout}")
+    text, data, bss = (int(v) for v in fields)
     return Sizes(text, data, bss)
 
 
@@ -250,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         defines = dict(item.split("=", 1) for item in args[3:] if "=" in item)
         try:
             elf = compile_uno(args[1], args[2], defines)
-        except (RuntimeError, ValueError) as exc:
+        except (RuntimeError, ValueError, TypeError, OSError) as exc:
             print(exc, file=sys.stderr)
             return 1
         size = avr_size(elf)

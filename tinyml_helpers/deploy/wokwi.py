@@ -13,6 +13,7 @@ CLI: ``python -m tinyml_helpers.deploy.wokwi validate wokwi/*/diagram.json``.
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -52,8 +53,16 @@ _WIRE_STEP = re.compile(r"\*|[hv]-?\d+(\.\d+)?")
 def part(type_: str, id_: str, top: float = 0, left: float = 0, rotate: int = 0,
          **attrs: str) -> dict:
     """Return one diagram part; ``attrs`` are the part's string attributes."""
-    if type_ not in PART_PINS:
+    if not isinstance(type_, str) or type_ not in PART_PINS:
         raise ValueError(f"unknown part type {type_!r}; known: {', '.join(sorted(PART_PINS))}")
+    if not isinstance(id_, str) or not id_ or ":" in id_ or id_.startswith("$"):
+        raise ValueError(f"part id must be a non-empty string without ':' and not starting "
+                         f"with '$', got {id_!r}")
+    for name, value in (("top", top), ("left", left)):
+        if not _is_number(value):
+            raise TypeError(f"{name} must be a finite number, got {value!r}")
+    if isinstance(rotate, bool) or not isinstance(rotate, int):
+        raise TypeError(f"rotate must be an int (degrees), got {rotate!r}")
     item = {"type": type_, "id": id_, "top": top, "left": left}
     if rotate:
         item["rotate"] = rotate
@@ -63,11 +72,21 @@ def part(type_: str, id_: str, top: float = 0, left: float = 0, rotate: int = 0,
 
 def wire(start: str, end: str, color: str = "", path: tuple[str, ...] = ()) -> list:
     """Return one connection ``[start, end, color, path]``."""
+    for name, value in (("start", start), ("end", end)):
+        if not isinstance(value, str) or ":" not in value:
+            raise ValueError(f"{name} must be a string 'part_id:pin', got {value!r}")
+    if not isinstance(color, str):
+        raise TypeError(f"color must be a str, got {type(color).__name__}")
+    if isinstance(path, str) or not isinstance(path, (list, tuple)) or not all(
+            isinstance(step, str) and _WIRE_STEP.fullmatch(step) for step in path):
+        raise ValueError(f"path must be a list like ['h9.6', 'v-20', '*'], got {path!r}")
     return [start, end, color, list(path)]
 
 
 def diagram(parts: list[dict], connections: list[list], author: str = "") -> dict:
     """Return a complete diagram.json document (version 1) after validating it."""
+    if not isinstance(author, str):
+        raise TypeError(f"author must be a str, got {type(author).__name__}")
     doc = {"version": 1, "author": author, "editor": "wokwi", "parts": parts,
            "connections": connections, "dependencies": {}}
     validate(doc)
@@ -76,6 +95,8 @@ def diagram(parts: list[dict], connections: list[list], author: str = "") -> dic
 
 def led_diagram(board: str, led_pin: str, author: str = "") -> dict:
     """Return a diagram of ``board`` ("esp32" or "uno") with an LED + 220 Ω on ``led_pin``."""
+    if not isinstance(led_pin, str):
+        raise TypeError(f"led_pin must be a pin name (str), got {led_pin!r}")
     if board == "esp32":
         board_part = part("board-esp32-devkit-c-v4", "esp", 0, 0)
         led = part("wokwi-led", "led1", 30, 170, color="red")
@@ -102,8 +123,15 @@ def led_diagram(board: str, led_pin: str, author: str = "") -> dict:
 
 def dumps(doc: dict) -> str:
     """Return ``doc`` as diagram.json text, one part or wire per line as Wokwi writes it."""
+    if not isinstance(doc, dict):
+        raise TypeError(f"doc must be a diagram dict, got {type(doc).__name__}")
+
     def one_line(value) -> str:
-        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+        try:
+            return json.dumps(value, ensure_ascii=False, separators=(", ", ": "),
+                              allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"the diagram holds a value JSON cannot store: {exc}") from None
 
     lines = ["{"]
     keys = list(doc)
@@ -125,10 +153,14 @@ def _load(doc) -> tuple[dict, str]:
         return doc, "diagram"
     if isinstance(doc, (str, Path)):
         path = Path(doc)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: cannot read the diagram (no such file)")
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ValueError(f"{path}: cannot read the diagram ({exc.strerror})") from exc
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: cannot read the diagram (not UTF-8 text)") from None
         try:
             loaded = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -141,7 +173,8 @@ def _load(doc) -> tuple[dict, str]:
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value)
 
 
 def _check_parts(parts, problems: list[str]) -> dict[str, str]:
@@ -257,7 +290,7 @@ def problems(doc) -> list[str]:
     unknown = sorted(set(doc) - TOP_LEVEL_KEYS)
     if unknown:
         found.append(f"unknown top-level keys {unknown}")
-    if doc.get("version") != 1:
+    if doc.get("version") != 1 or isinstance(doc.get("version"), bool):
         found.append(f"'version' must be 1, got {doc.get('version')!r}")
     for key in ("author", "editor"):
         if key in doc and not isinstance(doc[key], str):
@@ -289,13 +322,14 @@ def main(argv: list[str] | None = None) -> int:
     """Validate the diagram files given on the command line; return the exit status."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) < 2 or args[0] != "validate":
-        print("usage: python -m tinyml_helpers.deploy.wokwi validate DIAGRAM.json...", file=sys.stderr)
+        print("usage: python -m tinyml_helpers.deploy.wokwi validate DIAGRAM.json...",
+              file=sys.stderr)
         return 2
     status = 0
     for name in args[1:]:
         try:
             validate(Path(name))
-        except ValueError as exc:
+        except (ValueError, FileNotFoundError) as exc:
             print(exc, file=sys.stderr)
             status = 1
         else:
