@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyml_helpers.deploy import dense, export, micropython, micropython_vm
+from tinyml_helpers.deploy import dense, export, firmware, micropython, micropython_vm
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = {  # name: committed .tflite
@@ -65,49 +64,6 @@ import model_int8
 gc.collect()
 print('heap', gc.mem_alloc() - before)
 """
-
-C_MAIN = r"""
-#define _POSIX_C_SOURCE 199309L
-#include <stdint.h>
-#include <stdio.h>
-#include <time.h>
-#include "bench.h"
-
-static const int8_t kRows[][BENCH_INPUTS] = {
-%(ROWS)s
-};
-#define N_ROWS (sizeof(kRows) / sizeof(kRows[0]))
-
-static double now_us(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
-
-int main(void) {
-  int8_t out[BENCH_OUTPUTS];
-  for (unsigned r = 0; r < %(CHECKED)d; r++) {
-    bench_invoke(kRows[r], out);
-    printf("out");
-    for (int o = 0; o < BENCH_OUTPUTS; o++) printf(" %%d", out[o]);
-    printf("\n");
-  }
-  volatile int sink = 0;
-  double best = 1e30;
-  for (int rep = 0; rep < %(REPEATS)d; rep++) {
-    double start = now_us();
-    for (long i = 0; i < %(LOOPS)ld; i++) {
-      bench_invoke(kRows[i %% N_ROWS], out);
-      sink += out[0];
-    }
-    double us = now_us() - start;
-    if (us < best) best = us;
-  }
-  printf("best_us %%.3f\n", best);
-  return sink == 12345 ? 1 : 0;
-}
-"""
-
 
 def _rows(model: dense.Int8Model, n: int = 64) -> np.ndarray:
     return np.random.default_rng(0).integers(-128, 128, size=(n, model.n_inputs)).astype(np.int8)
@@ -155,18 +111,10 @@ def time_cpython(model, rows, loops: int, repeats: int, folder: Path) -> float:
 
 def time_c(model, rows, loops: int, repeats: int, folder: Path) -> float:
     """Return µs per inference of the plain-C export built with gcc -O2 for this PC."""
-    files = {**export.plain_c_files(model, prefix="bench"), **export.kernel_files()}
-    for name, text in files.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    body = ",\n".join("  {" + ", ".join(str(int(v)) for v in row) + "}" for row in rows)
-    (folder / "main.c").write_text(C_MAIN % {"ROWS": body, "CHECKED": len(rows),
-                                             "LOOPS": loops, "REPEATS": repeats})
-    sources = [str(folder / n) for n in files if n.endswith(".c")] + [str(folder / "main.c")]
-    exe = folder / "bench"
-    subprocess.run(["gcc", "-O2", "-std=c11", "-o", str(exe), *sources, "-lm"], check=True)
-    out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
-    np.testing.assert_array_equal(_outputs(out), dense.int8_reference(model, rows))
-    return _value(out, "best_us") / loops
+    timing = firmware.host_time(export.plain_c_files(model, prefix="bench"), rows,
+                                loops=loops, repeats=repeats, build_dir=folder)
+    np.testing.assert_array_equal(timing.outputs, dense.int8_reference(model, rows))
+    return timing.seconds * 1e6
 
 
 def main(argv=None) -> int:

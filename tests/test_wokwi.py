@@ -1,5 +1,5 @@
-"""Tests for tinyml_helpers.deploy.wokwi: the committed diagrams validate, and the validator names each
-kind of mistake (schema, duplicate id, unknown part type, unknown pin, serial wiring)."""
+"""Tests for tinyml_helpers.deploy.wokwi: the committed diagrams validate, and the validator names
+each kind of mistake (schema, duplicate id, unknown part type, unknown pin, serial wiring)."""
 
 import copy
 import json
@@ -29,8 +29,9 @@ def esp32():
 
 def test_every_wokwi_project_has_a_diagram():
     projects = sorted(p.name for p in (ROOT / "wokwi").iterdir() if p.is_dir())
-    assert projects == ["esp32_fan_anomaly", "esp32_hello_world_plain", "esp32_hello_world_tflm",
-                        "uno_fan_anomaly", "uno_hello_world_plain"]
+    assert projects == ["esp32_fan_anomaly", "esp32_hello_world_micropython",
+                        "esp32_hello_world_plain", "esp32_hello_world_tflm", "uno_fan_anomaly",
+                        "uno_hello_world_plain"]
     assert [p.parent.name for p in COMMITTED] == projects
 
 

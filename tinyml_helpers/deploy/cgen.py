@@ -136,3 +136,14 @@ def render(template: Path, **values: str) -> str:
         raise ValueError(f"template {Path(template).name}: no value given for "
                          f"{', '.join(left)}")
     return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), text)
+
+
+def comment_text(text, what: str = "comment") -> str:
+    """Return ``text`` after checking it can stand in a one-line C comment: printable ASCII,
+    no line break, no comment delimiter."""
+    if not isinstance(text, str):
+        raise TypeError(f"{what} must be a str, got {type(text).__name__}")
+    if not text or not all(" " <= ch <= "~" for ch in text) or "*/" in text or "/*" in text:
+        raise ValueError(f"{what} must be one line of printable ASCII without comment "
+                         f"delimiters, got {text!r}")
+    return text

@@ -28,6 +28,7 @@ KERNEL_DIR = Path(__file__).resolve().parent / "c"
 KERNEL_ORIGIN = "tinyml_helpers/deploy/c"  # named in the banner of copied kernels
 KERNEL_FILES = ("tinyml_kernels.h", "tinyml_kernels.c")
 MAX_ARENA = 1 << 30
+ARENA_NOTE = "measured with the TFLM Python runtime on a 64-bit PC"
 
 
 def _render(template: str, **values) -> str:
@@ -47,15 +48,16 @@ def _check_arena(arena_size) -> int | None:
 # --- the .tflite flatbuffer as a C array ---------------------------------------------------
 
 def c_array_files(tflite: bytes, name: str = "g_model", arena_size: int | None = None,
-                  header: str = "model.h") -> dict[str, str]:
+                  header: str = "model.h", arena_note: str = ARENA_NOTE) -> dict[str, str]:
     """Return {"model.h": ..., "model.cpp": ...} holding ``tflite`` as an aligned C array."""
     data = tflite_file.read(tflite).data
     cgen.identifier(name, "name")
     cgen.file_name(header, "header", suffixes=(".h",))
     arena = _check_arena(arena_size)
     source = header[:-2] + ".cpp"
-    arena_text = ("\n// Smallest tensor arena this model runs with under the TFLM runtime, "
-                  f"measured.\nconstexpr int kTensorArenaSize = {arena};\n") if arena else ""
+    note = cgen.comment_text(arena_note, "arena_note")
+    arena_text = (f"\n// Smallest tensor arena this model runs with, {note}.\n"
+                  f"constexpr int kTensorArenaSize = {arena};\n") if arena else ""
     rows = ["    " + ", ".join(f"0x{b:02x}" for b in data[i:i + 12]) + ","
             for i in range(0, len(data), 12)]
     h = _render("model_array.h", BANNER=cgen.banner(header).rstrip("\n"),

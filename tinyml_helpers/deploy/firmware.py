@@ -555,6 +555,62 @@ def measure(target: str, model_files: dict[str, str], inputs, build_dir=None,
 
 # --- command line ------------------------------------------------------------------------------
 
+TIMING_TEMPLATE = Path(__file__).resolve().parent / "templates" / "c" / "host_timing.c"
+
+
+@dataclass(frozen=True)
+class HostTiming:
+    """Wall-clock time of one call of a model's invoke() on this PC, with its outputs."""
+
+    seconds: float  # per inference: the best of the repeats (the least disturbed)
+    outputs: np.ndarray  # one row per input row, as printed by the timed program
+
+
+def host_time(model_files: dict[str, str], inputs, loops: int = 20_000, repeats: int = 5,
+              build_dir=None, prefix: str | None = None) -> HostTiming:
+    """Return the :class:`HostTiming` of the model compiled with ``gcc -O2`` for this PC.
+
+    Unlike the harness (which counts instructions on simulated boards), this measures time:
+    for comparing with an interpreter (MicroPython) running on the same PC.
+    """
+    prefix, kind = _model_prefix(model_files, prefix)
+    n_in, n_out = _model_dims(model_files, prefix)
+    rows = _check_inputs(inputs, kind, n_in)
+    for name, value, low in (("loops", loops, 1), ("repeats", repeats, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an int, got {value!r}")
+        if not low <= value <= 10_000_000:
+            raise ValueError(f"{name} must be in {low}..10,000,000, got {value}")
+    require("host")
+    build_dir = Path(build_dir) if build_dir else Path(tempfile.mkdtemp(prefix="tinyml-time-"))
+    literal = cgen.int_literal if kind == "int8" else cgen.float_literal
+    inputs_c = "{" + ", ".join(cgen.initializer(row, literal) for row in rows) + "}"
+    main = cgen.render(TIMING_TEMPLATE, BANNER=cgen.banner("host_timing.c").rstrip("\n"),
+                       PREFIX=prefix, UP=prefix.upper(), N_ROWS=str(len(rows)),
+                       CTYPE="int8_t" if kind == "int8" else "float", INPUTS=inputs_c,
+                       LOOPS=str(int(loops)), REPEATS=str(int(repeats)))
+    src = build_dir / f"{prefix}_timing_src"
+    write_files(src, {**model_files, **export.kernel_files(), "host_timing.c": main})
+    exe = build_dir / f"{prefix}_timing"
+    sources = sorted(str(p) for p in src.glob("*.c"))
+    done = subprocess.run(["gcc", "-O2", "-std=gnu99", "-I", str(src), "-o", str(exe), *sources,
+                           "-lm"], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise FirmwareError(f"gcc failed for the timing program:\n{done.stderr[-3000:]}")
+    run_done = toolchains.run_program([str(exe)], DEFAULT_TIMEOUT_S)
+    lines = run_done.stdout.splitlines()
+    if run_done.returncode != 0 or not lines or not lines[-1].startswith("best_ns "):
+        raise FirmwareError(f"the timing program failed:\n{run_done.stdout[-2000:]}"
+                            f"{run_done.stderr[-2000:]}")
+    outputs = np.array([[float(v) for v in line.split()[1:]] for line in lines[:-1]])
+    if outputs.shape != (len(rows), n_out):
+        raise FirmwareError(f"the timing program printed {outputs.shape} outputs, expected "
+                            f"{(len(rows), n_out)}")
+    if kind == "int8":
+        outputs = outputs.astype(np.int8)
+    return HostTiming(float(lines[-1].split()[1]) * 1e-9, outputs)
+
+
 def _demo_inputs(layers, n_in: int):
     """Return (float inputs, harness inputs): 8 points over [0, 2π] per input feature."""
     x = np.linspace(0, 2 * np.pi, 8, dtype=np.float32)[:, None].repeat(n_in, axis=1)

@@ -31,7 +31,7 @@ import numpy as np
 
 from . import cgen, wokwi
 from .dense import Int8Model, data_bytes
-from .projects import ESP32_LED_PIN, STEPS, int8_predictions, sketch_x
+from .hello_world import ESP32_LED_PIN, STEPS, int8_predictions, sketch_x
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "micropython"
 MODULE_NAME = "model_int8"

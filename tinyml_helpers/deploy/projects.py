@@ -30,16 +30,20 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cgen, export, quant, toolchains, wokwi
+from . import cgen, export, micropython, toolchains, wokwi
 from .cgen import banner
-from .dense import Int8Model, data_bytes, int8_reference, layers_from_tflite
+from .dense import Int8Model, data_bytes, layers_from_tflite
 from .files import new_folder_beside, swap_in, write_atomic
+from .hello_world import (  # noqa: F401  (int8_predictions: part of this module's interface)
+    DELAY_MS,
+    ESP32_LED_PIN,
+    STEPS,
+    UNO_LED_PIN,
+    int8_predictions,
+    sketch_x,
+)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-STEPS = 20  # x values per sine period, as in the TFLM hello_world
-DELAY_MS = 100  # pause between inferences: one period every 2 s, an LED fade you can see
-ESP32_LED_PIN = "2"
-UNO_LED_PIN = "11"  # PWM on Timer2; LED_BUILTIN (13) has no PWM on the Uno
 UNO_FAN_LED_PIN = "13"  # LED_BUILTIN: the fan sketch only switches its LED on and off
 ESP32_CORE_VERSION = "3.3.7"  # arduino-esp32, ships the "TFLite Micro" library
 AVR_CORE_VERSION = "1.8.6"
@@ -49,7 +53,7 @@ FAN_ARDUINO = "fan_anomaly"
 FAN_WOKWI = ("esp32_fan_anomaly", "uno_fan_anomaly")
 ARDUINO_PROJECTS = ("hello_world_plain", "hello_world_tflm", FAN_ARDUINO)
 WOKWI_PROJECTS = ("esp32_hello_world_plain", "esp32_hello_world_tflm", "uno_hello_world_plain",
-                  *FAN_WOKWI)
+                  micropython.PROJECT, *FAN_WOKWI)
 UNO_WOKWI = ("uno_hello_world_plain", "uno_fan_anomaly")  # compiled by generate()
 WOKWI_BUILD = "build"  # firmware folder inside a Wokwi project, named in its wokwi.toml
 
@@ -70,11 +74,18 @@ class Models:
     float_layers: list
     int8: Int8Model
     arena_size: int
+    arena_note: str = export.ARENA_NOTE  # how arena_size was measured, for model.h and READMEs
 
 
-def load_models(float_tflite: bytes, int8_tflite: bytes, arena_size: int | None = None) -> Models:
+def load_models(float_tflite: bytes, int8_tflite: bytes, arena_size: int | None = None,
+                arena_note: str | None = None) -> Models:
     """Return :class:`Models` after checking the files are a float and a full-int8 model with
-    one input and one output; ``arena_size`` None measures the TFLM arena (~15 s)."""
+    one input and one output; ``arena_size`` None measures the TFLM arena with the Python
+    runtime (~15 s). ``arena_note`` says how a given ``arena_size`` was measured (e.g. on a
+    32-bit board: see :func:`tinyml_helpers.deploy.tflm_build.arena_minimum`)."""
+    if arena_note is not None and arena_size is None:
+        raise ValueError("arena_note describes a given arena_size; pass both or neither")
+    note = cgen.comment_text(arena_note, "arena_note") if arena_note else export.ARENA_NOTE
     if arena_size is not None:
         if isinstance(arena_size, bool) or not isinstance(arena_size, (int, np.integer)):
             raise TypeError(f"arena_size must be a positive int or None, got {arena_size!r}")
@@ -96,31 +107,8 @@ def load_models(float_tflite: bytes, int8_tflite: bytes, arena_size: int | None 
         from . import tflm
 
         arena_size = tflm.arena_size(int8_tflite)
-    return Models(bytes(float_tflite), bytes(int8_tflite), float_layers, int8, int(arena_size))
-
-
-def sketch_x(steps: int = STEPS) -> np.ndarray:
-    """Return the float32 x values the sketches compute: 2π·step/steps, as the C code does."""
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
-        raise TypeError(f"steps must be an int, got {type(steps).__name__} {steps!r}")
-    if not 0 < steps <= 100_000:
-        raise ValueError(f"steps must be in 1..100000, got {steps}")
-    x_range = np.float32(2.0) * np.float32(np.pi)
-    return np.array([(x_range * np.float32(i)) / np.float32(steps) for i in range(steps)],
-                    dtype=np.float32)
-
-
-def int8_predictions(model: Int8Model, x) -> np.ndarray:
-    """Return the int8 sketch's y for float32 ``x``: lroundf(x / scale) in float32, as the
-    sketch computes it, then TFLM's arithmetic."""
-    if not isinstance(model, Int8Model):
-        raise TypeError(f"model must be an Int8Model, got {type(model).__name__}")
-    x = quant.check_finite("x", x)
-    if x.ndim != 1 or not len(x):
-        raise ValueError(f"x must be a non-empty 1-D array of x values, got shape {x.shape}")
-    codes = model.quantize(x.astype(np.float32))
-    out = int8_reference(model, codes[:, None])[:, 0].astype(np.float32)
-    return np.float32(model.output_scale) * (out - np.float32(model.output_zero_point))
+    return Models(bytes(float_tflite), bytes(int8_tflite), float_layers, int8, int(arena_size),
+                  note)
 
 
 def expected_output(models: Models, lines: int = 5) -> str:
@@ -167,6 +155,7 @@ def _facts(models: Models) -> dict[str, str]:
         "FLOAT_DATA_BYTES": f"{data_bytes(models.float_layers):,}",
         "ARENA": f"{models.arena_size:,}",
         "ARENA_INT": str(models.arena_size),
+        "ARENA_NOTE": models.arena_note,
         "EXPECTED": expected_output(models),
         "STEPS_TEXT": str(STEPS),
         "ESP32_CORE": ESP32_CORE_VERSION,
@@ -192,7 +181,8 @@ def _tflm_sketch(name: str, project: str) -> str:
 
 def _tflm_model_files(models: Models) -> dict[str, str]:
     return export.c_array_files(models.int8_tflite, name="g_model",
-                                arena_size=models.arena_size, header="model.h")
+                                arena_size=models.arena_size, header="model.h",
+                                arena_note=models.arena_note)
 
 
 def _sketch_yaml(project: str, profiles: list[tuple[str, str, str, str]]) -> str:
@@ -288,6 +278,8 @@ def wokwi_projects(models: Models) -> dict[str, dict[str, str | bytes]]:
     files["README.md"] = _readme(f"wokwi_{project}.md", project, models)
     files[INT8_NAME] = models.int8_tflite
     projects[project] = files
+    projects[micropython.PROJECT] = {**micropython.wokwi_project(models.int8),
+                                     INT8_NAME: models.int8_tflite}
     return projects
 
 
@@ -408,12 +400,13 @@ def _index(kind: str) -> str:
 
 def generate(float_tflite: bytes, int8_tflite: bytes, arduino_dir, wokwi_dir,
              arena_size: int | None = None, compile_uno: bool = True,
-             fan: DetectorProject | None = None) -> list[Path]:
+             fan: DetectorProject | None = None, arena_note: str | None = None) -> list[Path]:
     """(Re)write all Arduino and Wokwi projects atomically; return the files written.
 
     ``fan`` is lesson 07's detector project; without it the fan projects already in the target
     folders are kept unchanged. ``compile_uno`` also builds the Uno Wokwi firmware
-    (``build/sketch.ino.hex``/``.elf``) when arduino-builder is installed.
+    (``build/sketch.ino.hex``/``.elf``) when arduino-builder is installed. ``arena_size`` and
+    ``arena_note`` as for :func:`load_models`.
     """
     if fan is not None and not isinstance(fan, DetectorProject):
         raise TypeError(f"fan must be a projects.DetectorProject, got {type(fan).__name__}")
@@ -425,7 +418,7 @@ def generate(float_tflite: bytes, int8_tflite: bytes, arduino_dir, wokwi_dir,
             raise TypeError(f"{name} must be a folder path, got {value!r}")
         if Path(value).exists() and not Path(value).is_dir():
             raise ValueError(f"{name} {value} is a file, not a folder")
-    models = load_models(float_tflite, int8_tflite, arena_size)
+    models = load_models(float_tflite, int8_tflite, arena_size, arena_note)
     arduino_dir, wokwi_dir = Path(arduino_dir).resolve(), Path(wokwi_dir).resolve()
     if arduino_dir == wokwi_dir:
         raise ValueError("arduino_dir and wokwi_dir must be different folders")

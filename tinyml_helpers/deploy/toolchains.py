@@ -20,9 +20,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+# What an Arduino sketch needs to build for the Uno and run on simavr (lesson 06 installs these
+# in Colab).
+UNO_PACKAGES = ("gcc-avr", "avr-libc", "simavr", "arduino-core-avr", "arduino-builder")
 DEBIAN_PACKAGES = (
-    "gcc-avr", "avr-libc", "simavr", "libsimavr-dev", "arduino-core-avr", "arduino-builder",
+    *UNO_PACKAGES, "libsimavr-dev",
     "gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "qemu-system-arm",
+    "libstdc++-arm-none-eabi-dev",  # C++ headers: TFLM built for the Cortex-M4F (tflm_build)
     "qemu-user",  # runs the course's Python on an emulated older x86-64 CPU (portability test)
 )
 UNO_FQBN = "arduino:avr:uno"

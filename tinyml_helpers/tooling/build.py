@@ -219,9 +219,15 @@ def export_projects(export_dir: Path, root: Path, staging: Path,
     for name in PROJECT_FOLDERS:  # start from the committed folders, so kept parts stay
         if (root / name).is_dir():
             shutil.copytree(root / name, staging / name, symlinks=True)
-    print("generating Arduino and Wokwi projects (measuring the TFLM arena) ...", flush=True)
+    from .. import measurements
+
+    # model.h gets the arena measured on a 32-bit board (benchmarks/tflm_vs_plain_c.py --write;
+    # tests/test_tflm_sketch.py checks it is current), not the 64-bit Python runtime's.
+    arena, note = measurements.board_arena()
+    print("generating Arduino and Wokwi projects ...", flush=True)
     projects.generate(sources[0].read_bytes(), sources[1].read_bytes(),
-                      staging / "arduino", staging / "wokwi", fan=fan)
+                      staging / "arduino", staging / "wokwi", arena_size=arena, fan=fan,
+                      arena_note=note)
     differences = [f"{line[:9]}{name}/{line[9:]}" for name in PROJECT_FOLDERS
                    for line in compare_trees(staging / name, root / name)]
     if differences and not update:

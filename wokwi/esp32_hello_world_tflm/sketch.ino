@@ -7,6 +7,23 @@
 //   x=..., y=..., sin=..., us=...
 // on Serial at 115200 baud, and fades an LED on GPIO 2 by the prediction y.
 
+// The library is built with TF_LITE_STATIC_MEMORY, which changes the layout of TfLiteTensor:
+// a sketch that includes the TFLM headers without it reads the wrong fields and prints
+// garbage. Defining it here, before those headers, makes the sketch agree with the library
+// whether or not the build passes -DTF_LITE_STATIC_MEMORY.
+#ifndef TF_LITE_STATIC_MEMORY
+#define TF_LITE_STATIC_MEMORY
+#endif
+
+// The "TFLite Micro" library ships with the arduino-esp32 core 3.x only: the core 4.x
+// (ESP-IDF 6) no longer has it.
+#if defined(ARDUINO_ARCH_ESP32)
+#include <esp_arduino_version.h>
+#if ESP_ARDUINO_VERSION_MAJOR != 3
+#error "this sketch needs the arduino-esp32 core 3.x, whose built-in TFLite Micro library it uses"
+#endif
+#endif
+
 #include <math.h>
 
 #include "model.h"
@@ -23,9 +40,9 @@ tflite::MicroInterpreter *g_interpreter = nullptr;
 TfLiteTensor *g_input = nullptr;
 TfLiteTensor *g_output = nullptr;
 // The tensor arena holds every tensor TFLM allocates. kTensorArenaSize (model.h) is the
-// smallest arena this model runs with, measured with the TFLM runtime on a 64-bit PC
-// (smaller pointers usually make it a little less on a 32-bit board); setup() prints what
-// this board really used.
+// smallest arena this model runs with, measured (model.h says on what: pointers are 4 bytes
+// on a 32-bit board and 8 on a PC, so the number depends on it); setup() prints what this
+// board really used.
 alignas(16) uint8_t g_arena[kTensorArenaSize];
 int g_step = 0;
 }  // namespace

@@ -1,0 +1,107 @@
+"""The lessons' exercises: every check cell starts "not attempted", every checker accepts the
+reference solution folded into the lesson (read from the notebook itself, so the solution a
+student opens is the one tested) and rejects wrong answers without raising."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinyml_helpers import exercises
+from tinyml_helpers.deploy import dense, export, tflm
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+SOLUTION = re.compile(r"<summary><b>Solution to exercise (\w+)</b>.*?```(\w+)\n(.*?)```",
+                      re.DOTALL)
+NEEDS_GCC = pytest.mark.skipif(shutil.which("gcc") is None, reason="host gcc not installed")
+
+
+def solutions(lesson: str) -> dict[str, tuple[str, str]]:
+    """Return {exercise: (language, code)} of the folded solutions in a lesson."""
+    path = next(NOTEBOOKS.glob(f"{lesson}_*.ipynb"))
+    found = {}
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        if cell["cell_type"] == "markdown":
+            for name, language, code in SOLUTION.findall("".join(cell["source"])):
+                found[name] = (language, code)
+    return found
+
+
+def run_python(code: str, **names) -> dict:
+    """Execute a solution with the lesson's variables; return its namespace."""
+    import tinyml_helpers
+    from tinyml_helpers import data, models
+    from tinyml_helpers.deploy import env, litert
+
+    namespace = {"np": np, "dense": dense, "data": data, "models": models, "env": env,
+                 "litert": litert, "tinyml_helpers": tinyml_helpers, **names}
+    exec(compile(code, "<solution>", "exec"), namespace)
+    return namespace
+
+
+ALL_CODES = np.arange(-128, 128, dtype=np.int8).reshape(-1, 1)
+
+
+def test_lesson_06_has_folded_solutions():
+    assert {"1", "2", "3a", "3b"} <= set(solutions("06"))
+
+
+def test_unanswered_exercises_say_not_attempted(sine):
+    _, float_tflite, int8_tflite = sine
+    files = export.plain_c_files(dense.int8_layers(int8_tflite), "sine_int8")
+    results = [exercises.check_number(None, 1.0, "ratio", "hint"),
+               exercises.check_choice(None, "a", "answer", {"a": "A", "b": "B"}, "why"),
+               exercises.check_int8_model(None, np.cos, 0.02),
+               exercises.check_c_dense(None, files, "sine_int8", tflm.run(int8_tflite, ALL_CODES))]
+    assert all(r.status == exercises.NOT_ATTEMPTED for r in results)
+    assert "not attempted yet" in str(results[0])
+
+
+def test_exercise_1_ratio(sine):
+    _, float_tflite, int8_tflite = sine
+    ns = run_python(solutions("06")["1"][1], float_tflite=float_tflite, int8_tflite=int8_tflite)
+    expected = dense.data_bytes(dense.float_layers_from_tflite(float_tflite)) / \
+        dense.data_bytes(dense.int8_layers(int8_tflite))
+    assert exercises.check_number(ns["ratio"], expected, "ratio", "").correct
+    for wrong in (4, expected * 1.5, "many", [1, 2], float("nan")):
+        assert exercises.check_number(wrong, expected, "ratio", "").status == exercises.TRY_AGAIN
+
+
+def test_exercise_3a_cosine_model(sine):
+    _, float_tflite, int8_tflite = sine
+    rep = np.linspace(0, 2 * np.pi, 500, dtype=np.float32).reshape(-1, 1)
+    ns = run_python(solutions("06")["3a"][1], seed=0, representative=rep)
+    assert exercises.check_int8_model(ns["cos_tflite"], np.cos, 0.02).correct
+    # The sine model is a fine int8 model, but not of cos; a float model cannot go on the Uno.
+    assert exercises.check_int8_model(int8_tflite, np.cos, 0.02).status == exercises.TRY_AGAIN
+    assert "float model" in exercises.check_int8_model(float_tflite, np.cos, 0.02).message
+    assert exercises.check_int8_model(b"junk", np.cos, 0.02).status == exercises.TRY_AGAIN
+
+
+@NEEDS_GCC
+def test_exercise_3b_c_dense_layer(sine):
+    _, _, int8_tflite = sine
+    files = export.plain_c_files(dense.int8_layers(int8_tflite), "sine_int8")
+    reference = tflm.run(int8_tflite, ALL_CODES)
+    language, source = solutions("06")["3b"]
+    assert language == "c"
+    assert exercises.check_c_dense(source, files, "sine_int8", reference).correct
+    no_clamp = source.replace("if (y < act_min) y = act_min;", "")
+    no_offset = source.replace("input[i] + input_offset", "input[i]")
+    for wrong in (no_clamp, no_offset, "void student_dense_int8(void) { oops", "int main;"):
+        feedback = exercises.check_c_dense(wrong, files, "sine_int8", reference)
+        assert feedback.status == exercises.TRY_AGAIN, wrong[:40]
+
+
+def test_exercise_2_route():
+    ns = run_python(solutions("06")["2"][1])
+    choices = {"tflm": "TensorFlow Lite Micro", "plain": "the hand-written C"}
+    assert exercises.check_choice(ns["route"], "tflm", "route", choices, "why").correct
+    for wrong in ("plain", "banana", 3):
+        feedback = exercises.check_choice(wrong, "tflm", "route", choices, "")
+        assert feedback.status == exercises.TRY_AGAIN

@@ -1,0 +1,216 @@
+"""Checkers for the lessons' exercises: each looks at a student's answer and says what it sees.
+
+A lesson's exercise is a student cell that starts empty (``answer = None``) and a check cell
+that calls a checker here. The checker never raises on a wrong or missing answer, so "Run all"
+still works: it returns (and shows) a :class:`Feedback` whose status is ``"not attempted"``,
+``"correct"`` or ``"try again"`` with a hint. Reference solutions live in the lessons as
+collapsed Markdown; the tests prove that every checker accepts them and rejects wrong ones.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+NOT_ATTEMPTED, CORRECT, TRY_AGAIN = "not attempted", "correct", "try again"
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What a checker found: a status and a sentence for the student."""
+
+    status: str
+    message: str
+
+    @property
+    def correct(self) -> bool:
+        """Return True when the answer was accepted."""
+        return self.status == CORRECT
+
+    def __str__(self) -> str:
+        mark = {CORRECT: "✔ correct", NOT_ATTEMPTED: "… not attempted yet",
+                TRY_AGAIN: "✘ try again"}[self.status]
+        return f"{mark}: {self.message}" if self.message else mark
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # what a notebook cell shows
+        printer.text(str(self))
+
+
+def _not_attempted(what: str) -> Feedback:
+    return Feedback(NOT_ATTEMPTED, f"set {what} in the cell above, then run this cell again")
+
+
+def _number(answer) -> float | None:
+    """Return ``answer`` as a float, or None when it is not a single real number."""
+    if isinstance(answer, bool):
+        return None
+    try:
+        value = float(np.asarray(answer).item()) if np.ndim(answer) == 0 else None
+    except (TypeError, ValueError):
+        return None
+    return value if value is not None and math.isfinite(value) else None
+
+
+def check_number(answer, expected: float, what: str, hint: str, rel: float = 0.01) -> Feedback:
+    """Return the feedback for a numeric ``answer`` that should be ``expected`` within
+    ``rel`` (relative)."""
+    if answer is None:
+        return _not_attempted(what)
+    value = _number(answer)
+    if value is None:
+        return Feedback(TRY_AGAIN, f"{what} should be one number, got {answer!r}")
+    if math.isclose(value, expected, rel_tol=rel, abs_tol=1e-12):
+        return Feedback(CORRECT, f"{what} = {value:,.6g}")
+    return Feedback(TRY_AGAIN, f"{what} = {value:,.6g} is not it. {hint}")
+
+
+def check_choice(answer, expected: str, what: str, choices: dict[str, str],
+                 why: str) -> Feedback:
+    """Return the feedback for a multiple-choice ``answer`` (one key of ``choices``)."""
+    if answer is None:
+        return _not_attempted(what)
+    key = str(answer).strip().lower()
+    if key not in choices:
+        return Feedback(TRY_AGAIN, f"answer with one of {', '.join(sorted(choices))}")
+    if key == expected:
+        return Feedback(CORRECT, why)
+    return Feedback(TRY_AGAIN, f"not {key!r} ({choices[key]}). Look again at the table above.")
+
+
+def check_int8_function(function, model, reference) -> Feedback:
+    """Return the feedback for a student's ``function(model, codes) -> output codes``: it must
+    equal ``reference`` (the TFLM outputs for all 256 input codes) on every code."""
+    if function is None:
+        return _not_attempted("your function")
+    if not callable(function):
+        return Feedback(TRY_AGAIN, f"expected a function, got {type(function).__name__}")
+    codes = np.arange(-128, 128, dtype=np.int8).reshape(-1, 1)
+    try:
+        got = np.asarray(function(model, codes))
+    except Exception as exc:  # a student's bug: show it, do not stop "Run all"
+        return Feedback(TRY_AGAIN, f"your function raised {type(exc).__name__}: {exc}")
+    return _compare_codes(got, np.asarray(reference))
+
+
+def _compare_codes(got: np.ndarray, want: np.ndarray) -> Feedback:
+    if got.shape != want.shape:
+        return Feedback(TRY_AGAIN, f"expected outputs of shape {want.shape}, got {got.shape}")
+    if not np.issubdtype(got.dtype, np.integer):
+        return Feedback(TRY_AGAIN, f"expected integer codes, got {got.dtype}")
+    wrong = np.flatnonzero(got.astype(np.int64).ravel() != want.astype(np.int64).ravel())
+    if len(wrong) == 0:
+        return Feedback(CORRECT, f"equal to TFLM on all {want.size} outputs")
+    i = int(wrong[0])
+    return Feedback(TRY_AGAIN, f"{len(wrong)} of {want.size} outputs differ from TFLM; first "
+                               f"at row {i // want.shape[-1]}: yours "
+                               f"{int(got.ravel()[i])}, TFLM {int(want.ravel()[i])}. Check the "
+                               "zero points, the requantization and the clamp.")
+
+
+STUDENT_DENSE = "student_dense_int8"
+STUDENT_PROTOTYPE = (
+    "void student_dense_int8(const int8_t *input, int8_t *output, uint16_t n_in, "
+    "uint16_t n_out,\n"
+    "                        const int8_t *weights, const int32_t *bias, "
+    "const int32_t *multiplier,\n"
+    "                        const int8_t *shift, int16_t input_offset, "
+    "int16_t output_zero_point,\n"
+    "                        int8_t act_min, int8_t act_max);\n")
+
+C_HARNESS = """#include <stdint.h>
+#include <stdio.h>
+
+#include "{prefix}.h"
+
+int main(void) {{
+  for (int code = -128; code < 128; ++code) {{
+    int8_t input[1] = {{(int8_t)code}}, output[1];
+    {prefix}_invoke(input, output);
+    printf("%d\\n", output[0]);
+  }}
+  return 0;
+}}
+"""
+
+
+def with_student_dense(model_files: dict[str, str], prefix: str, source: str) -> dict[str, str]:
+    """Return the generated model's files with every layer calling ``student_dense_int8``
+    (defined in ``source``, saved as ``student_dense.c``) instead of the course's kernel."""
+    name = f"{prefix}.c"
+    if name not in model_files or "tinyml_dense_int8(" not in model_files[name]:
+        raise ValueError(f"model_files must be export.plain_c_files(int8 model, {prefix!r})")
+    body = model_files[name].replace("tinyml_dense_int8(", f"{STUDENT_DENSE}(")
+    include = '#include "tinyml_kernels.h"\n'
+    body = body.replace(include, include + "\n" + STUDENT_PROTOTYPE, 1)
+    return {**model_files, name: body, "student_dense.c": source}
+
+
+def check_c_dense(source, model_files: dict[str, str], prefix: str, reference) -> Feedback:
+    """Return the feedback for a student's C ``student_dense_int8`` (the int8 Dense layer, with
+    the signature of :data:`STUDENT_PROTOTYPE`): the model's generated C calls it for every
+    layer, gcc builds it with the course's kernels file (for ``tinyml_requantize``), and its
+    outputs on all 256 input codes must equal ``reference`` (TFLM's)."""
+    if source is None:
+        return _not_attempted("student_c")
+    if not isinstance(source, str) or STUDENT_DENSE not in source:
+        return Feedback(TRY_AGAIN, f"write a C function named {STUDENT_DENSE}(...) with the "
+                                   "signature shown above")
+    from .deploy import export
+
+    files = {**with_student_dense(model_files, prefix, source), **export.kernel_files()}
+    files["main.c"] = C_HARNESS.format(prefix=prefix)
+    with tempfile.TemporaryDirectory(prefix="exercise-") as tmp:
+        folder = Path(tmp)
+        for name, text in files.items():
+            (folder / name).write_text(text, encoding="utf-8")
+        sources = sorted(str(p) for p in folder.glob("*.c"))
+        build = subprocess.run(["gcc", "-std=gnu99", "-O1", "-I", tmp, "-o",
+                                str(folder / "run"), *sources, "-lm"],
+                               capture_output=True, text=True, check=False)
+        if build.returncode != 0:
+            errors = "\n".join(line for line in build.stderr.splitlines() if "error" in line)
+            return Feedback(TRY_AGAIN, f"gcc could not compile it:\n{errors[:1500]}")
+        try:
+            run = subprocess.run([str(folder / "run")], capture_output=True, text=True,
+                                 timeout=20, check=False)
+        except subprocess.TimeoutExpired:
+            return Feedback(TRY_AGAIN, "your code did not finish within 20 s (an endless loop?)")
+    if run.returncode != 0:
+        return Feedback(TRY_AGAIN, f"your program crashed (exit code {run.returncode})")
+    try:
+        got = np.array([int(v) for v in run.stdout.split()], dtype=np.int64).reshape(-1, 1)
+    except ValueError:
+        return Feedback(TRY_AGAIN, "your program printed something that is not a number")
+    return _compare_codes(got, np.asarray(reference).reshape(-1, 1))
+
+
+def check_int8_model(tflite, target, max_mse: float, what: str = "cos_tflite") -> Feedback:
+    """Return the feedback for a student's full-int8 .tflite that should approximate
+    ``target`` (a NumPy function of x) on [0, 2π]: one input, one output, int8 in and out,
+    and an MSE under ``max_mse`` when run by TFLM."""
+    if tflite is None:
+        return _not_attempted(what)
+    from .deploy import dense, tflm
+
+    try:
+        model = dense.layers_from_tflite(tflite)
+    except (TypeError, ValueError) as exc:
+        return Feedback(TRY_AGAIN, f"{what} is not a model the board can run: {exc}")
+    if not isinstance(model, dense.Int8Model):
+        return Feedback(TRY_AGAIN, f"{what} is a float model: convert it with full int8 "
+                                   "quantization (litert.convert(model, 'int8', representative))")
+    if model.n_inputs != 1 or model.n_outputs != 1:
+        return Feedback(TRY_AGAIN, f"{what} must take one x and give one y, not "
+                                   f"{model.n_inputs} -> {model.n_outputs}")
+    x = np.linspace(0, 2 * np.pi, 200, dtype=np.float32).reshape(-1, 1)
+    y = model.dequantize(tflm.run(tflite, model.quantize(x)))
+    mse = float(np.mean((y - target(x)) ** 2))
+    if mse <= max_mse:
+        return Feedback(CORRECT, f"int8 model under TFLM: MSE {mse:.4f} on [0, 2π]")
+    return Feedback(TRY_AGAIN, f"MSE {mse:.4f} on [0, 2π] is above {max_mse}: train longer, or "
+                               "check that the representative data spans 0 to 2π")
