@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 
-from tinyml_helpers.deploy import quant, tflite_file
+from tinyml_helpers.deploy import litert, quant, tflite_file
 
 N_FEATURES = 4
 
@@ -33,19 +33,12 @@ def _float_input_int8_model(tf, low: float, high: float) -> bytes:
 
 def _tflite_quantize(tflite: bytes, x: np.ndarray) -> tuple[np.ndarray, float, int]:
     """Return (QUANTIZE op output codes, its scale, its zero point) for float32 rows ``x``."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
     t = tflite_file.read(tflite)
     names = tflite_file.op_names(tflite)
     assert names[0] == "QUANTIZE", names
     out_index = int(t.graph.operators[0].outputs[0])
-    interp = Interpreter(model_content=tflite, experimental_preserve_all_tensors=True,
-                         experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-    inp = interp.get_input_details()[0]
-    interp.resize_tensor_input(inp["index"], x.shape)
-    interp.allocate_tensors()
-    interp.set_tensor(inp["index"], x)
-    interp.invoke()
+    interp = litert.interpreter(tflite, keep_all_tensors=True)
+    litert.invoke(interp, x)
     detail = next(d for d in interp.get_tensor_details() if d["index"] == out_index)
     scale, zero_point = detail["quantization"]
     assert detail["dtype"] == np.int8

@@ -247,17 +247,10 @@ def test_weight_codes_match_tflites_per_channel_int8(fixed_model, int8_tflite):
 
 def _layer_codes(tflite, x_codes):
     """Return [(codes, scale, zero_point)] of every op's output, run with reference kernels."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from tinyml_helpers.deploy import litert
 
-    from tinyml_helpers.deploy import env
-    with env.quiet_stderr():
-        interp = Interpreter(model_content=tflite, experimental_preserve_all_tensors=True,
-                             experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-        inp = interp.get_input_details()[0]
-        interp.resize_tensor_input(inp["index"], x_codes.shape)
-        interp.allocate_tensors()
-        interp.set_tensor(inp["index"], x_codes)
-        interp.invoke()
+    interp = litert.interpreter(tflite, keep_all_tensors=True)
+    litert.invoke(interp, x_codes)
     out = []
     for op in interp._get_ops_details():
         index = op["outputs"][0]

@@ -23,6 +23,14 @@ def _matrix(x, name: str = "features") -> np.ndarray:
     return x
 
 
+def _features(x, count: int) -> np.ndarray:
+    """Return ``x`` as a feature matrix after checking it has ``count`` columns."""
+    x = _matrix(x)
+    if x.shape[1] != count:
+        raise ValueError(f"expected {count} features, got {x.shape[1]}")
+    return x
+
+
 # --- scaling ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -34,9 +42,7 @@ class Scaler:
 
     def __call__(self, x) -> np.ndarray:
         """Return ``x`` standardized: (x - mean) / std, as float32."""
-        x = _matrix(x)
-        if x.shape[1] != len(self.mean):
-            raise ValueError(f"expected {len(self.mean)} features, got {x.shape[1]}")
+        x = _features(x, len(self.mean))
         return ((x - self.mean) / self.std).astype(np.float32)
 
 
@@ -58,9 +64,7 @@ class Mahalanobis:
 
     def score(self, x) -> np.ndarray:
         """Return the Mahalanobis distance sqrt((x-μ)ᵀ Σ⁻¹ (x-μ)) of each row of ``x``."""
-        x = _matrix(x)
-        if x.shape[1] != len(self.mean):
-            raise ValueError(f"expected {len(self.mean)} features, got {x.shape[1]}")
+        x = _features(x, len(self.mean))
         d = x - self.mean
         return np.sqrt(np.maximum(np.einsum("ni,ij,nj->n", d, self.inv_cov, d), 0.0))
 

@@ -200,6 +200,15 @@ def qat_model(model, calibration=None, learning_rate: float = 3e-4, decay_steps:
     return qmodel
 
 
+def _qat_representative(representative, split):
+    """Return QAT's calibration inputs: the array given, or the sine data's default."""
+    if callable(representative):
+        raise TypeError("representative must be an (n, features) array here: QAT calibrates "
+                        "its ranges from the values themselves")
+    representative = _check_representative(representative)
+    return sine_representative(split) if representative is None else representative
+
+
 def qat_fine_tune(model, split, epochs: int = 20, learning_rate: float = 3e-4,
                   representative=None, batch_size: int = 64, progress: bool = False):
     """Return the QAT version of ``model``: ranges calibrated, fine-tuned for ``epochs``."""
@@ -208,12 +217,7 @@ def qat_fine_tune(model, split, epochs: int = 20, learning_rate: float = 3e-4,
     progress = checks.check_bool("progress", progress)
     models.check_learning_rate(learning_rate)
     checks.check_split(split, "split")
-    if callable(representative):
-        raise TypeError("representative must be an (n, features) array here: QAT calibrates "
-                        "its ranges from the values themselves")
-    representative = _check_representative(representative)
-    if representative is None:
-        representative = sine_representative(split)
+    representative = _qat_representative(representative, split)
     steps = epochs * math.ceil(len(split.x_train) / batch_size)
     qmodel = qat_model(model, representative, learning_rate, decay_steps=steps)
     models.fit(qmodel, split, epochs=epochs, batch_size=batch_size, progress=progress)
@@ -229,12 +233,7 @@ def qat_row(model, split, epochs: int = 20, learning_rate: float = 3e-4,
     checks.check_int("epochs", epochs)
     models.check_learning_rate(learning_rate)
     checks.check_split(split, "split", need_test=True)
-    if callable(representative):
-        raise TypeError("representative must be an (n, features) array here: QAT calibrates "
-                        "its ranges from the values themselves")
-    representative = _check_representative(representative)
-    if representative is None:
-        representative = sine_representative(split)
+    representative = _qat_representative(representative, split)
     env.set_seed(seed)  # the fine-tune shuffles the training data
     qmodel = qat_fine_tune(model, split, epochs, learning_rate, representative)
     return table_row("qat int8", litert.convert(qmodel, "int8", representative), split)

@@ -65,9 +65,9 @@ class FanConfig:
     damping_range: tuple = (0.08, 0.3)
 
     def __post_init__(self):
-        _check_int("num_samples", self.num_samples, 8)
-        _check_int("n_blades", self.n_blades, 1)
-        _check_int("harmonics", self.harmonics, 1)
+        checks.check_int("num_samples", self.num_samples, 8)
+        checks.check_int("n_blades", self.n_blades, 1)
+        checks.check_int("harmonics", self.harmonics, 1)
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name.endswith("_range"):
@@ -94,14 +94,6 @@ class FanConfig:
         if top >= self.sample_rate / 2:
             raise ValueError(f"sample_rate {self.sample_rate} Hz is too low: the blade-pass "
                              f"harmonic near {top:.1f} Hz needs a rate above {2 * top:.1f} Hz")
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def check_speed(speed: str) -> float:
@@ -151,8 +143,8 @@ def windows(speed: str, count: int, imbalance: bool = False, robust: bool = Fals
         raise TypeError(f"config must be a FanConfig, got {type(config).__name__}")
     cfg = config or FanConfig()
     base = check_speed(speed)
-    count = _check_int("count", count, 1)
-    seed = _check_int("seed", seed, 0)
+    count = checks.check_int("count", count, 1)
+    seed = checks.check_int("seed", seed, 0)
     imbalance = checks.check_bool("imbalance", imbalance)
     robust = checks.check_bool("robust", robust)
     rng = np.random.default_rng([seed, list(SPEEDS).index(speed), int(bool(robust))])
@@ -218,9 +210,9 @@ def dataset(normal_per_speed: int = 150, anomalous_per_speed: int = 40, robust: 
             config: FanConfig | None = None) -> FanData:
     """Return a :class:`FanData`: normal windows of every speed split 60/20/20, plus
     ``anomalous_per_speed`` coin windows per speed in ``anomaly_speeds`` in the test set."""
-    normal_per_speed = _check_int("normal_per_speed", normal_per_speed, 5)
-    anomalous_per_speed = _check_int("anomalous_per_speed", anomalous_per_speed, 1)
-    seed = _check_int("seed", seed, 0)
+    normal_per_speed = checks.check_int("normal_per_speed", normal_per_speed, 5)
+    anomalous_per_speed = checks.check_int("anomalous_per_speed", anomalous_per_speed, 1)
+    seed = checks.check_int("seed", seed, 0)
     robust = checks.check_bool("robust", robust)
     if not isinstance(config, (FanConfig, type(None))):
         raise TypeError(f"config must be a FanConfig, got {type(config).__name__}")
@@ -254,7 +246,7 @@ def dataset(normal_per_speed: int = 150, anomalous_per_speed: int = 40, robust: 
 
 def dft_bins(num_samples: int, sample_rate: float, band: tuple) -> np.ndarray:
     """Return the indices of the DFT bins whose frequency lies in [band[0], band[1])."""
-    num_samples = _check_int("num_samples", num_samples, 1)
+    num_samples = checks.check_int("num_samples", num_samples, 1)
     sample_rate = checks.check_number("sample_rate", sample_rate, low=0.0, low_open=True)
     if isinstance(band, (str, bytes)) or not hasattr(band, "__len__") or len(band) != 2:
         raise TypeError(f"band must be a (low, high) pair of frequencies in Hz, got {band!r}")

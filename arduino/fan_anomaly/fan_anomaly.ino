@@ -53,6 +53,8 @@ void window_features(uint8_t w, float *features) {
   }
 }
 
+// Say "done" and stop: a simulator such as simavr ends the run when the CPU sleeps with
+// interrupts off; a real board just idles.
 void stop_running() {
   Serial.println(F("done"));
   Serial.flush();

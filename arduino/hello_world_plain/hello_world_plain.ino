@@ -93,6 +93,8 @@ float predict(float x) {
 #endif
 }
 
+// Say "done" and stop: a simulator such as simavr ends the run when the CPU sleeps with
+// interrupts off; a real board just idles.
 void stop_running() {
   Serial.println(F("done"));
   Serial.flush();

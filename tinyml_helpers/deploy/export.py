@@ -20,29 +20,18 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cgen, tflite_file
+from . import cgen, tflite_file, tflm
 from .dense import FloatDense, Int8Dense, Int8Model
 
 C_TEMPLATES = Path(__file__).resolve().parent / "templates" / "c"
 KERNEL_DIR = Path(__file__).resolve().parent / "c"
 KERNEL_ORIGIN = "tinyml_helpers/deploy/c"  # named in the banner of copied kernels
 KERNEL_FILES = ("tinyml_kernels.h", "tinyml_kernels.c")
-MAX_ARENA = 1 << 30
 ARENA_NOTE = "measured with the TFLM Python runtime on a 64-bit PC"
 
 
 def _render(template: str, **values) -> str:
     return cgen.render(C_TEMPLATES / template, **values)
-
-
-def _check_arena(arena_size) -> int | None:
-    if arena_size is None:
-        return None
-    if isinstance(arena_size, bool) or not isinstance(arena_size, (int, np.integer)):
-        raise TypeError(f"arena_size must be an int (bytes) or None, got {arena_size!r}")
-    if not 0 < arena_size <= MAX_ARENA:
-        raise ValueError(f"arena_size must be in 1..{MAX_ARENA} bytes, got {arena_size}")
-    return int(arena_size)
 
 
 # --- the .tflite flatbuffer as a C array ---------------------------------------------------
@@ -53,7 +42,7 @@ def c_array_files(tflite: bytes, name: str = "g_model", arena_size: int | None =
     data = tflite_file.read(tflite).data
     cgen.identifier(name, "name")
     cgen.file_name(header, "header", suffixes=(".h",))
-    arena = _check_arena(arena_size)
+    arena = tflm.check_arena_size(arena_size, allow_none=True)
     source = header[:-2] + ".cpp"
     note = cgen.comment_text(arena_note, "arena_note")
     arena_text = (f"\n// Smallest tensor arena this model runs with, {note}.\n"

@@ -414,15 +414,6 @@ def parse_output(lines: list[str], expect: dict | None = None) -> RunResult:
     return RunResult(out, cost, unit, reading.stack, text, 0.0)
 
 
-def _elf_path(elf) -> Path:
-    if isinstance(elf, bool) or not isinstance(elf, (str, os.PathLike)) or not str(elf):
-        raise TypeError(f"elf must be the path of a firmware file, got {elf!r}")
-    elf = Path(elf)
-    if not elf.is_file():
-        raise FileNotFoundError(f"no firmware at {elf}")
-    return elf
-
-
 def _expected(elf: Path) -> dict | None:
     meta = Path(str(elf)[:-4] + ".json") if str(elf).endswith(".elf") else None
     if meta is None or not meta.exists():
@@ -444,7 +435,7 @@ def run(target: str, elf, timeout_s: float = DEFAULT_TIMEOUT_S) -> RunResult:
     """
     spec = get_target(target)
     timeout_s = _check_timeout(timeout_s)
-    elf = _elf_path(elf)
+    elf = toolchains.firmware_path(elf)
     require(target)
     command = [part.format(elf=elf.resolve()) for part in spec.run_command]
     started = time.perf_counter()
@@ -475,12 +466,12 @@ def run(target: str, elf, timeout_s: float = DEFAULT_TIMEOUT_S) -> RunResult:
 def sizes(target: str, elf) -> Sizes:
     """Return the :class:`Sizes` of ``elf`` read with avr-size / arm-none-eabi-size / size."""
     spec = get_target(target)
-    return toolchains.read_sizes(_elf_path(elf), spec.size_tool)
+    return toolchains.read_sizes(toolchains.firmware_path(elf), spec.size_tool)
 
 
 def host_instructions(elf, invoke: str) -> float:
     """Return x86-64 instructions per call of ``invoke`` in a host harness, via callgrind."""
-    elf = _elf_path(elf)
+    elf = toolchains.firmware_path(elf)
     cgen.identifier(invoke, "invoke")
     if shutil.which("valgrind") is None:
         raise ToolchainMissing("valgrind not found; install with: apt-get install -y valgrind")

@@ -86,8 +86,11 @@ def convert(model, mode: str = "float32", representative=None) -> bytes:
         return converter.convert()
 
 
-def interpreter(tflite_bytes: bytes):
+def interpreter(tflite_bytes: bytes, keep_all_tensors: bool = False):
     """Return a LiteRT Interpreter for the model, tensors allocated.
+
+    ``keep_all_tensors=True`` keeps every intermediate tensor readable after an invoke (for
+    looking inside a model: what each op computed).
 
     It runs LiteRT's reference kernels, the ones TFLM's kernels are derived from. The faster
     kernels pick their code by CPU: XNNPACK's float kernels use fused multiply-add only where
@@ -96,11 +99,14 @@ def interpreter(tflite_bytes: bytes):
     """
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+    if not isinstance(keep_all_tensors, bool):
+        raise TypeError(f"keep_all_tensors must be True or False, got {keep_all_tensors!r}")
     data = tflite_file.read(tflite_bytes).data
     resolver = OpResolverType.BUILTIN_REF
     try:
         with env.quiet_stderr():
-            interp = Interpreter(model_content=data, experimental_op_resolver_type=resolver)
+            interp = Interpreter(model_content=data, experimental_op_resolver_type=resolver,
+                                 experimental_preserve_all_tensors=bool(keep_all_tensors))
             interp.allocate_tensors()
     except (RuntimeError, ValueError) as exc:
         raise ValueError(f"the LiteRT interpreter refused the .tflite: {_first_line(exc)}") \
@@ -113,7 +119,7 @@ def _first_line(exc: Exception) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def _invoke(interp, values: np.ndarray) -> np.ndarray:
+def invoke(interp, values: np.ndarray) -> np.ndarray:
     """Run ``values`` (already in the input dtype) through ``interp`` as one batch."""
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     features = tuple(int(n) for n in inp["shape"][1:])
@@ -161,7 +167,7 @@ def predict(tflite_bytes: bytes, x) -> np.ndarray:
             raise ValueError(f"predict cannot quantize inputs for a {dtype.name} input tensor")
         x = quantize(x, in_scale, in_zp, bits=8 * dtype.itemsize,
                      signed=dtype.kind == "i").astype(dtype)
-    y = _invoke(interp, x)
+    y = invoke(interp, x)
     if out_scale:
         y = dequantize(y, out_scale, out_zp)
     return y.astype(np.float32)
@@ -176,7 +182,7 @@ def predict_int8_codes(tflite_bytes: bytes, codes) -> np.ndarray:
     if not (interp.get_input_details()[0]["dtype"] == np.int8
             and interp.get_output_details()[0]["dtype"] == np.int8):
         raise ValueError("predict_int8_codes needs a model with int8 input and output")
-    return _invoke(interp, codes)
+    return invoke(interp, codes)
 
 
 def tensor_summary(tflite_bytes: bytes) -> list[TensorInfo]:

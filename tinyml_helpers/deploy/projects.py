@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cgen, export, micropython, toolchains, wokwi
+from . import cgen, export, micropython, tflm, toolchains, wokwi
 from .cgen import banner
 from .dense import Int8Model, data_bytes, layers_from_tflite
 from .files import new_folder_beside, swap_in, write_atomic
@@ -86,12 +86,7 @@ def load_models(float_tflite: bytes, int8_tflite: bytes, arena_size: int | None 
     if arena_note is not None and arena_size is None:
         raise ValueError("arena_note describes a given arena_size; pass both or neither")
     note = cgen.comment_text(arena_note, "arena_note") if arena_note else export.ARENA_NOTE
-    if arena_size is not None:
-        if isinstance(arena_size, bool) or not isinstance(arena_size, (int, np.integer)):
-            raise TypeError(f"arena_size must be a positive int or None, got {arena_size!r}")
-        if not 0 < arena_size <= export.MAX_ARENA:
-            raise ValueError(f"arena_size must be a positive int up to {export.MAX_ARENA}, got "
-                             f"{arena_size}")
+    tflm.check_arena_size(arena_size, allow_none=True)
     float_layers = layers_from_tflite(float_tflite)
     if isinstance(float_layers, Int8Model):
         raise TypeError("float_tflite is an int8 model; pass the float32 .tflite first")
@@ -104,8 +99,6 @@ def load_models(float_tflite: bytes, int8_tflite: bytes, arena_size: int | None 
             raise ValueError(f"the sketches feed one x and read one y; the {name} model has "
                              f"{first.shape[1]} inputs and {last.shape[0]} outputs")
     if arena_size is None:
-        from . import tflm
-
         arena_size = tflm.arena_size(int8_tflite)
     return Models(bytes(float_tflite), bytes(int8_tflite), float_layers, int8, int(arena_size),
                   note)
@@ -169,8 +162,14 @@ def _readme(template: str, project: str, models: Models) -> str:
                   PROJECT=project, **_facts(models))
 
 
+def _stop_running() -> str:
+    """Return the sketches' shared stop_running() (a template part)."""
+    return render("stop_running.ino.part").rstrip("\n")
+
+
 def _plain_sketch(name: str, project: str) -> str:
     return render("hello_world_plain.ino", BANNER=banner(name).rstrip("\n"), PROJECT=project,
+                  STOP_RUNNING=_stop_running(),
                   STEPS=STEPS)
 
 
@@ -335,6 +334,7 @@ def _fan_facts(fan: DetectorProject) -> dict[str, str]:
 
 def _fan_sketch(name: str, project: str, facts: dict[str, str]) -> str:
     return render("fan_anomaly.ino", BANNER=banner(name).rstrip("\n"), PROJECT=project,
+                  STOP_RUNNING=_stop_running(),
                   N_WINDOWS=facts["N_WINDOWS"], SAMPLE_RATE=facts["SAMPLE_RATE"],
                   ESP32_LED_PIN=ESP32_LED_PIN)
 

@@ -40,7 +40,8 @@ interpreter.invoke()
 _probed: dict[tuple[str, int], str | None] = {}  # (sha256, arena) -> None (ok) or the failure
 
 
-def _check_size(name: str, value, allow_none: bool = False) -> int | None:
+def check_arena_size(value, name: str = "arena_size", allow_none: bool = False) -> int | None:
+    """Return a tensor-arena size in bytes after checking it is an int in 1..MAX_ARENA."""
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -83,7 +84,7 @@ def interpreter(tflite: bytes, arena_size: int | None = None):
     Raises ValueError if the model is corrupt or TFLM cannot allocate and run it.
     """
     data = tflite_file.read(tflite).data
-    arena = _check_size("arena_size", arena_size, allow_none=True) or DEFAULT_ARENA
+    arena = check_arena_size(arena_size, "arena_size", allow_none=True) or DEFAULT_ARENA
     from tflite_micro.python.tflite_micro import runtime  # ImportError here, not in the probe
 
     _check_runs(data, arena)
@@ -158,7 +159,7 @@ def _model_file(tflite: bytes):
 
 def runs_with_arena(tflite: bytes, size: int) -> bool:
     """Return True if TFLM can allocate and invoke ``tflite`` with a ``size``-byte arena."""
-    size = _check_size("size", size)
+    size = check_arena_size(size, "size")
     with _model_file(tflite) as path:
         return _runs_with(path, size)
 
@@ -169,7 +170,7 @@ def arena_size(tflite: bytes, upper: int = DEFAULT_ARENA) -> int:
     Found by bisection, each try in a fresh process; the answer is exact for this runtime build,
     no trial and error on the board.
     """
-    upper = _check_size("upper", upper)
+    upper = check_arena_size(upper, "upper")
     with _model_file(tflite) as path:
         done = _probe(path, upper)
         if done.returncode != 0:

@@ -212,7 +212,7 @@ def run_uno(elf, timeout_s: float = 120.0) -> list[str]:
     """Run an Uno firmware ``elf`` (e.g. from :func:`compile_uno`) in simavr at 16 MHz until it
     sleeps with interrupts off; return its :func:`uart_lines`. Raise RuntimeError if simavr
     is missing, fails or does not stop within ``timeout_s`` seconds."""
-    elf = _firmware(elf)
+    elf = firmware_path(elf)
     if not have("simavr"):
         raise RuntimeError("simavr is not installed; install with: " + install_command())
     run = run_program([*SIMAVR_UNO, str(elf)], timeout_s)
@@ -222,7 +222,8 @@ def run_uno(elf, timeout_s: float = 120.0) -> list[str]:
     return uart_lines(run.stderr)
 
 
-def _firmware(elf) -> Path:
+def firmware_path(elf) -> Path:
+    """Return ``elf`` as a Path after checking it names an existing firmware file."""
     if isinstance(elf, bool) or not isinstance(elf, (str, os.PathLike)) or not str(elf):
         raise TypeError(f"elf must be the path of a firmware file, got {elf!r}")
     elf = Path(elf)
@@ -252,7 +253,7 @@ class Sizes:
 
 def read_sizes(elf, size_tool: str = "size") -> Sizes:
     """Return the :class:`Sizes` of ``elf`` read with ``size_tool`` (size, avr-size, ...)."""
-    elf = _firmware(elf)
+    elf = firmware_path(elf)
     if not isinstance(size_tool, str) or not re.fullmatch(r"[A-Za-z0-9_.-]*size", size_tool):
         raise ValueError(f"size_tool must be a size program (size, avr-size, "
                          f"arm-none-eabi-size), got {size_tool!r}")

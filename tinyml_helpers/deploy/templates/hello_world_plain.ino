@@ -93,16 +93,7 @@ float predict(float x) {
 #endif
 }
 
-void stop_running() {
-  Serial.println(F("done"));
-  Serial.flush();
-#if defined(__AVR__)
-  cli();  // a simulator such as simavr ends the run here
-  sleep_enable();
-  sleep_cpu();
-#endif
-  while (true) delay(1000);
-}
+{{STOP_RUNNING}}
 
 void setup() {
   Serial.begin(115200);
