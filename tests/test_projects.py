@@ -1,7 +1,7 @@
 """Tests for tinyml_helpers.deploy.projects and tinyml_helpers.deploy.toolchains: the committed
 arduino/ and wokwi/ folders are exactly what the generator makes from their own .tflite files,
-generation is atomic, and the plain-C sketches (sine model, fan anomaly detector) build and run for the
-Arduino Uno (arduino-builder, simavr)."""
+generation is atomic, and the plain-C sketches (sine model, fan anomaly detector) build and run
+for the Arduino Uno (arduino-builder, simavr)."""
 
 import os
 import re
