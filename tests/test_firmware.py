@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 import pytest
 
-from tinyml_helpers.deploy import dense, export, firmware, litert, quant, tflm
+from tinyml_helpers.deploy import dense, export, firmware, harness_output, litert, quant, tflm
 
 FLOAT_TOLERANCE = 1e-5  # same sums on every board, possibly in another order or with FMA
 BOARDS = ("uno", "m4")
@@ -190,7 +190,7 @@ GOOD = ["BEGIN int8 2 1 1 cycles", "OUT 0 5", "CYC 0 100", "OUT 1 -3", "CYC 1 90
 
 
 def _done(outputs) -> str:
-    return f"DONE {len(outputs)} {firmware._fletcher16(np.array(outputs, np.int8).tobytes())}"
+    return f"DONE {len(outputs)} {harness_output.fletcher16(np.array(outputs, np.int8).tobytes())}"
 
 
 def test_parser_accepts_a_complete_run():

@@ -186,6 +186,35 @@ def _check_positive_int(name: str, value) -> int:
     return checks.check_int(name, value, 1)
 
 
+def _training_data(student, x, y, task: str):
+    """Return (x as float32, y as the task needs it, the student's (inputs, outputs)) after
+    checking them against each other and the student."""
+    x = checks.check_array("x", x, ndim=2, allow_empty=True)
+    y = checks.check_array("y", y, ndim=(1, 2), allow_empty=True)
+    x = np.asarray(x, dtype=np.float32)
+    if len(x) == 0 or len(x) != len(y):
+        raise ValueError(f"x and y need the same, non-zero length, got {len(x)} and {len(y)}")
+    n_in, n_out = models.io_widths(student)
+    if n_in is not None and x.shape[1] != n_in:
+        raise ValueError(f"x has {x.shape[1]} features per row but the student takes {n_in}")
+    if task == "classification":
+        if not np.all(np.asarray(y) == np.round(y)) or np.min(y) < 0:
+            raise ValueError("classification labels must be integer classes >= 0")
+        if y.ndim == 2 and y.shape[1] != 1:
+            raise ValueError(f"classification labels must be one class per row, got shape "
+                             f"{y.shape}")
+        if n_out is not None and np.max(y) >= n_out:
+            raise ValueError(f"classification labels must be classes 0..{n_out - 1} (the "
+                             f"student has {n_out} outputs), got label {int(np.max(y))}")
+        y = np.asarray(y, dtype=np.int32).reshape(-1)
+    else:
+        y = np.asarray(y, dtype=np.float32).reshape(len(x), -1)
+        if n_out is not None and y.shape[1] != n_out:
+            raise ValueError(f"y has {y.shape[1]} values per row but the student outputs "
+                             f"{n_out}")
+    return x, y, (n_in, n_out)
+
+
 def train_student(student, x, y, teacher=None, *, task: str = "regression", alpha: float = 0.5,
                   temperature: float = 1.0, extra_x=None, steps: int = STEPS,
                   batch_size: int = 64, learning_rate: float = 0.01, seed: int = 0):
@@ -211,29 +240,7 @@ def train_student(student, x, y, teacher=None, *, task: str = "regression", alph
     seed = checks.check_seed(seed)
     # Everything is checked before any training: NaN inputs or labels would otherwise train
     # silently into NaN weights.
-    x = checks.check_array("x", x, ndim=2, allow_empty=True)
-    y = checks.check_array("y", y, ndim=(1, 2), allow_empty=True)
-    x = np.asarray(x, dtype=np.float32)
-    if len(x) == 0 or len(x) != len(y):
-        raise ValueError(f"x and y need the same, non-zero length, got {len(x)} and {len(y)}")
-    n_in, n_out = models.io_widths(student)
-    if n_in is not None and x.shape[1] != n_in:
-        raise ValueError(f"x has {x.shape[1]} features per row but the student takes {n_in}")
-    if task == "classification":
-        if not np.all(np.asarray(y) == np.round(y)) or np.min(y) < 0:
-            raise ValueError("classification labels must be integer classes >= 0")
-        if y.ndim == 2 and y.shape[1] != 1:
-            raise ValueError(f"classification labels must be one class per row, got shape "
-                             f"{y.shape}")
-        if n_out is not None and np.max(y) >= n_out:
-            raise ValueError(f"classification labels must be classes 0..{n_out - 1} (the "
-                             f"student has {n_out} outputs), got label {int(np.max(y))}")
-        y = np.asarray(y, dtype=np.int32).reshape(-1)
-    else:
-        y = np.asarray(y, dtype=np.float32).reshape(len(x), -1)
-        if n_out is not None and y.shape[1] != n_out:
-            raise ValueError(f"y has {y.shape[1]} values per row but the student outputs "
-                             f"{n_out}")
+    x, y, (n_in, n_out) = _training_data(student, x, y, task)
     if teacher is None:
         if extra_x is not None:
             raise ValueError("extra_x needs a teacher to label it")

@@ -10,11 +10,11 @@ Three targets run the *same* C (the model from :func:`export.plain_c_files`, the
   cycles; SysTick then counts guest *instructions*, and that is what is reported.
 * ``"host"`` — the PC, ``gcc -O2``; x86-64 instructions via ``valgrind --tool=callgrind``.
 
-The harness embeds the input vectors at compile time and prints strict lines (``BEGIN``,
-``OUT``, ``CYC``, ``STACK``, ``DONE`` with a checksum): :func:`run` refuses a crash, a hang, a
-missing or garbled line instead of returning part of the results. :func:`sizes` reads flash
-and RAM; :func:`measure` also builds the harness *without* a model, so flash and RAM are
-reported over that empty baseline.
+The harness embeds the input vectors at compile time and prints strict lines
+(:mod:`harness_output`): :func:`run` refuses a crash, a hang, a missing or garbled line instead
+of returning part of the results. The boards themselves are described in :mod:`boards`.
+:func:`sizes` reads flash and RAM; :func:`measure` also builds the harness *without* a model,
+so flash and RAM are reported over that empty baseline.
 
 Command line: ``python -m tinyml_helpers.deploy.firmware run uno|m4|host [--model F.tflite]``.
 """
@@ -36,8 +36,20 @@ from pathlib import Path
 import numpy as np
 
 from . import cgen, export, toolchains
+from .boards import (  # noqa: F401  (part of this module's interface)
+    M4_CLOCK_NOTE,
+    TARGETS,
+    FirmwareError,
+    Target,
+    ToolchainMissing,
+    get_target,
+    install_hint,
+    missing_tools,
+    require,
+)
 from .dense import Int8Model, layers_from_tflite
 from .files import write_files
+from .harness_output import RunResult, failure, parse_output  # noqa: F401
 from .quant import real_array
 from .toolchains import Sizes
 
@@ -45,91 +57,6 @@ HARNESS_DIR = Path(__file__).resolve().parent / "harness"
 CASES_TEMPLATE = Path(__file__).resolve().parent / "templates" / "c" / "harness_cases.h"
 KINDS = ("int8", "float")
 DEFAULT_TIMEOUT_S = 120.0
-
-
-@dataclass(frozen=True)
-class Target:
-    """A board: how to compile for it, run it, read its sizes, and its real clock."""
-
-    name: str
-    title: str
-    compiler: str
-    cflags: tuple[str, ...]
-    platform_files: tuple[str, ...]
-    run_command: tuple[str, ...]  # "{elf}" is replaced by the firmware path
-    size_tool: str
-    unit: str  # what the harness's counter counts
-    clock_hz: float | None  # the real board's clock, to turn counts into microseconds
-    packages: tuple[str, ...]  # Debian/Ubuntu packages that provide the tools
-    tools: tuple[str, ...]  # the executables it needs
-
-
-_COMMON = ("-std=gnu99", "-Wall", "-Wextra", "-Werror", "-ffunction-sections",
-           "-fdata-sections", "-Wl,--gc-sections")
-
-TARGETS = {
-    # The Arduino IDE's own flags for the Uno (-Os, link-time optimization).
-    "uno": Target(
-        "uno", "Arduino Uno (ATmega328P, 16 MHz) on simavr", "avr-gcc",
-        ("-mmcu=atmega328p", "-DF_CPU=16000000UL", "-Os", "-flto", "-fuse-linker-plugin",
-         *_COMMON),
-        ("platform_uno.c",), (*toolchains.SIMAVR_UNO, "{elf}"),
-        "avr-size", "cycles", 16e6, ("gcc-avr", "avr-libc", "simavr"),
-        ("avr-gcc", "simavr", "avr-size")),
-    "m4": Target(
-        "m4", "Cortex-M4F (mps2-an386) on QEMU", "arm-none-eabi-gcc",
-        ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2", *_COMMON,
-         "--specs=nano.specs", "--specs=rdimon.specs", "-T{templates}/m4.ld"),
-        ("platform_m4.c",),
-        ("qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial",
-         "none", "-semihosting-config", "enable=on,target=native", "-icount", "shift=0",
-         "-kernel", "{elf}"),
-        "arm-none-eabi-size", "instructions", 64e6,
-        ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "qemu-system-arm"),
-        ("arm-none-eabi-gcc", "qemu-system-arm", "arm-none-eabi-size")),
-    "host": Target(
-        "host", "this PC (gcc -O2)", "gcc", ("-O2", *_COMMON), ("platform_host.c",),
-        ("{elf}",), "size", "none", None, ("gcc", "binutils"), ("gcc", "size")),
-}
-
-# The Nano 33 BLE (nRF52840) runs its Cortex-M4F at 64 MHz; QEMU counts instructions, so
-# microseconds there assume one instruction per cycle.
-M4_CLOCK_NOTE = "at 64 MHz (Nano 33 BLE), assuming 1 instruction/cycle"
-
-
-class FirmwareError(RuntimeError):
-    """A firmware build or run failed; the message carries the captured output."""
-
-
-class ToolchainMissing(FirmwareError):
-    """A compiler or simulator is not installed."""
-
-
-def get_target(name: str) -> Target:
-    """Return the :class:`Target` called ``name`` ("uno", "m4" or "host")."""
-    if not isinstance(name, str) or name not in TARGETS:
-        raise ValueError(f"unknown target {name!r}; choose from {', '.join(TARGETS)}")
-    return TARGETS[name]
-
-
-def missing_tools(target: str) -> list[str]:
-    """Return the executables ``target`` needs that are not on PATH."""
-    return [tool for tool in get_target(target).tools if shutil.which(tool) is None]
-
-
-def install_hint(target: str | None = None) -> str:
-    """Return the one-line apt command that installs the simulated boards' toolchains."""
-    if target is None:
-        return toolchains.install_command()
-    return toolchains.install_command(get_target(target).packages)
-
-
-def require(target: str) -> None:
-    """Raise :class:`ToolchainMissing` naming the packages if ``target``'s tools are absent."""
-    missing = missing_tools(target)
-    if missing:
-        raise ToolchainMissing(f"{', '.join(missing)} not found; install with: "
-                               f"{install_hint(target)}")
 
 
 # --- building ----------------------------------------------------------------------------------
@@ -276,142 +203,11 @@ def build(target: str, model_files: dict[str, str], inputs, kind: str | None = N
 
 # --- running -----------------------------------------------------------------------------------
 
-@dataclass
-class RunResult:
-    """What the firmware printed, parsed and checked."""
-
-    outputs: np.ndarray  # (cases, outputs): int8 codes or float32 values
-    cost: np.ndarray | None  # per case: cycles (uno) or instructions (m4); None on the host
-    unit: str
-    stack_bytes: int  # deepest stack used by one call of the model's invoke()
-    text: str  # everything the board printed (after removing the simulator's colours)
-    seconds: float  # wall-clock time of the simulation
-
-
-_INT = r"-?\d+"
-_LINES = {
-    "BEGIN": re.compile(r"BEGIN (int8|float) (\d+) (\d+) (\d+) (cycles|instructions|none)"),
-    "OUT": re.compile(r"OUT (\d+)((?: (?:-?\d+|[0-9a-f]{8}))+)"),
-    "CYC": re.compile(r"CYC (\d+) (\d+)"),
-    "STACK": re.compile(r"STACK (\d+)"),
-    "DONE": re.compile(r"DONE (\d+) (\d+)"),
-}
-
-
-def _fletcher16(data: bytes) -> int:
-    s1 = s2 = 0
-    for b in data:
-        s1 = (s1 + b) % 255
-        s2 = (s2 + s1) % 255
-    return (s2 << 8) | s1
-
-
 def _board_lines(target: str, stdout: str, stderr: str) -> list[str]:
     """Return the lines the firmware printed, without the simulator's decoration."""
     if target == "uno":
         return toolchains.uart_lines(stderr)
     return [line.rstrip("\r") for line in stdout.splitlines()]
-
-
-def _fail(what: str, text: str) -> FirmwareError:
-    tail = text if len(text) <= 6000 else "...\n" + text[-6000:]
-    return FirmwareError(f"{what}\n--- captured output ---\n{tail}")
-
-
-def _begin(lines: list[str], text: str, expect: dict | None) -> tuple[int, tuple]:
-    """Return (index of the BEGIN line, (kind, cases, inputs, outputs, unit)) after checks."""
-    try:
-        start = next(i for i, line in enumerate(lines) if line.startswith("BEGIN"))
-    except StopIteration:
-        raise _fail("no BEGIN line: the firmware did not start (or printed nothing)",
-                    text) from None
-    begin = _LINES["BEGIN"].fullmatch(lines[start])
-    if not begin:
-        raise _fail(f"garbled BEGIN line: {lines[start]!r}", text)
-    kind, unit = begin.group(1), begin.group(5)
-    n, n_in, n_out = (int(v) for v in begin.group(2, 3, 4))
-    if expect:
-        got = {"kind": kind, "cases": n, "inputs": n_in, "outputs": n_out}
-        wrong = {k: (v, expect[k]) for k, v in got.items() if k in expect and expect[k] != v}
-        if wrong:
-            raise _fail(f"the firmware is not the one built: {wrong} (printed, expected)", text)
-    return start, (kind, n, n_in, n_out, unit)
-
-
-def _out_values(kind: str, values: list[str], where: str, text: str) -> np.ndarray:
-    """Return one OUT line's values: int8 codes, or float32 from their bit patterns."""
-    if kind == "int8":
-        if not all(re.fullmatch(_INT, v) and -128 <= int(v) <= 127 for v in values):
-            raise _fail(f"{where}: not int8 codes", text)
-        return np.array([int(v) for v in values], dtype=np.int8)
-    if not all(re.fullmatch(r"[0-9a-f]{8}", v) for v in values):
-        raise _fail(f"{where}: not float bit patterns", text)
-    return np.array([int(v, 16) for v in values], dtype=np.uint32).view(np.float32)
-
-
-class _Reading:
-    """The body of a run (OUT, CYC, STACK lines up to DONE), read one line at a time."""
-
-    def __init__(self, kind: str, n: int, n_out: int, text: str):
-        self.kind, self.n, self.n_out, self.text = kind, n, n_out, text
-        self.outputs: list[np.ndarray] = []
-        self.cost: list[int] = []
-        self.stack: int | None = None
-
-    def line(self, number: int, line: str) -> re.Match | None:
-        """Take one line; return the DONE match when the run ends there."""
-        key = line.split(" ", 1)[0]
-        match = _LINES[key].fullmatch(line) if key in _LINES and key != "BEGIN" else None
-        where = f"line {number}: {line!r}"
-        if not match:
-            raise _fail(f"garbled {where}", self.text)
-        if key == "OUT":
-            case, values = int(match.group(1)), match.group(2).split()
-            if case != len(self.outputs) or len(values) != self.n_out \
-                    or len(self.outputs) != len(self.cost):
-                raise _fail(f"{where} out of order or wrong length", self.text)
-            self.outputs.append(_out_values(self.kind, values, where, self.text))
-        elif key == "CYC":
-            if int(match.group(1)) != len(self.cost) or len(self.cost) + 1 != len(self.outputs):
-                raise _fail(f"{where} out of order", self.text)
-            self.cost.append(int(match.group(2)))
-        elif key == "STACK":
-            if len(self.outputs) != self.n or len(self.cost) != self.n or self.stack is not None:
-                raise _fail(f"{where}: STACK before all {self.n} cases", self.text)
-            self.stack = int(match.group(1))
-        return match if key == "DONE" else None
-
-
-def parse_output(lines: list[str], expect: dict | None = None) -> RunResult:
-    """Return the :class:`RunResult` of the harness's lines; raise FirmwareError if not exact.
-
-    Every line from ``BEGIN`` to ``DONE`` must have the expected form, cases must come in
-    order, the ``DONE`` checksum must match the outputs, and (with ``expect``) the kind and
-    sizes must be those the firmware was built with.
-    """
-    if isinstance(lines, str) or not isinstance(lines, (list, tuple)) \
-            or not all(isinstance(line, str) for line in lines):
-        raise TypeError("lines must be a list of str (the lines the firmware printed)")
-    text = "\n".join(lines)
-    failed = next((line for line in lines if "CRASH" in line or line.startswith("ERROR")), None)
-    if failed is not None:
-        raise _fail(f"the firmware reported a failure: {failed.strip()!r}", text)
-    start, (kind, n, _, n_out, unit) = _begin(lines, text, expect)
-    reading, done = _Reading(kind, n, n_out, text), None
-    for number, line in enumerate(lines[start + 1:], start=start + 2):
-        if line.strip() and (done := reading.line(number, line)):
-            break
-    if done is None:
-        raise _fail(f"no DONE line: the run stopped after {len(reading.outputs)} of {n} cases",
-                    text)
-    if reading.stack is None or int(done.group(1)) != n:
-        raise _fail(f"DONE without all {n} cases and the STACK line", text)
-    out = np.stack(reading.outputs) if reading.outputs else np.zeros((0, n_out))
-    if _fletcher16(out.tobytes()) != int(done.group(2)):
-        raise _fail("checksum mismatch: the printed outputs are not what the board computed",
-                    text)
-    cost = None if unit == "none" else np.array(reading.cost, dtype=np.int64)
-    return RunResult(out, cost, unit, reading.stack, text, 0.0)
 
 
 def _expected(elf: Path) -> dict | None:
@@ -444,7 +240,7 @@ def run(target: str, elf, timeout_s: float = DEFAULT_TIMEOUT_S) -> RunResult:
     except toolchains.SimulationTimeout as exc:
         text = "\n".join(_board_lines(target, exc.stdout, exc.stderr)) + (
             "" if target == "uno" else exc.stderr)
-        raise _fail(f"{target}: the firmware did not finish within {timeout_s:g} s (a hang?)",
+        raise failure(f"{target}: the firmware did not finish within {timeout_s:g} s (a hang?)",
                     text) from None
     seconds = time.perf_counter() - started
     lines = _board_lines(target, done.stdout, done.stderr)
@@ -452,7 +248,7 @@ def run(target: str, elf, timeout_s: float = DEFAULT_TIMEOUT_S) -> RunResult:
     if done.returncode != 0:
         crash = [line.strip() for line in lines if "CRASH" in line or "ERROR" in line]
         what = f"the firmware reported {crash[0]!r}, " if crash else ""
-        raise _fail(f"{target}: {what}{command[0]} exited with code {done.returncode}", raw)
+        raise failure(f"{target}: {what}{command[0]} exited with code {done.returncode}", raw)
     try:
         result = parse_output(lines, _expected(elf))
     except FirmwareError as exc:
