@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyml_helpers.deploy import dense, export, firmware, litert, tflm
+from tinyml_helpers.deploy import dense, export, firmware, litert, tflm, tflm_build
 
 FLOAT_TOLERANCE = 1e-5
 TARGETS = {  # what each board's counter means
@@ -100,6 +100,7 @@ def main(argv: list[str]) -> int:
                 failed |= check.startswith(("DIFF", "OFF"))
                 found[(target, kind)] = m
                 rows.append((target, kind, m, unit, check))
+        tflm_row = _tflm_on_m4(tflites["int8"], Path(tmp) / "tflm", skipped)
 
     print(f"\nlesson 01 sine model (1-16-16-1) as plain C: {len(codes)} inputs, every int8 code")
     print(f"| {'target':<6} | {'variant':<7} | {'flash B':>7} | {'static RAM B':>12} | "
@@ -111,6 +112,16 @@ def main(argv: list[str]) -> int:
         cost = f"{m.cost:,.0f} / {m.cost_max:,.0f} {unit}"
         print(f"| {target:<6} | {'C ' + kind:<7} | {m.flash:>7,} | {m.static_ram:>12,} | "
               f"{m.stack:>7,} | {cost:>34} | {_microseconds(m):>8} | {check:<8} |")
+    if tflm_row is not None:
+        t = tflm_row
+        cost = f"{t.instructions:,.0f} instructions"
+        us = f"≈{t.instructions / 64:,.1f}"
+        print(f"| {'m4':<6} | {'TFLM':<7} | {t.flash:>7,} | {t.static_ram + t.arena:>12,} | "
+              f"{t.stack:>7,} | {cost:>34} | {us:>8} | "
+              f"{'= TFLM' if t.outputs_equal_tflm else 'DIFFERS':<8} |")
+        print(f"(TFLM: esp-tflite-micro's reference kernels in the same harness; static RAM "
+              f"includes its {t.arena:,} B arena; {t.setup_instructions:,} instructions of "
+              "set-up once; benchmarks/tflm_vs_plain_c.py breaks it down)")
     print(f"\n| {'TFLM anchor':<11} | {'flatbuffer B':>12} | {'tensor arena B':>14} |")
     print(f"|{'-' * 13}|{'-' * 14}|{'-' * 16}|")
     for kind, (size, arena) in anchors.items():
@@ -129,6 +140,15 @@ def main(argv: list[str]) -> int:
         print(f"skipped {line}")
     _print_goals(found, dense.data_bytes(int8_model))
     return 1 if failed else 0
+
+
+def _tflm_on_m4(int8_tflite: bytes, build_dir: Path, skipped: list[str]):
+    """Return TFLM's side of tflm_build.side_by_side on the M4, or None (and a skip line)."""
+    reason = tflm_build.unavailable("m4")
+    if reason:
+        skipped.append(f"m4 TFLM: {reason}")
+        return None
+    return tflm_build.side_by_side(int8_tflite, build_dir).tflm
 
 
 def _print_goals(found: dict, data: int) -> None:
