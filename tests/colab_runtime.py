@@ -191,19 +191,20 @@ def _probe_problems(info: dict, work: Path) -> list:
     return problems
 
 
-def _repository_tooling():
-    """Return ``tinyml_helpers.tooling`` from this checkout, grafted onto the package installed
-    in site-packages (which, as in Colab, comes without the repository's tooling)."""
+def _repository_build():
+    """Return ``tinyml_helpers.tooling.build`` from this checkout, grafted onto the package
+    installed in site-packages (which, as in Colab, comes without the repository's tooling)."""
     import importlib.util
 
+    if "tinyml_helpers.tooling.build" in sys.modules:
+        return sys.modules["tinyml_helpers.tooling.build"]
     folder = ROOT / "tinyml_helpers" / "tooling"
     spec = importlib.util.spec_from_file_location(
         "tinyml_helpers.tooling", folder / "__init__.py", submodule_search_locations=[str(folder)])
     tooling = importlib.util.module_from_spec(spec)
     sys.modules["tinyml_helpers.tooling"] = tooling
     spec.loader.exec_module(tooling)
-    importlib.import_module("tinyml_helpers.tooling.build")
-    return tooling
+    return importlib.import_module("tinyml_helpers.tooling.build")
 
 
 def run_lesson(path: Path, timeout: int) -> tuple:
@@ -213,7 +214,7 @@ def run_lesson(path: Path, timeout: int) -> tuple:
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     # Widget cells would otherwise sometimes wait out the whole timeout.
-    _repository_tooling().build._patch_nbclient()
+    _repository_build()._patch_nbclient()
     here = os.getcwd()
     # The kernel's own stderr (debugpy's start-up warnings, C++ messages) goes to a file outside
     # the lesson's folder and is shown only when the lesson fails.
