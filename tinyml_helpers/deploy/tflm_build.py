@@ -59,7 +59,7 @@ TFLM_HARNESS_DIR = HERE / "tflm_harness"
 VENDORED = REPO.parent / "shared" / "vendor" / "esp-tflite-micro-1.4.0.tar.xz"
 SOURCE_ENV, CACHE_ENV, JOBS_ENV = "TFLM_SRC", "TFLM_CACHE", "TFLM_JOBS"
 SKETCH_DIR = REPO / "arduino" / "hello_world_tflm"
-BUILD_VERSION = 1  # bump to invalidate every cached library
+BUILD_VERSION = 2  # bump to invalidate every cached library
 DEFAULT_LOOPS = 20  # loop() calls per stand-in run: one sine period of the sketch
 DEFAULT_TIMEOUT_S = 60.0
 KERNELS_FOR_SINE = ("fully_connected",)  # the one operator the sine model uses
@@ -334,8 +334,12 @@ def library_sources(root: Path, kernels: tuple[str, ...] | None = None) -> list[
 
 
 def include_flags(root: Path) -> list[str]:
-    """Return the -I flags of the TFLM tree and its third-party headers."""
-    flags = ["-I", str(root)]
+    """Return the -I flags of the TFLM tree and its third-party headers.
+
+    TFLM's error macros embed ``__FILE__``; mapping the tree's path to a fixed name makes the
+    firmware the same size wherever the tree was unpacked.
+    """
+    flags = [f"-fmacro-prefix-map={root}=tflite-micro", "-I", str(root)]
     for name, sub in (("gemmlowp", ""), ("flatbuffers", "include"), ("ruy", ""),
                       ("kissfft", "")):
         folder = _third_party(root, name)
