@@ -51,6 +51,7 @@ import numpy as np
 
 from . import firmware, toolchains
 from .files import write_files
+from .hello_world import int8_predictions, sketch_x
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -720,25 +721,15 @@ def _run_command(target: str, program: Path, args: tuple[str, ...] = ()) -> tupl
     return command, None
 
 
-def _decoded(value) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else value or ""
-
-
 def _execute(target: str, program: Path, timeout_s: float, args: tuple[str, ...] = ()):
     """Return (returncode, stdout lines, stderr, seconds); a hang counts as returncode -9."""
     command, env = _run_command(target, Path(program), args)
     started = time.perf_counter()
     try:
-        if env is None:
-            done = toolchains.run_program(command, timeout_s)
-        else:
-            done = subprocess.run(command, capture_output=True, text=True, errors="replace",
-                                  timeout=timeout_s, check=False, env=env)
+        done = toolchains.run_program(command, timeout_s, env)
         code, out, err = done.returncode, done.stdout, done.stderr
     except toolchains.SimulationTimeout as exc:
         code, out, err = -9, exc.stdout, exc.stderr + f"\n(timed out after {timeout_s:g} s)"
-    except subprocess.TimeoutExpired as exc:
-        code, out, err = -9, _decoded(exc.stdout), _decoded(exc.stderr)
     lines = [line.rstrip("\r") for line in out.splitlines()]
     return code, lines, err, time.perf_counter() - started
 
@@ -753,23 +744,14 @@ def run_sketch(program, target: str = "host", timeout_s: float = DEFAULT_TIMEOUT
     return SketchRun(target, lines, rows, arena, used, code, err, seconds, other)
 
 
-def sketch_x(steps: int = DEFAULT_LOOPS) -> np.ndarray:
-    """Return the float32 x the sketch computes at each step: kXRange * step / kSteps."""
-    x_range = np.float32(2.0) * np.float32(np.pi)
-    return np.array([(x_range * np.float32(i)) / np.float32(steps) for i in range(steps)],
-                    dtype=np.float32)
-
-
 def expected_rows(tflite: bytes, steps: int = DEFAULT_LOOPS) -> list[tuple[str, str]]:
     """Return the (x, y) pairs the int8 sketch must print, as ``printf("%.3f")`` prints them:
     x quantized as the sketch does (lroundf in float32), the plain-C / TFLM int8 arithmetic
     (:func:`dense.int8_reference`), y = scale * (code - zero_point) in float32."""
     from . import dense
 
-    model = dense.int8_layers(tflite)
     x = sketch_x(steps)
-    codes = dense.int8_reference(model, model.quantize(x).reshape(-1, 1))
-    y = model.dequantize(codes)[:, 0]
+    y = int8_predictions(dense.int8_layers(tflite), x)
     return [(f"{xi:.3f}", f"{yi:.3f}") for xi, yi in zip(x, y, strict=True)]
 
 

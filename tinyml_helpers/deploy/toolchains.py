@@ -172,10 +172,12 @@ def _text(value) -> str:
     return value or ""
 
 
-def run_program(command: list[str], timeout_s: float) -> subprocess.CompletedProcess:
+def run_program(command: list[str], timeout_s: float,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run a simulator (or a host program) to its end; return the completed process.
 
-    Raises :class:`SimulationTimeout`, holding the partial output, after ``timeout_s`` s.
+    ``env`` replaces the environment when given. Raises :class:`SimulationTimeout`, holding
+    the partial output, after ``timeout_s`` s.
     """
     if isinstance(command, str) or not isinstance(command, (list, tuple)) or not command \
             or not all(isinstance(part, str) for part in command):
@@ -184,9 +186,11 @@ def run_program(command: list[str], timeout_s: float) -> subprocess.CompletedPro
         raise TypeError(f"timeout_s must be a number of seconds, got {timeout_s!r}")
     if not 0 < timeout_s < float("inf"):
         raise ValueError(f"timeout_s must be > 0 and finite, got {timeout_s}")
+    if env is not None and not isinstance(env, dict):
+        raise TypeError(f"env must be a dict of environment variables or None, got {env!r}")
     try:
         return subprocess.run(command, capture_output=True, text=True, errors="replace",
-                              timeout=timeout_s, check=False)
+                              timeout=timeout_s, check=False, env=env)
     except FileNotFoundError:
         raise FileNotFoundError(f"cannot run {command[0]}: no such program") from None
     except OSError as exc:  # not executable, wrong format, ...
