@@ -4,44 +4,16 @@ student opens is the one tested) and rejects wrong answers without raising."""
 
 from __future__ import annotations
 
-import json
-import re
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
+from exercise_solutions import run_python, solutions
 
 from tinyml_helpers import exercises
 from tinyml_helpers.deploy import dense, export, tflm
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-SOLUTION = re.compile(r"<summary><b>Solution to exercise (\w+)</b>.*?```(\w+)\n(.*?)```",
-                      re.DOTALL)
 NEEDS_GCC = pytest.mark.skipif(shutil.which("gcc") is None, reason="host gcc not installed")
-
-
-def solutions(lesson: str) -> dict[str, tuple[str, str]]:
-    """Return {exercise: (language, code)} of the folded solutions in a lesson."""
-    path = next(NOTEBOOKS.glob(f"{lesson}_*.ipynb"))
-    found = {}
-    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
-        if cell["cell_type"] == "markdown":
-            for name, language, code in SOLUTION.findall("".join(cell["source"])):
-                found[name] = (language, code)
-    return found
-
-
-def run_python(code: str, **names) -> dict:
-    """Execute a solution with the lesson's variables; return its namespace."""
-    import tinyml_helpers
-    from tinyml_helpers import data, models
-    from tinyml_helpers.deploy import env, litert
-
-    namespace = {"np": np, "dense": dense, "data": data, "models": models, "env": env,
-                 "litert": litert, "tinyml_helpers": tinyml_helpers, **names}
-    exec(compile(code, "<solution>", "exec"), namespace)
-    return namespace
 
 
 ALL_CODES = np.arange(-128, 128, dtype=np.int8).reshape(-1, 1)
@@ -105,3 +77,25 @@ def test_exercise_2_route():
     for wrong in ("plain", "banana", 3):
         feedback = exercises.check_choice(wrong, "tflm", "route", choices, "")
         assert feedback.status == exercises.TRY_AGAIN
+
+
+def test_check_array():
+    want = np.array([[0.5, 1.0], [2.0, 3.0]])
+    assert exercises.check_array(None, want, "w", "").status == exercises.NOT_ATTEMPTED
+    assert exercises.check_array(want.tolist(), want, "w", "").correct
+    for wrong in (want.T, want + 0.1, "abc", [1, 2], np.full((2, 2), np.nan)):
+        feedback = exercises.check_array(wrong, want, "w", "hint")
+        assert feedback.status == exercises.TRY_AGAIN, wrong
+
+
+def test_check_choices():
+    choices = {"yes": "it does", "no": "it does not"}
+    expected = {"a": "yes", "b": "no"}
+    assert exercises.check_choices(None, expected, "q", choices, "").status == \
+        exercises.NOT_ATTEMPTED
+    assert exercises.check_choices({"a": None, "b": None}, expected, "q", choices, "").status == \
+        exercises.NOT_ATTEMPTED
+    assert exercises.check_choices({"a": "Yes ", "b": "no"}, expected, "q", choices, "").correct
+    for wrong in ({"a": "yes"}, {"a": "no", "b": "no"}, {"a": "maybe", "b": "no"}, ["yes"]):
+        feedback = exercises.check_choices(wrong, expected, "q", choices, "")
+        assert feedback.status == exercises.TRY_AGAIN, wrong

@@ -82,6 +82,55 @@ def check_choice(answer, expected: str, what: str, choices: dict[str, str],
     return Feedback(TRY_AGAIN, f"not {key!r} ({choices[key]}). Look again at the table above.")
 
 
+def check_array(answer, expected, what: str, hint: str, atol: float = 1e-6,
+                rtol: float = 1e-4) -> Feedback:
+    """Return the feedback for an array ``answer`` that should equal ``expected`` (same shape,
+    values within ``atol`` + ``rtol``·|expected|)."""
+    if answer is None:
+        return _not_attempted(what)
+    want = np.asarray(expected, dtype=np.float64)
+    try:
+        got = np.asarray(answer, dtype=np.float64)
+    except (TypeError, ValueError):
+        return Feedback(TRY_AGAIN, f"{what} should be numbers, got {type(answer).__name__}")
+    if got.shape != want.shape:
+        return Feedback(TRY_AGAIN, f"{what} has shape {got.shape}, expected {want.shape}")
+    if not np.all(np.isfinite(got)):
+        return Feedback(TRY_AGAIN, f"{what} contains NaN or inf")
+    far = np.flatnonzero(~np.isclose(got, want, atol=atol, rtol=rtol).ravel())
+    if len(far) == 0:
+        return Feedback(CORRECT, f"{what}: all {want.size} values agree")
+    i = int(far[0])
+    return Feedback(TRY_AGAIN, f"{len(far)} of {want.size} values of {what} are off; the first "
+                               f"is {got.ravel()[i]:.6g} at position {i}. {hint}")
+
+
+def check_choices(answers, expected: dict, what: str, choices: dict[str, str],
+                  why: str) -> Feedback:
+    """Return the feedback for several multiple-choice answers at once: ``answers`` maps each
+    question of ``expected`` to one key of ``choices``."""
+    if answers is None:
+        return _not_attempted(what)
+    if not isinstance(answers, dict):
+        return Feedback(TRY_AGAIN, f"{what} should be a dict like "
+                                   f"{ {k: '...' for k in expected} }")
+    missing = [q for q in expected if answers.get(q) is None]
+    if len(missing) == len(expected):
+        return _not_attempted(what)
+    if missing:
+        return Feedback(TRY_AGAIN, f"still unanswered: {', '.join(map(str, missing))}")
+    keys = {q: str(answers[q]).strip().lower() for q in expected}
+    bad = [q for q, k in keys.items() if k not in choices]
+    if bad:
+        return Feedback(TRY_AGAIN, f"answer {', '.join(map(str, bad))} with one of "
+                                   f"{', '.join(sorted(choices))}")
+    wrong = [q for q in expected if keys[q] != expected[q]]
+    if not wrong:
+        return Feedback(CORRECT, why)
+    return Feedback(TRY_AGAIN, f"{len(wrong)} of {len(expected)} not right yet: "
+                               f"{', '.join(map(str, wrong))}")
+
+
 def check_int8_function(function, model, reference) -> Feedback:
     """Return the feedback for a student's ``function(model, codes) -> output codes``: it must
     equal ``reference`` (the TFLM outputs for all 256 input codes) on every code."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import numbers
+import time
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -119,10 +121,40 @@ def check_data_widths(model, x, y=None, x_name: str = "x", y_name: str = "y") ->
                              f"{what} {width}")
 
 
-def sine_model(learning_rate: float = 0.01):
-    """Return the lesson-01 1-16-16-1 ReLU model, compiled with Adam and MSE."""
+SINE_LEARNING_RATE = 0.005
+SINE_X_RANGE = (0.0, 2 * math.pi)
+
+
+def spread_kinks(layer, low: float, high: float, seed: int = 0) -> np.ndarray:
+    """Set the biases of a one-input ReLU ``layer`` so each neuron bends inside [low, high].
+
+    A ReLU neuron on a single input x outputs max(0, w·x + b): a ramp that bends at
+    x = −b/w. Keras starts every bias at 0, so every ramp bends at x = 0, on the edge of the
+    sine data, and each neuron with w < 0 outputs 0 for every x > 0. It gets no gradient and
+    stays dead for the whole training. Drawing each bend point uniformly from [low, high]
+    (b = −w·x₀) keeps every neuron switched on for part of the data. Returns the bend points.
+    """
+    low = checks.check_number("low", low)
+    high = checks.check_number("high", high)
+    if not high > low:
+        raise ValueError(f"high must be above low, got low={low}, high={high}")
+    seed = checks.check_seed(seed)
+    weights = layer.get_weights() if hasattr(layer, "get_weights") else None
+    if not weights or len(weights) != 2 or np.ndim(weights[0]) != 2 or weights[0].shape[0] != 1:
+        raise ValueError(f"spread_kinks needs a built Dense layer with one input and a bias, "
+                         f"got {getattr(layer, 'name', type(layer).__name__)!r}")
+    kernel = weights[0]
+    bends = np.random.default_rng(seed).uniform(low, high, kernel.shape[1])
+    layer.set_weights([kernel, (-kernel[0] * bends).astype(kernel.dtype)])
+    return bends
+
+
+def sine_model(learning_rate: float = SINE_LEARNING_RATE, seed: int = 0):
+    """Return the lesson-01 1-16-16-1 ReLU model, compiled with Adam and MSE, its first layer's
+    bend points spread over [0, 2π] (see :func:`spread_kinks`; ``seed`` picks them)."""
     check_learning_rate(learning_rate)
     model = mlp((1, 16, 16, 1), name="sine")
+    spread_kinks(model.get_layer("dense_1"), *SINE_X_RANGE, seed=seed)
     compile_regression(model, learning_rate)
     return model
 
@@ -141,22 +173,69 @@ def compile_regression(model, learning_rate: float = 0.01) -> None:
     )
 
 
+class _TextProgress:
+    """A progress bar drawn as one line of text that a notebook updates in place.
+
+    Unlike a widget bar, the saved notebook keeps the last state ("500/500 epochs, loss …"),
+    which is what a reader on GitHub sees. Outside a notebook it falls back to tqdm on stderr.
+    """
+
+    WIDTH = 30
+
+    def __init__(self, total: int, desc: str):
+        self.total, self.desc, self.done, self.logs = total, desc, 0, {}
+        self.every = max(1, total // 50)
+        self.started = time.perf_counter()
+        self.handle = self.bar = None
+        try:
+            from IPython import get_ipython
+            from IPython.display import Pretty, display
+        except ImportError:
+            get_ipython = None
+        if get_ipython is not None and getattr(get_ipython(), "kernel", None) is not None:
+            self._pretty = Pretty
+            self.handle = display(Pretty(self.text()), display_id=True)
+        else:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit="epoch", leave=True)
+
+    def text(self) -> str:
+        filled = round(self.WIDTH * self.done / self.total)
+        losses = "".join(f", {k} {v:.4f}" for k, v in self.logs.items())
+        seconds = time.perf_counter() - self.started
+        return (f"{self.desc}: |{'█' * filled}{'·' * (self.WIDTH - filled)}| "
+                f"{self.done}/{self.total} epochs{losses} ({seconds:.1f} s)")
+
+    def update(self, logs: dict) -> None:
+        self.done += 1
+        self.logs.update({k: float(v) for k, v in logs.items() if k in ("loss", "val_loss")})
+        if self.bar is not None:
+            self.bar.set_postfix({k: f"{v:.4f}" for k, v in self.logs.items()}, refresh=False)
+            self.bar.update(1)
+        elif self.done % self.every == 0 or self.done == self.total:
+            self.handle.update(self._pretty(self.text()))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        else:
+            self.handle.update(self._pretty(self.text()))
+
+
 def progress_callback(epochs: int, desc: str = "training"):
-    """Return a Keras callback that shows one tqdm bar over ``epochs`` with the losses."""
+    """Return a Keras callback that shows one progress line over ``epochs`` with the losses
+    (updated in place in a notebook; a tqdm bar elsewhere)."""
     epochs = checks.check_int("epochs", epochs)
     desc = checks.check_str("desc", desc)
     tf = import_tf()
-    from tqdm.auto import tqdm
 
     class _Progress(tf.keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            self.bar = tqdm(total=epochs, desc=desc, unit="epoch", leave=True)
+            self.bar = _TextProgress(epochs, desc)
 
         def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            shown = {k: f"{v:.4f}" for k, v in logs.items() if k in ("loss", "val_loss")}
-            self.bar.set_postfix(shown, refresh=False)
-            self.bar.update(1)
+            self.bar.update(logs or {})
 
         def on_train_end(self, logs=None):
             self.bar.close()
@@ -242,6 +321,6 @@ def trained_sine_model(seed: int = 0, epochs: int = 500, progress: bool = False)
     progress = checks.check_bool("progress", progress)
     env.set_seed(seed)
     split = _data.sine_dataset(1000, noise=0.1, seed=seed)
-    model = sine_model(learning_rate=0.01)
+    model = sine_model(seed=seed)
     fit(model, split, epochs=epochs, batch_size=64, progress=progress)
     return model, split
