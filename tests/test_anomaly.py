@@ -55,6 +55,60 @@ def test_threshold_and_scaler():
     np.testing.assert_allclose(scale([[2.0, 5.0], [3.0, 6.0]]), [[0, 0], [1, 1]])
 
 
+def test_precision_and_recall_count_alarms_and_coins():
+    # 2 real alarms, 1 false alarm, 1 missed anomaly.
+    assert anomaly.precision_recall([0, 0, 1, 1, 1], [0, 1, 1, 1, 0]) == \
+        pytest.approx((2 / 3, 2 / 3))
+    precision, recall = anomaly.precision_recall([0, 1], [0, 0])
+    assert np.isnan(precision) and recall == 0.0
+
+
+def _blobs(rng, centres, n=120):
+    return np.concatenate([rng.normal(c, 0.3, size=(n, 2)) for c in centres])
+
+
+def test_kmeans_finds_well_separated_blobs_and_is_repeatable():
+    rng = np.random.default_rng(0)
+    centres = [(0, 0), (5, 0), (0, 5)]
+    x = _blobs(rng, centres)
+    found, labels = anomaly.kmeans(x, 3, seed=1)
+    assert sorted(map(tuple, np.round(found))) == sorted(centres)
+    for blob in range(3):  # every blob in one cluster of its own
+        assert len(set(labels[blob * 120:(blob + 1) * 120])) == 1
+    assert len(set(labels)) == 3
+    again, labels_again = anomaly.kmeans(x, 3, seed=1)
+    np.testing.assert_array_equal(again, found)
+    np.testing.assert_array_equal(labels_again, labels)
+
+
+def test_one_ellipse_per_group_scores_the_nearest_or_the_given_group():
+    rng = np.random.default_rng(2)
+    x = _blobs(rng, [(0, 0), (6, 0)])
+    groups = np.array(["a"] * 120 + ["b"] * 120)
+    det = anomaly.fit_mahalanobis_groups(x, groups)
+    assert det.names == ("a", "b")
+    q = np.array([[0.0, 0.0], [6.0, 0.0], [3.0, 0.0]])
+    a = anomaly.fit_mahalanobis(x[:120]).score(q)
+    b = anomaly.fit_mahalanobis(x[120:]).score(q)
+    np.testing.assert_allclose(det.distances(q), np.c_[a, b])
+    np.testing.assert_allclose(det.score(q), np.minimum(a, b))
+    np.testing.assert_allclose(det.score(q, ["b", "a", "a"]), [b[0], a[1], a[2]])
+    assert det.nearest(q[:2]).tolist() == ["a", "b"]
+    # Halfway between two tight blobs is far from both; one wide ellipse would call it normal.
+    assert det.score(q)[2] > 5 and anomaly.fit_mahalanobis(x).score(q)[2] < 2
+
+
+def test_kmeans_ellipses_drop_clusters_too_small_for_a_covariance():
+    rng = np.random.default_rng(3)
+    x = np.concatenate([_blobs(rng, [(0, 0), (8, 0)]), rng.normal((0, 40), 0.3, size=(2, 2))])
+    det = anomaly.fit_kmeans_mahalanobis(x, 3, seed=0)  # 2 far points form their own cluster
+    assert len(det.names) == 2
+    _, labels = anomaly.kmeans(x, 3, seed=0)
+    assert np.bincount(labels).min() == 2
+    means = sorted(tuple(d.mean) for d in det.detectors)
+    assert means[0][1] == pytest.approx(80 / 122, abs=0.1)  # (0, 0)'s ellipse took them in
+
+
 @pytest.mark.parametrize("call, error, words", [
     (lambda: anomaly.auc([1, 2], [1, 1]), ValueError, "both classes"),
     (lambda: anomaly.auc([1, 2], [0, 2]), ValueError, "labels must be 0"),
@@ -67,10 +121,41 @@ def test_threshold_and_scaler():
     (lambda: anomaly.confusion_matrix([0, 1], [0]), ValueError, "equally long"),
     (lambda: anomaly.reconstruction_error(np.ones((2, 3)), np.ones((2, 2))), ValueError,
      "differ in shape"),
+    (lambda: anomaly.precision_recall([0, 0], [1, 0]), ValueError, "no anomaly"),
+    (lambda: anomaly.kmeans(np.ones((3, 2)), 4), ValueError, "at least 4 samples"),
+    (lambda: anomaly.kmeans(np.ones((3, 2)), 0), ValueError, "k must be positive"),
+    (lambda: anomaly.kmeans(np.ones((3, 2)), 2.0), TypeError, "k must be an int"),
+    (lambda: anomaly.kmeans(np.ones((3, 2)), 2, seed=-1), ValueError, "seed must be >= 0"),
+    (lambda: anomaly.fit_mahalanobis_groups(np.ones((5, 2)), [0, 1]), ValueError,
+     "one name per row"),
+    (lambda: anomaly.fit_mahalanobis_groups(np.ones((5, 2)), "abcde"), TypeError,
+     "groups must be a list"),
+    (lambda: anomaly.fit_mahalanobis_groups(np.ones((5, 2)), [0.5] * 5), TypeError,
+     "strings or integers"),
+    (lambda: anomaly.fit_mahalanobis_groups(np.random.default_rng(0).normal(size=(20, 2)),
+                                            [0] * 18 + [1] * 2), ValueError,
+     "group 1 has 2 samples"),
+    (lambda: anomaly.fit_mahalanobis_groups(np.eye(20)[:, :2] + np.arange(20)[:, None],
+                                            ["a"] * 20).score(np.ones((1, 2)), ["z"]),
+     ValueError, "unknown groups"),
+    (lambda: anomaly.fit_kmeans_mahalanobis(np.ones((2, 3)), 1), ValueError, "more samples"),
+    (lambda: anomaly.compare("yes"), TypeError, "robust must be True or False"),
+    (lambda: anomaly.compare(False, clusters=0), ValueError, "clusters must be positive"),
+    (lambda: anomaly.compare(False, percentile=120), ValueError, "percentile"),
 ])
 def test_bad_input_is_refused(call, error, words):
     with pytest.raises(error, match=words):
         call()
+
+
+def test_compare_scores_every_method_on_one_rare_anomaly_test_set(tf):
+    out = anomaly.compare(False, seed=1, epochs=2, normal_per_speed=40, anomalous_per_speed=4,
+                          test_normal_per_speed=27)
+    assert tuple(out) == anomaly.METHODS
+    for m in out.values():
+        assert m.confusion.sum() == 4 * 27 + 3 * 4 and m.confusion[1].sum() == 12
+        assert 0 <= m.auc <= 1 and m.recall == m.confusion[1, 1] / 12
+    assert out["ellipse per speed"].auc > out["one ellipse"].auc
 
 
 @pytest.fixture(scope="module")

@@ -145,6 +145,15 @@ CASES = [
      "rescale offset must be a finite number"),
     ("models.sine_model.lr_str", lambda c: models.sine_model(learning_rate="0.01"), T,
      "learning_rate must be a number"),
+    ("models.sine_model.seed", lambda c: models.sine_model(seed=-1), E, "seed must be"),
+    ("models.spread_kinks.range", lambda c: models.spread_kinks(
+        models.mlp((1, 4, 1)).get_layer("dense_1"), 1.0, 1.0), E, "high must be above low"),
+    ("models.spread_kinks.two_inputs", lambda c: models.spread_kinks(
+        models.mlp((2, 4, 1)).get_layer("dense_1"), 0.0, 1.0), E, "one input and a bias"),
+    ("models.spread_kinks.not_layer", lambda c: models.spread_kinks("dense_1", 0.0, 1.0), E,
+     "needs a built Dense layer"),
+    ("models.spread_kinks.nan", lambda c: models.spread_kinks(
+        models.mlp((1, 4, 1)).get_layer("dense_1"), NAN, 1.0), E, "low must be a finite"),
     ("models.compile.not_model", lambda c: models.compile_regression("model"), T,
      "model must be a Keras model"),
     ("models.compile.lr_nan", lambda c: models.compile_regression(c.model, NAN), E,

@@ -85,3 +85,18 @@ def test_dense_weights_of_a_layer_without_bias(tf):
                                  tf.keras.layers.Dense(3, use_bias=False)])
     (w, b), = models.dense_weights(model)
     assert w.shape == (2, 3) and b.tolist() == [0.0, 0.0, 0.0] and b.dtype == w.dtype
+
+
+def test_spread_kinks_puts_every_bend_inside_the_data(tf):
+    model = models.sine_model(seed=3)
+    kernel, bias = model.get_layer("dense_1").get_weights()
+    bends = -bias / kernel[0]
+    assert np.all((bends >= 0) & (bends <= 2 * np.pi))
+    x = np.linspace(0, 2 * np.pi, 1000).reshape(-1, 1)
+    assert np.all(np.maximum(x @ kernel + bias, 0).max(axis=0) > 0)  # no neuron starts dead
+    # With Keras' zero biases about half the ramps point away from the data.
+    plain = models.mlp((1, 16, 16, 1))
+    k0, b0 = plain.get_layer("dense_1").get_weights()
+    assert np.all(b0 == 0) and np.any(np.maximum(x @ k0 + b0, 0).max(axis=0) == 0)
+    k2, b2 = models.sine_model(seed=3).get_layer("dense_1").get_weights()
+    np.testing.assert_allclose(-b2 / k2[0], bends, rtol=1e-5)  # the seed picks the bends

@@ -279,3 +279,29 @@ def test_numpy_simulation_reproduces_the_int8_model(fixed_model, int8_tflite):
         # one code apart (here at most 2 % of the codes of a layer)
         assert diff.max() <= 1 and diff.mean() < 0.05, (i, diff.max(), diff.mean())
         h = q.dequantize(tflite_codes, scale, zp)  # next layer: the very same int8 inputs
+
+
+def test_set_qat_ranges_is_what_qat_model_does(fixed_model):
+    import tensorflow_model_optimization as tfmot
+
+    raw = tfmot.quantization.keras.quantize_model(fixed_model)
+    x = _REP
+    raw_out = raw(x, training=False).numpy()
+    assert np.ptp(raw_out) == 0  # tfmot's input range starts at [0, 0]: one answer for all x
+    q.set_qat_ranges(raw, fixed_model, _REP)
+    ranges = {v.name.split("/")[-1]: float(v.numpy()) for v in raw.layers[0].weights
+              if v.name.endswith(("_min:0", "_max:0"))}
+    assert sorted(ranges.values()) == [0.0, pytest.approx(TWO_PI)]  # the input: [0, 2π]
+    hidden = np.maximum(x @ fixed_model.get_weights()[0] + fixed_model.get_weights()[1], 0)
+    post = {v.name.split("/")[-1]: float(v.numpy()) for v in raw.layers[1].weights
+            if "post_activation" in v.name}
+    assert sorted(post.values()) == [0.0, pytest.approx(hidden.max(), rel=1e-5)]
+    ours = raw(x, training=False).numpy()
+    assert np.ptp(ours) > 0
+    np.testing.assert_array_equal(ours, q.qat_model(fixed_model, _REP)(x, training=False).numpy())
+    with pytest.raises(ValueError, match="quantize_model"):
+        q.set_qat_ranges(fixed_model, fixed_model, _REP)  # not wrapped by tfmot
+    with pytest.raises(ValueError, match="NaN or inf"):
+        q.set_qat_ranges(raw, fixed_model, np.full((3, 1), np.nan))
+    with pytest.raises(TypeError, match="Keras model"):
+        q.set_qat_ranges("qat", fixed_model, _REP)

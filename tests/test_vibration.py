@@ -75,6 +75,33 @@ def test_dataset_split_and_labels():
     assert sorted(set(fan.speed_test[fan.y_test == 1])) == ["high", "low", "medium"]
 
 
+def test_more_normal_test_windows_leave_training_and_validation_alone():
+    base = vib.dataset(10, 4, seed=3)
+    rare = vib.dataset(10, 4, seed=3, test_normal_per_speed=9)
+    np.testing.assert_array_equal(rare.x_train, base.x_train)
+    np.testing.assert_array_equal(rare.x_val, base.x_val)
+    # The 2 normal test windows of each speed come first, then 7 from their own stream.
+    assert rare.x_test.shape == (4 * 9 + 12, 200, 3)
+    np.testing.assert_array_equal(rare.x_test[:2], base.x_test[:2])
+    assert rare.y_test.tolist() == [0] * 36 + [1] * 12
+    assert rare.speed_test[:18].tolist() == ["off"] * 9 + ["low"] * 9
+    np.testing.assert_array_equal(rare.x_test[36:], base.x_test[8:])  # the same coin windows
+    fewer = vib.dataset(10, 4, seed=3, test_normal_per_speed=1)
+    assert fewer.y_test.tolist() == [0] * 4 + [1] * 12
+    np.testing.assert_array_equal(fewer.x_test[0], base.x_test[0])
+
+
+def test_dataset_names_the_speed_of_every_window():
+    fan = vib.dataset(10, 4, seed=0)
+    assert fan.speed_train.tolist() == [s for s in vib.SPEEDS for _ in range(6)]
+    assert fan.speed_val.tolist() == [s for s in vib.SPEEDS for _ in range(2)]
+    assert len(fan.speed_test) == len(fan.x_test)
+    with pytest.raises(ValueError, match="test_normal_per_speed must be positive"):
+        vib.dataset(10, 4, test_normal_per_speed=0)
+    with pytest.raises(TypeError, match="test_normal_per_speed must be an int"):
+        vib.dataset(10, 4, test_normal_per_speed=2.5)
+
+
 def test_features_of_a_pure_sine_match_hand_values():
     t = np.arange(200) / 200
     x = np.zeros((1, 200, 3))

@@ -1,7 +1,8 @@
-"""Anomaly detection trained on normal data only: Mahalanobis distance and an autoencoder,
-scored with ROC curves, AUC and confusion matrices (all metrics in NumPy).
+"""Anomaly detection trained on normal data only: Mahalanobis distance (one ellipse, or one
+per group of normal data: per operating point or per k-means cluster) and an autoencoder,
+scored with ROC curves, AUC, confusion matrices, precision and recall (all in NumPy).
 
-Both detectors give each feature vector a *score* (bigger = stranger) and flag it when the
+Every detector gives each feature vector a *score* (bigger = stranger) and flags it when the
 score exceeds a threshold picked on normal validation data (e.g. its 99th percentile).
 """
 
@@ -88,6 +89,141 @@ def fit_mahalanobis(x, ridge: float = 1e-6) -> Mahalanobis:
         raise ValueError("the covariance of x is singular (a feature is constant or a copy of "
                          "others): pass ridge > 0") from None
     return Mahalanobis(x.mean(axis=0), inv_cov)
+
+
+# --- several ellipses: one per operating point or per cluster ----------------------------------
+
+@dataclass(frozen=True)
+class MahalanobisGroups:
+    """One Mahalanobis ellipse per group of normal data (a fan speed, or a k-means cluster).
+
+    A window's score is its distance to the *nearest* ellipse, so the board needs not know
+    which group it belongs to; pass ``groups`` to :meth:`score` when it does.
+    """
+
+    names: tuple
+    detectors: tuple
+
+    def distances(self, x) -> np.ndarray:
+        """Return the (n, groups) Mahalanobis distances of each row of ``x`` to each ellipse."""
+        x = _features(x, len(self.detectors[0].mean))
+        return np.stack([d.score(x) for d in self.detectors], axis=1)
+
+    def nearest(self, x) -> np.ndarray:
+        """Return the name of the nearest ellipse for each row of ``x``."""
+        return np.asarray(self.names)[np.argmin(self.distances(x), axis=1)]
+
+    def score(self, x, groups=None) -> np.ndarray:
+        """Return each row's distance to the nearest ellipse or, with ``groups`` (one group
+        name per row), to the ellipse of its own group."""
+        dist = self.distances(x)
+        if groups is None:
+            return dist.min(axis=1)
+        groups = _group_names(groups, len(dist))
+        unknown = sorted(set(groups.tolist()) - set(self.names), key=str)
+        if unknown:
+            raise ValueError(f"unknown groups {unknown}; the ellipses are {list(self.names)}")
+        column = np.array([self.names.index(g) for g in groups.tolist()], dtype=np.int64)
+        return dist[np.arange(len(dist)), column]
+
+
+def _group_names(groups, count: int) -> np.ndarray:
+    if isinstance(groups, (str, bytes, dict)) or groups is None:
+        raise TypeError(f"groups must be a list or array with one name per row, got "
+                        f"{type(groups).__name__}")
+    g = np.asarray(groups)
+    if g.ndim != 1 or len(g) != count:
+        raise ValueError(f"groups must be 1-D with one name per row ({count}), got shape "
+                         f"{g.shape}")
+    if g.dtype == object or g.dtype.kind not in "iuU":
+        raise TypeError(f"groups must hold strings or integers, got dtype {g.dtype}")
+    return g
+
+
+def fit_mahalanobis_groups(x, groups, ridge: float = 1e-6) -> MahalanobisGroups:
+    """Return a :class:`MahalanobisGroups`: one :func:`fit_mahalanobis` ellipse per distinct
+    value of ``groups`` (e.g. the fan speed of each training window)."""
+    x = _matrix(x)
+    groups = _group_names(groups, len(x))
+    names = tuple(np.unique(groups).tolist())
+    detectors = []
+    for name in names:
+        rows = x[groups == name]
+        if len(rows) <= x.shape[1]:
+            raise ValueError(f"group {name!r} has {len(rows)} samples: each group needs more "
+                             f"samples than features ({x.shape[1]}); use fewer groups")
+        detectors.append(fit_mahalanobis(rows, ridge))
+    return MahalanobisGroups(names, tuple(detectors))
+
+
+def kmeans(x, k: int, seed: int = 0, n_init: int = 10,
+           max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """Return (centres (k, features), cluster of each row): k-means with k-means++ starts.
+
+    The best of ``n_init`` runs (smallest sum of squared distances) wins; the same ``seed``
+    gives the same clusters.
+    """
+    x = _matrix(x)
+    k = checks.check_int("k", k)
+    if k > len(x):
+        raise ValueError(f"k = {k} clusters need at least {k} samples, got {len(x)}")
+    seed = checks.check_seed(seed)
+    n_init = checks.check_int("n_init", n_init)
+    max_iter = checks.check_int("max_iter", max_iter)
+    rng = np.random.default_rng(seed)
+    best = None
+    for _ in range(n_init):
+        centres = _kmeans_plus_plus(x, k, rng)
+        for _ in range(max_iter):
+            labels = _sq_dist(x, centres).argmin(axis=1)
+            new = np.array([x[labels == j].mean(axis=0) if np.any(labels == j) else centres[j]
+                            for j in range(k)])
+            if np.array_equal(new, centres):
+                break
+            centres = new
+        labels = _sq_dist(x, centres).argmin(axis=1)
+        inertia = _sq_dist(x, centres)[np.arange(len(x)), labels].sum()
+        if best is None or inertia < best[0]:
+            best = (inertia, centres, labels)
+    return best[1], best[2]
+
+
+def _sq_dist(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    return ((x[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+
+
+def _kmeans_plus_plus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Pick k starting centres, each far from those already picked (k-means++)."""
+    centres = [x[rng.integers(len(x))]]
+    for _ in range(1, k):
+        d2 = _sq_dist(x, np.array(centres)).min(axis=1)
+        total = d2.sum()
+        i = rng.integers(len(x)) if total == 0 else rng.choice(len(x), p=d2 / total)
+        centres.append(x[i])
+    return np.array(centres)
+
+
+def fit_kmeans_mahalanobis(x, k: int, seed: int = 0, ridge: float = 1e-6) -> MahalanobisGroups:
+    """Return one Mahalanobis ellipse per k-means cluster of normal features ``x``: no labels
+    needed (Edge Impulse's anomaly block also starts from k-means clusters).
+
+    A cluster too small to estimate a covariance (no more samples than features) is dropped
+    and its samples join the nearest remaining cluster, so fewer than ``k`` ellipses can come
+    out; the names are the cluster numbers kept.
+    """
+    x = _matrix(x)
+    if len(x) <= x.shape[1]:
+        raise ValueError(f"need more samples ({len(x)}) than features ({x.shape[1]}) to "
+                         "estimate a covariance")
+    centres, labels = kmeans(x, k, seed)
+    keep = np.arange(len(centres))
+    while True:
+        sizes = np.bincount(labels, minlength=len(centres))[keep]
+        if sizes.min() > x.shape[1]:
+            break
+        keep = np.delete(keep, sizes.argmin())  # the smallest goes first, then look again
+        labels = keep[_sq_dist(x, centres[keep]).argmin(axis=1)]
+    return fit_mahalanobis_groups(x, labels, ridge)
 
 
 # --- autoencoder -----------------------------------------------------------------------------
@@ -215,6 +351,16 @@ def confusion_matrix(labels, flagged) -> np.ndarray:
     return np.array([[np.sum(~y & ~p), np.sum(~y & p)], [np.sum(y & ~p), np.sum(y & p)]])
 
 
+def precision_recall(labels, flagged) -> tuple[float, float]:
+    """Return (precision, recall): the share of alarms that are real anomalies, and the share
+    of anomalies that raise an alarm. Precision is NaN when nothing was flagged."""
+    (_, fp), (fn, tp) = confusion_matrix(labels, flagged)
+    if tp + fn == 0:
+        raise ValueError("labels hold no anomaly (1): recall is undefined")
+    precision = float(tp / (tp + fp)) if tp + fp else float("nan")
+    return precision, float(tp / (tp + fn))
+
+
 # --- the whole experiment, for benchmarks and exercises ---------------------------------------
 
 @dataclass
@@ -257,3 +403,62 @@ def experiment(robust: bool, seed: int = 0, epochs: int = 150, percentile: float
                          confusion_matrix(fan.y_test, test_scores > limit))
     return Result(robust, seed, results["m"][0], results["a"][0], results["m"][1],
                   results["a"][1])
+
+
+# --- every detector of lesson 07 on one data set, for the benchmark ----------------------------
+
+METHODS = ("one ellipse", "ellipse per speed", "ellipse per speed, speed known",
+           "k-means ellipses", "autoencoder")
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """One detector on one labelled test set, at the threshold picked on normal validation
+    scores."""
+
+    auc: float
+    precision: float
+    recall: float
+    confusion: np.ndarray
+
+
+def compare(robust: bool, seed: int = 0, epochs: int = 150, percentile: float = 99.0,
+            normal_per_speed: int = 150, anomalous_per_speed: int = 40,
+            test_normal_per_speed: int = 270, clusters: int = 4) -> dict[str, Metrics]:
+    """Return {method: :class:`Metrics`} for every detector in :data:`METHODS`, all fitted on
+    the same normal windows and scored on the same test set (by default 10 % anomalies)."""
+    from . import vibration
+
+    robust = checks.check_bool("robust", robust)
+    seed = checks.check_seed(seed)
+    epochs = checks.check_int("epochs", epochs)
+    percentile = check_percentile(percentile)
+    clusters = checks.check_int("clusters", clusters)
+    fan = vibration.dataset(normal_per_speed, anomalous_per_speed, robust=robust, seed=seed,
+                            test_normal_per_speed=test_normal_per_speed)
+    f_train, f_val, f_test = (vibration.features(x) for x in (fan.x_train, fan.x_val,
+                                                             fan.x_test))
+    scale = fit_scaler(f_train)
+    z_train, z_val, z_test = scale(f_train), scale(f_val), scale(f_test)
+    one = fit_mahalanobis(z_train)
+    per_speed = fit_mahalanobis_groups(z_train, fan.speed_train)
+    clustered = fit_kmeans_mahalanobis(z_train, clusters, seed)
+    model, _ = train_autoencoder(z_train, z_val, epochs=epochs, seed=seed)
+
+    def ae_score(z):
+        return reconstruction_error(z, model.predict(z, verbose=0))
+
+    scores = {"one ellipse": (one.score(z_val), one.score(z_test)),
+              "ellipse per speed": (per_speed.score(z_val), per_speed.score(z_test)),
+              "ellipse per speed, speed known": (per_speed.score(z_val, fan.speed_val),
+                                                 per_speed.score(z_test, fan.speed_test)),
+              "k-means ellipses": (clustered.score(z_val), clustered.score(z_test)),
+              "autoencoder": (ae_score(z_val), ae_score(z_test))}
+    out = {}
+    for method in METHODS:
+        val, test = scores[method]
+        flagged = test > threshold(val, percentile)
+        precision, recall = precision_recall(fan.y_test, flagged)
+        out[method] = Metrics(auc(test, fan.y_test), precision, recall,
+                              confusion_matrix(fan.y_test, flagged))
+    return out

@@ -70,8 +70,9 @@ def check_number(answer, expected: float, what: str, hint: str, rel: float = 0.0
 
 
 def check_choice(answer, expected: str, what: str, choices: dict[str, str],
-                 why: str) -> Feedback:
-    """Return the feedback for a multiple-choice ``answer`` (one key of ``choices``)."""
+                 why: str, hint: str = "Look again at the table above.") -> Feedback:
+    """Return the feedback for a multiple-choice ``answer`` (one key of ``choices``); a wrong
+    choice gets ``hint``."""
     if answer is None:
         return _not_attempted(what)
     key = str(answer).strip().lower()
@@ -79,7 +80,7 @@ def check_choice(answer, expected: str, what: str, choices: dict[str, str],
         return Feedback(TRY_AGAIN, f"answer with one of {', '.join(sorted(choices))}")
     if key == expected:
         return Feedback(CORRECT, why)
-    return Feedback(TRY_AGAIN, f"not {key!r} ({choices[key]}). Look again at the table above.")
+    return Feedback(TRY_AGAIN, f"not {key!r} ({choices[key]}). {hint}")
 
 
 def check_array(answer, expected, what: str, hint: str, atol: float = 1e-6,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from . import checks
@@ -99,6 +101,54 @@ def plot_predictions(x, y, predictions: dict, ax=None, title: str = "Predictions
     _sine_axes(ax)
     ax.set_title(title)
     ax.legend(loc="upper right")
+    return ax
+
+
+def draw_network(widths=(1, 16, 16, 1), ax=None, max_drawn: int = 16):
+    """Draw a dense network as circles (neurons) joined by lines (weights); return the axes.
+
+    Each neuron of a layer connects to every neuron of the next, so each line is one weight.
+    The title counts the weights and biases. A layer wider than ``max_drawn`` shows only its
+    first and last neurons around a "⋮" (its label keeps the true width).
+    """
+    from matplotlib.collections import LineCollection
+
+    from .models import check_widths
+
+    widths = check_widths(widths)
+    max_drawn = checks.check_int("max_drawn", max_drawn, 2)
+    plt = _plt()
+    if ax is None:
+        ax = plt.subplots(figsize=(8, 4.5))[1]
+    ax = _axes(ax, plt)
+    shown = [min(w, max_drawn) for w in widths]
+    tallest = max(shown)
+    columns = []
+    for w, n in zip(widths, shown, strict=True):
+        ys = np.arange(n) - (n - 1) / 2
+        if n < w:  # leave a gap in the middle for the "⋮"
+            ys = ys + np.where(ys > 0, 0.5, -0.5)
+        columns.append(ys * (tallest / (tallest + 1)))
+    segments = [[(i, y0), (i + 1, y1)] for i in range(len(widths) - 1)
+                for y0 in columns[i] for y1 in columns[i + 1]]
+    ax.add_collection(LineCollection(segments, colors="tab:gray", linewidths=0.5, alpha=0.5,
+                                     zorder=1))
+    last = len(widths) - 1
+    for i, (w, ys) in enumerate(zip(widths, columns, strict=True)):
+        kind, color = (("input", "tab:blue") if i == 0 else ("output", "tab:green") if i == last
+                       else (f"hidden {i}", "tab:orange"))
+        ax.scatter(np.full(len(ys), i), ys, s=min(260, 2600 / tallest), color=color,
+                   edgecolors="black", linewidths=0.6, zorder=2)
+        if len(ys) < w:
+            ax.text(i, 0, "⋮", ha="center", va="center", fontsize=14, zorder=3)
+        what = "ReLU" if 0 < i < last else "value" if w == 1 else "values"
+        ax.text(i, -tallest / 2 - 0.4, f"{kind}\n{w} {what}", ha="center", va="top")
+    params = sum(a * b + b for a, b in itertools.pairwise(widths))
+    ax.set_title(f"The {'-'.join(map(str, widths))} network: {params:,} weights and biases "
+                 f"(one line per weight)")
+    ax.set_xlim(-0.5, last + 0.5)
+    ax.set_ylim(-tallest / 2 - 2.0, tallest / 2 + 0.5)
+    ax.axis("off")
     return ax
 
 

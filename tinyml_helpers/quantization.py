@@ -158,12 +158,42 @@ def _layer_outputs(model, x) -> list[np.ndarray]:
     return outputs
 
 
+def set_qat_ranges(qmodel, model, calibration) -> None:
+    """Start the quantization ranges of ``qmodel`` (``model`` wrapped by tfmot's
+    ``quantize_model``) where PTQ calibration would put them: the min and max, over the
+    ``calibration`` inputs, of the input and of every layer's output of the float ``model``.
+
+    tfmot starts the input range at [0, 0] and every activation range at [-6, 6], and moves
+    them by only 0.1 % per training step, far too slowly for a short fine-tune.
+    """
+    models.check_model(model)
+    models.check_model(qmodel, "qmodel")
+    calibration = checks.check_array("calibration", calibration, ndim=2)
+    x = check_finite("calibration", np.asarray(calibration, dtype=np.float32))
+    # qmodel.layers = [QuantizeLayer for the input, one QuantizeWrapper per model layer]
+    if len(qmodel.layers) != len(model.layers) + 1 or \
+            type(qmodel.layers[0]).__name__ != "QuantizeLayer":
+        raise ValueError("qmodel must be tfmot.quantization.keras.quantize_model(model) of this "
+                         f"model ({len(model.layers)} layers), got a model with "
+                         f"{len(qmodel.layers)} layers")
+    ranges = [(x.min(), x.max())] + [(h.min(), h.max()) for h in _layer_outputs(model, x)]
+    for layer, (lo, hi) in zip(qmodel.layers, ranges, strict=True):
+        for var in layer.weights:
+            short = var.name.split("/")[-1]  # quantize_layer_3_min:0, post_activation_max:0
+            if short.startswith("kernel"):  # kernel ranges are re-read from the kernel
+                continue
+            if short.endswith("_min:0"):
+                var.assign(min(float(lo), 0.0))
+            elif short.endswith("_max:0"):
+                var.assign(max(float(hi), 0.0))
+
+
 def qat_model(model, calibration=None, learning_rate: float = 3e-4, decay_steps: int = 0):
     """Return ``model`` wrapped by tfmot for quantization-aware training, compiled.
 
     tfmot starts every activation range at [-6, 6] and moves it by only 0.1 % per training
     step, far too slowly for a short fine-tune; with ``calibration`` inputs the ranges start at
-    the float model's own min/max over them instead (what PTQ calibration measures). With
+    the float model's own min/max over them instead (:func:`set_qat_ranges`). With
     ``decay_steps`` the learning rate follows a cosine from ``learning_rate`` down to 0, so
     the fine-tune ends settled instead of wherever the last noisy step left it.
     """
@@ -179,18 +209,7 @@ def qat_model(model, calibration=None, learning_rate: float = 3e-4, decay_steps:
         calibration = checks.check_array("calibration", calibration, ndim=2)
     qmodel = tfmot.quantization.keras.quantize_model(model)
     if calibration is not None:
-        x = check_finite("calibration", np.asarray(calibration, dtype=np.float32))
-        # qmodel.layers = [QuantizeLayer for the input, one QuantizeWrapper per model layer]
-        ranges = [(x.min(), x.max())] + [(h.min(), h.max()) for h in _layer_outputs(model, x)]
-        for layer, (lo, hi) in zip(qmodel.layers, ranges, strict=True):
-            for var in layer.weights:
-                short = var.name.split("/")[-1]  # quantize_layer_3_min:0, post_activation_max:0
-                if short.startswith("kernel"):  # kernel ranges are re-read from the kernel
-                    continue
-                if short.endswith("_min:0"):
-                    var.assign(min(float(lo), 0.0))
-                elif short.endswith("_max:0"):
-                    var.assign(max(float(hi), 0.0))
+        set_qat_ranges(qmodel, model, calibration)
     lr = learning_rate
     if decay_steps:
         lr = tf.keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=decay_steps)
@@ -255,5 +274,5 @@ def format_rows(rows, reference: str = "float32") -> str:
     for r in rows:
         ratio = r["test_mse_vs_sin"] / base
         lines.append(f"{r['name']:<10}{r['tflite_bytes']:>10,}{r['weight_bytes']:>10,}"
-                     f"{r['test_mse_vs_sin']:>12.4f}{ratio:>#11.2g}x  {r['dtypes']}")
+                     f"{r['test_mse_vs_sin']:>12.5f}{ratio:>#11.2g}x  {r['dtypes']}")
     return "\n".join(lines)

@@ -203,13 +203,21 @@ class FanData:
     x_test: np.ndarray  # normal and anomalous windows
     y_test: np.ndarray  # 1 = coin on the blade (anomaly), 0 = normal
     speed_test: np.ndarray  # the speed name of each test window
+    speed_train: np.ndarray | None = None  # the speed name of each training window
+    speed_val: np.ndarray | None = None  # the speed name of each validation window
 
 
 def dataset(normal_per_speed: int = 150, anomalous_per_speed: int = 40, robust: bool = False,
             seed: int = 0, anomaly_speeds=("low", "medium", "high"),
-            config: FanConfig | None = None) -> FanData:
+            config: FanConfig | None = None, test_normal_per_speed: int | None = None) -> FanData:
     """Return a :class:`FanData`: normal windows of every speed split 60/20/20, plus
-    ``anomalous_per_speed`` coin windows per speed in ``anomaly_speeds`` in the test set."""
+    ``anomalous_per_speed`` coin windows per speed in ``anomaly_speeds`` in the test set.
+
+    ``test_normal_per_speed`` sets how many normal test windows each speed gets (by default
+    the 20 % left after training and validation). More than that are drawn from a third,
+    independent stream, so training and validation windows stay the same whatever it is:
+    a large value makes anomalies rare in the test set, as they are in real life.
+    """
     normal_per_speed = checks.check_int("normal_per_speed", normal_per_speed, 5)
     anomalous_per_speed = checks.check_int("anomalous_per_speed", anomalous_per_speed, 1)
     seed = checks.check_int("seed", seed, 0)
@@ -222,26 +230,34 @@ def dataset(normal_per_speed: int = 150, anomalous_per_speed: int = 40, robust: 
                          f"got {anomaly_speeds!r}")
     for speed in anomaly_speeds:
         check_speed(speed)
-    # Independent streams per group, so normal and anomalous windows share no noise.
-    child = np.random.SeedSequence(seed).generate_state(2)
     n_train, n_val = round(0.6 * normal_per_speed), round(0.2 * normal_per_speed)
+    n_rest = normal_per_speed - n_train - n_val
+    n_test = n_rest if test_normal_per_speed is None else checks.check_int(
+        "test_normal_per_speed", test_normal_per_speed, 1)
+    # Independent streams per group, so normal and anomalous windows share no noise.
+    child = np.random.SeedSequence(seed).generate_state(3)
     parts = {"train": [], "val": [], "test": []}
-    speeds_test = []
+    speeds = {"train": [], "val": [], "test": []}
     for speed in SPEEDS:
         w = windows(speed, normal_per_speed, False, robust, int(child[0]), config)
         parts["train"].append(w[:n_train])
         parts["val"].append(w[n_train:n_train + n_val])
-        parts["test"].append(w[n_train + n_val:])
-        speeds_test += [speed] * (normal_per_speed - n_train - n_val)
-    n_normal_test = len(speeds_test)
+        parts["test"].append(w[n_train + n_val:][:n_test])
+        if n_test > n_rest:
+            parts["test"].append(windows(speed, n_test - n_rest, False, robust, int(child[2]),
+                                         config))
+        for part, count in (("train", n_train), ("val", n_val), ("test", n_test)):
+            speeds[part] += [speed] * count
+    n_normal_test = len(speeds["test"])
     for speed in anomaly_speeds:
         parts["test"].append(windows(speed, anomalous_per_speed, True, robust, int(child[1]),
                                      config))
-        speeds_test += [speed] * anomalous_per_speed
-    y = np.r_[np.zeros(n_normal_test, np.int64), np.ones(len(speeds_test) - n_normal_test,
-                                                          np.int64)]
+        speeds["test"] += [speed] * anomalous_per_speed
+    y = np.r_[np.zeros(n_normal_test, np.int64),
+              np.ones(len(speeds["test"]) - n_normal_test, np.int64)]
     return FanData(np.concatenate(parts["train"]), np.concatenate(parts["val"]),
-                   np.concatenate(parts["test"]), y, np.array(speeds_test))
+                   np.concatenate(parts["test"]), y, np.array(speeds["test"]),
+                   np.array(speeds["train"]), np.array(speeds["val"]))
 
 
 def dft_bins(num_samples: int, sample_rate: float, band: tuple) -> np.ndarray:

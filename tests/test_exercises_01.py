@@ -1,0 +1,112 @@
+"""Lesson 01's exercises: each answer cell starts empty and its check cell says "not attempted",
+each check cell (run from the notebook itself) accepts the folded reference solution and
+rejects wrong answers without raising."""
+
+from __future__ import annotations
+
+import ast
+import json
+
+import numpy as np
+import pytest
+from exercise_solutions import NOTEBOOKS, run_python, solutions
+
+from tinyml_helpers import data, exercises, models
+
+NOTEBOOK = json.loads(next(NOTEBOOKS.glob("01_*.ipynb")).read_text(encoding="utf-8"))
+CELLS = {cell.get("id"): "".join(cell["source"]) for cell in NOTEBOOK["cells"]}
+
+
+def run_cell(source: str, namespace: dict):
+    """Run a notebook cell in ``namespace``; return the value of its last expression."""
+    tree = ast.parse(source)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    exec(compile(tree, "<cell>", "exec"), namespace)  # noqa: S102
+    if last is not None:
+        return eval(compile(ast.Expression(last.value), "<cell>", "eval"), namespace)  # noqa: S307
+    return None
+
+
+def check(exercise: str, answer_name: str, answer, lesson: dict) -> exercises.Feedback:
+    """Return what exercise ``exercise``'s check cell says about ``answer``."""
+    namespace = {**lesson, answer_name: answer}
+    return run_cell(CELLS[f"l01-ex{exercise}-check"], namespace)
+
+
+@pytest.fixture(scope="module")
+def lesson(tf):
+    """The lesson's variables the exercises use: the one-neuron problem of section 5 (its
+    cell, run as is), the data split, and a sine model trained briefly (the exercises do not
+    depend on how well it is trained)."""
+    namespace = {"np": np, "tf": tf, "exercises": exercises}
+    run_cell(CELLS["cell-14"], namespace)  # X, Y, mse, gradient_descent (and the tape check)
+    split = data.split(*data.sine_samples(1000, noise=0.1, seed=0), fractions=(0.6, 0.2, 0.2))
+    model, _ = models.trained_sine_model(seed=0, epochs=150)
+    (W1, b1), *_ = models.dense_weights(model)
+    namespace.update(split=split, noise=0.1, W1=W1, b1=b1,
+                     relu=lambda z: np.maximum(0.0, z))
+    return namespace
+
+
+def test_every_exercise_has_an_empty_answer_a_check_and_a_folded_solution():
+    assert set(solutions("01")) == {"1", "2", "3", "4"}
+    for n in "1234":
+        assert f"l01-ex{n}-answer" in CELLS and f"l01-ex{n}-check" in CELLS
+        assert "None" in CELLS[f"l01-ex{n}-answer"]
+    # Solutions are folded Markdown, not code that Run-all executes.
+    code = ["".join(cell["source"]) for cell in NOTEBOOK["cells"] if cell["cell_type"] == "code"]
+    assert not any("solution" in source.lower() for source in code)
+
+
+@pytest.mark.parametrize("n, name", [("1", "benefits"), ("2", "perfect_mse"), ("3", "lr_max"),
+                                     ("4", "dead_neurons")])
+def test_the_answer_cells_as_given_are_not_attempted(lesson, n, name):
+    namespace = dict(lesson)
+    run_cell(CELLS[f"l01-ex{n}-answer"], namespace)
+    feedback = check(n, name, namespace[name], lesson)
+    assert feedback.status == exercises.NOT_ATTEMPTED
+    assert "not attempted yet" in str(feedback)
+
+
+def test_exercise_1_why_on_the_device(lesson):
+    answer = run_python(solutions("01")["1"][1])["benefits"]
+    assert check("1", "benefits", answer, lesson).correct
+    for wrong in ({**answer, "a": "energy", "b": "privacy"}, {**answer, "c": "speed"},
+                  {**answer, "d": None}, ["privacy", "energy", "latency", "bandwidth"]):
+        assert check("1", "benefits", wrong, lesson).status == exercises.TRY_AGAIN, wrong
+
+
+def test_exercise_2_noise_floor(lesson):
+    ns = run_python(solutions("01")["2"][1], mse=lesson["mse"], split=lesson["split"])
+    assert check("2", "perfect_mse", ns["perfect_mse"], lesson).correct
+    # The noise variance is only the average: on this test set the floor differs from it.
+    assert abs(ns["perfect_mse"] / 0.1**2 - 1) > 0.02
+    for wrong in (0.1**2, 0.1, 0.0, "low"):
+        assert check("2", "perfect_mse", wrong, lesson).status == exercises.TRY_AGAIN, wrong
+
+
+def test_exercise_3_largest_stable_learning_rate(lesson):
+    ns = run_python(solutions("01")["3"][1], X=lesson["X"], Y=lesson["Y"],
+                    gradient_descent=lesson["gradient_descent"])
+    assert check("3", "lr_max", ns["lr_max"], lesson).correct
+    assert ns["below"][-1] < 1e-6 and ns["above"][-1] > 1e6  # converges, then diverges
+    for wrong in (0.2, 0.19, 2 * ns["lr_max"], [ns["lr_max"]] * 2):
+        assert check("3", "lr_max", wrong, lesson).status == exercises.TRY_AGAIN, wrong
+
+
+def test_exercise_4_dead_neurons(lesson):
+    ns = run_python(solutions("01")["4"][1], relu=lesson["relu"], split=lesson["split"],
+                    W1=lesson["W1"], b1=lesson["b1"])
+    dead = ns["dead_neurons"]
+    assert check("4", "dead_neurons", dead, lesson).correct
+    assert 0 < len(dead) < 16  # this briefly trained model has some dead neurons, not all
+    live = [i for i in range(16) if i not in set(dead)]
+    for wrong in (live, list(dead[:-1]), list(range(16)), [int(dead[0]) + 0.5]):
+        assert check("4", "dead_neurons", wrong, lesson).status == exercises.TRY_AGAIN, wrong
+    # The same solution finds Keras' dead start: every neuron with a negative weight.
+    keras_start = models.mlp((1, 16, 16, 1))  # biases 0, as Keras starts them
+    (W1, b1), *_ = models.dense_weights(keras_start)
+    at_start = run_python(solutions("01")["4"][1], relu=lesson["relu"], split=lesson["split"],
+                          W1=W1, b1=b1)["dead_neurons"]
+    assert list(at_start) == list(np.flatnonzero(W1[0] < 0))
+    assert check("4", "dead_neurons", at_start, {**lesson, "W1": W1, "b1": b1}).correct
