@@ -78,7 +78,7 @@ benchmark: $(STAMP) toolchains
 	$(BIN)/python benchmarks/notebook_times.py
 	$(BIN)/python benchmarks/firmware_report.py
 	$(BIN)/python benchmarks/compression.py
-	$(BIN)/python benchmarks/anomaly_auc.py
+	$(BIN)/python benchmarks/anomaly_methods.py
 	$(BIN)/python benchmarks/fan_detector_report.py
 
 clean:

@@ -519,12 +519,6 @@ CASES = [
      "labels and flagged are empty"),
     ("anomaly.confusion.values", lambda c: anomaly.confusion_matrix([0, 1], [0, 2]), E,
      "flagged must be 0/1"),
-    ("anomaly.experiment.robust", lambda c: anomaly.experiment(robust="no"), T,
-     "robust must be True or False"),
-    ("anomaly.experiment.percentile", lambda c: anomaly.experiment(False, percentile=150), E,
-     "percentile must be in [0, 100]"),
-    ("anomaly.experiment.epochs", lambda c: anomaly.experiment(False, epochs=0), E,
-     "epochs must be positive"),
     # --- fan_detector --------------------------------------------------------------------------
     ("fd.make.threshold_nan", lambda c: fd.make(b"x", None, NAN, 99.0), E,
      "threshold must be a finite number"),

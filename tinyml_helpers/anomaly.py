@@ -361,50 +361,6 @@ def precision_recall(labels, flagged) -> tuple[float, float]:
     return precision, float(tp / (tp + fn))
 
 
-# --- the whole experiment, for benchmarks and exercises ---------------------------------------
-
-@dataclass
-class Result:
-    """AUCs and thresholded confusion matrices of both detectors on one data set."""
-
-    robust: bool
-    seed: int
-    auc_mahalanobis: float
-    auc_autoencoder: float
-    confusion_mahalanobis: np.ndarray
-    confusion_autoencoder: np.ndarray
-
-
-def experiment(robust: bool, seed: int = 0, epochs: int = 150, percentile: float = 99.0,
-               normal_per_speed: int = 150, anomalous_per_speed: int = 40) -> Result:
-    """Return the :class:`Result` of the lesson-07 pipeline on freshly generated fan data."""
-    from . import vibration
-
-    robust = checks.check_bool("robust", robust)
-    seed = checks.check_seed(seed)
-    epochs = checks.check_int("epochs", epochs)
-    percentile = check_percentile(percentile)
-    fan = vibration.dataset(normal_per_speed, anomalous_per_speed, robust=robust, seed=seed)
-    f_train, f_val, f_test = (vibration.features(x) for x in (fan.x_train, fan.x_val,
-                                                             fan.x_test))
-    scale = fit_scaler(f_train)
-    z_train, z_val, z_test = scale(f_train), scale(f_val), scale(f_test)
-    maha = fit_mahalanobis(z_train)
-    model, _ = train_autoencoder(z_train, z_val, epochs=epochs, seed=seed)
-
-    def ae_score(z):
-        return reconstruction_error(z, model.predict(z, verbose=0))
-
-    results = {}
-    for name, score in (("m", maha.score), ("a", ae_score)):
-        limit = threshold(score(z_val), percentile)
-        test_scores = score(z_test)
-        results[name] = (auc(test_scores, fan.y_test),
-                         confusion_matrix(fan.y_test, test_scores > limit))
-    return Result(robust, seed, results["m"][0], results["a"][0], results["m"][1],
-                  results["a"][1])
-
-
 # --- every detector of lesson 07 on one data set, for the benchmark ----------------------------
 
 METHODS = ("one ellipse", "ellipse per speed", "ellipse per speed, speed known",

@@ -53,10 +53,10 @@ def setup_cell_source() -> str:
     Inside Colab it installs this package from the repository, the tf_keras release that
     matches Colab's own TensorFlow (no TensorFlow re-pin, no runtime restart) and
     :data:`COLAB_PINS`, then prints one line naming what it installed. Elsewhere it does
-    nothing: ``make`` has already installed everything.
+    nothing (a local checkout installs requirements.txt).
     """
     pins = "".join(f'\n                "{pin}",' for pin in COLAB_PINS)
-    return f'''{SETUP_MARKER}: only acts inside Google Colab; locally `make` installed everything.
+    return f'''{SETUP_MARKER}: installs the lesson's packages in Colab; does nothing elsewhere.
 import importlib.metadata
 import subprocess
 import sys
