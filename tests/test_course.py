@@ -55,6 +55,19 @@ def test_notebook_is_committed_executed_without_errors_or_noise(path):
                 assert "Warning" not in text and "WARNING" not in text, text[:200]
 
 
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_exercise_check_cells_are_folded(path):
+    """A check cell holds the expected answer, so it opens folded: a Colab form title and the
+    source hidden in Jupyter; the student sees the title and the checker's feedback."""
+    checks = [c for c in _cells(path)
+              if c["cell_type"] == "code" and "exercises.check" in _text(c)]
+    assert len(checks) >= 3, f"{path.name}: {len(checks)} check cells"
+    for cell in checks:
+        assert _text(cell).startswith("#@title Check your answer"), _text(cell)[:80]
+        assert cell["metadata"].get("cellView") == "form"
+        assert cell["metadata"].get("jupyter", {}).get("source_hidden") is True
+
+
 def test_badges_and_setup_cells_are_in_sync_with_the_repo_address():
     assert course.out_of_sync() == []
 

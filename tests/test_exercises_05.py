@@ -20,7 +20,9 @@ EXERCISES = ("1", "2", "3", "4", "5")
 
 def _code_cells() -> list[str]:
     cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    return ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    # A check cell opens with a Colab form title (``#@title ...``) that folds its code away.
+    return [s.split("\n", 1)[1] if s.startswith("#@title") else s for s in sources]
 
 
 def _check_cell(name: str) -> str:
