@@ -4,27 +4,13 @@ rejects wrong answers without raising."""
 
 from __future__ import annotations
 
-import ast
-import json
-
 import numpy as np
 import pytest
-from exercise_solutions import NOTEBOOKS, run_python, solutions
+from exercise_solutions import lesson_cells, run_cell, run_python, solutions
 
 from tinyml_helpers import data, exercises, models
 
-NOTEBOOK = json.loads(next(NOTEBOOKS.glob("01_*.ipynb")).read_text(encoding="utf-8"))
-CELLS = {cell.get("id"): "".join(cell["source"]) for cell in NOTEBOOK["cells"]}
-
-
-def run_cell(source: str, namespace: dict):
-    """Run a notebook cell in ``namespace``; return the value of its last expression."""
-    tree = ast.parse(source)
-    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-    exec(compile(tree, "<cell>", "exec"), namespace)  # noqa: S102
-    if last is not None:
-        return eval(compile(ast.Expression(last.value), "<cell>", "eval"), namespace)  # noqa: S307
-    return None
+CELLS = {cell_id: "".join(cell["source"]) for cell_id, cell in lesson_cells("01").items()}
 
 
 def check(exercise: str, answer_name: str, answer, lesson: dict) -> exercises.Feedback:
@@ -54,7 +40,7 @@ def test_every_exercise_has_an_empty_answer_a_check_and_a_folded_solution():
         assert f"l01-ex{n}-answer" in CELLS and f"l01-ex{n}-check" in CELLS
         assert "None" in CELLS[f"l01-ex{n}-answer"]
     # Solutions are folded Markdown, not code that Run-all executes.
-    code = ["".join(cell["source"]) for cell in NOTEBOOK["cells"] if cell["cell_type"] == "code"]
+    code = [CELLS[i] for i, cell in lesson_cells("01").items() if cell["cell_type"] == "code"]
     assert not any("solution" in source.lower() for source in code)
 
 

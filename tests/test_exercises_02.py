@@ -5,24 +5,15 @@ notebook, so the solution a student opens is the one tested) and rejects wrong a
 from __future__ import annotations
 
 import ast
-import json
 
 import numpy as np
 import pytest
-from exercise_solutions import NOTEBOOKS, run_python, solutions
+from exercise_solutions import cell_source, run_cell, run_python, solutions
 
 from tinyml_helpers import exercises, sizing
 
 LESSON = "02"
 EXERCISES = ["1", "2", "3", "4", "5"]
-
-
-def _cell_source(cell_id: str) -> str:
-    path = next(NOTEBOOKS.glob(f"{LESSON}_*.ipynb"))
-    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
-        if cell.get("id") == cell_id:
-            return "".join(cell["source"])
-    raise KeyError(f"lesson {LESSON} has no cell {cell_id!r}")
 
 
 @pytest.fixture(scope="module")
@@ -38,18 +29,13 @@ def run_check(exercise: str, lesson: dict, **answers) -> list[exercises.Feedback
     printed or showed (its last expression), in order."""
     shown: list = []
     namespace = {**lesson, **answers, "print": lambda *args, **kwargs: shown.extend(args)}
-    tree = ast.parse(_cell_source(f"l02-ex{exercise}-check"))
-    last = tree.body.pop() if isinstance(tree.body[-1], ast.Expr) else None
-    exec(compile(tree, "<check cell>", "exec"), namespace)
-    if last is not None:
-        shown.append(eval(compile(ast.Expression(last.value), "<check cell>", "eval"),
-                          namespace))
+    shown.append(run_cell(cell_source(LESSON, f"l02-ex{exercise}-check"), namespace))
     return [f for f in shown if isinstance(f, exercises.Feedback)]
 
 
 def answer_names(exercise: str) -> list[str]:
     """Return the names the exercise's answer cell sets (all to None)."""
-    tree = ast.parse(_cell_source(f"l02-ex{exercise}-answer"))
+    tree = ast.parse(cell_source(LESSON, f"l02-ex{exercise}-answer"))
     names = [node.targets[0].id for node in tree.body]
     assert all(node.value.value is None for node in tree.body)  # the cell starts empty
     return names

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from exercise_solutions import NOTEBOOKS, run_python, solutions
+from exercise_solutions import lesson_cells, run_python, solutions
 
 from tinyml_helpers import exercises, models, pruning
 
@@ -18,12 +18,11 @@ YES_NO = {"yes": "yes", "no": "no"}
 
 def _cells() -> dict[str, str]:
     """Return {cell id: source} of lesson 03, and each code cell's text output under id + ':out'."""
-    path = next(NOTEBOOKS.glob("03_*.ipynb"))
     found = {}
-    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
-        found[cell["id"]] = "".join(cell["source"])
+    for cell_id, cell in lesson_cells("03").items():
+        found[cell_id] = "".join(cell["source"])
         if cell["cell_type"] == "code":
-            found[cell["id"] + ":out"] = "".join(
+            found[cell_id + ":out"] = "".join(
                 "".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
                 for o in cell["outputs"])
     return found

@@ -4,18 +4,14 @@ passes the check cell; wrong answers get a hint instead of an exception."""
 
 from __future__ import annotations
 
-import ast
-import json
-
 import numpy as np
 import pytest
-from exercise_solutions import NOTEBOOKS, run_python, solutions
+from exercise_solutions import lesson_cells, run_cell, run_python, solutions, with_imports
 
 from tinyml_helpers import exercises, quantization
 from tinyml_helpers.deploy import litert
 
-NOTEBOOK = next(NOTEBOOKS.glob("04_*.ipynb"))
-CELLS = {cell["id"]: cell for cell in json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]}
+CELLS = lesson_cells("04")
 EXERCISES = {"1": "answers", "2": "answer", "3": "code_5"}  # exercise -> the student's variable
 
 
@@ -25,13 +21,9 @@ def source(cell_id: str) -> str:
 
 def check(number: str, **names) -> exercises.Feedback:
     """Run exercise ``number``'s check cell with ``names``; return what its last line shows."""
-    tree = ast.parse(source(f"l04-ex{number}-check"))
-    last = tree.body.pop()
-    assert isinstance(last, ast.Expr), "a check cell ends with the checker call"
-    namespace = run_python(ast.unparse(tree), exercises=exercises, quantization=quantization,
-                           **names)
-    feedback = eval(compile(ast.Expression(last.value), f"check {number}", "eval"), namespace)
-    assert isinstance(feedback, exercises.Feedback)
+    namespace = with_imports(exercises=exercises, quantization=quantization, **names)
+    feedback = run_cell(source(f"l04-ex{number}-check"), namespace)
+    assert isinstance(feedback, exercises.Feedback), "a check cell ends with the checker call"
     return feedback
 
 

@@ -5,52 +5,34 @@ raising."""
 from __future__ import annotations
 
 import ast
-import json
 
 import numpy as np
 import pytest
-from exercise_solutions import NOTEBOOKS, run_python, solutions
+from exercise_solutions import cell_source, lesson_cells, run_cell, run_python, solutions
 
 from tinyml_helpers import distillation as kd
 from tinyml_helpers import exercises, sizing
 
-NOTEBOOK = next(NOTEBOOKS.glob("05_*.ipynb"))
 EXERCISES = ("1", "2", "3", "4", "5")
 
 
-def _code_cells() -> list[str]:
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
-    # A check cell opens with a Colab form title (``#@title ...``) that folds its code away.
-    return [s.split("\n", 1)[1] if s.startswith("#@title") else s for s in sources]
-
-
 def _check_cell(name: str) -> str:
-    hits = [c for c in _code_cells() if c.startswith(f"# check exercise {name}\n")]
-    assert len(hits) == 1, f"exercise {name}: {len(hits)} check cells"
-    return hits[0]
+    return cell_source("05", f"l05-ex{name}-check")
 
 
 def run_check(name: str, tf, **names):
     """Run exercise ``name``'s check cell with ``names``; return its feedback (the cell's last
-    expression, or its ``feedback`` variable)."""
-    tree = ast.parse(_check_cell(name))
+    expression, or its ``feedback`` variable when it ends by printing)."""
     namespace = {"np": np, "tf": tf, "kd": kd, "sizing": sizing, "exercises": exercises,
                  **names}
-    last = tree.body[-1]
-    body = tree.body[:-1] if isinstance(last, ast.Expr) else tree.body
-    exec(compile(ast.Module(body, []), "<check>", "exec"), namespace)  # noqa: S102
-    if isinstance(last, ast.Expr) and not (isinstance(last.value, ast.Call) and getattr(
-            last.value.func, "id", None) == "print"):
-        return eval(compile(ast.Expression(last.value), "<check>", "eval"), namespace)  # noqa: S307
-    return namespace["feedback"]
+    shown = run_cell(_check_cell(name), namespace)
+    return namespace["feedback"] if shown is None else shown
 
 
 def _given_cell(tf, seed: int = 0) -> dict:
     """Exercise 2's given logits, from the notebook's own cell."""
-    (cell,) = [c for c in _code_cells() if c.startswith("rng_ex = ")]
     namespace = {"np": np, "tf": tf, "seed": seed}
-    exec(cell, namespace)  # noqa: S102
+    run_cell(cell_source("05", "l05-ex2-given"), namespace)
     return {k: namespace[k] for k in ("s_ex", "t_ex", "temperatures")}
 
 
@@ -61,10 +43,12 @@ def _status(feedback) -> list[str]:
 
 def test_every_exercise_has_a_folded_solution_and_one_check_cell():
     assert set(EXERCISES) <= set(solutions("05"))
+    cells = lesson_cells("05")
     for name in EXERCISES:
         assert solutions("05")[name][0] == "python"
-        _check_cell(name)
-    assert all("Solution" not in c for c in _code_cells())  # solutions are not run by Run-all
+        assert f"l05-ex{name}-answer" in cells and f"l05-ex{name}-check" in cells
+    code = ["".join(c["source"]) for c in cells.values() if c["cell_type"] == "code"]
+    assert all("Solution" not in c for c in code)  # solutions are not run by Run-all
 
 
 def test_unanswered_exercises_say_not_attempted(tf):

@@ -7,41 +7,32 @@ trained autoencoder's, whose values the answers do not depend on."""
 
 from __future__ import annotations
 
-import ast
-import json
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from exercise_solutions import NOTEBOOKS, run_python, solutions
+from exercise_solutions import cell_source, lesson_cells, run_cell, run_python, solutions
 
 from tinyml_helpers import anomaly, exercises, vibration
 
-LESSON = next(NOTEBOOKS.glob("07_*.ipynb"))
 ANSWERS = {"1": "precision_1pc", "2": "auc_per_speed", "3": "stopped_fan", "4": "amplitude_4hz"}
 
 
 def _check_cell(exercise: str) -> str:
     """Return the source of the check cell of an exercise (the cell after its answer cell)."""
-    cells = json.loads(LESSON.read_text(encoding="utf-8"))["cells"]
-    ids = [c.get("id") for c in cells]
-    check = cells[ids.index(f"l07-ex{exercise}-answer") + 1]
-    assert check["id"] == f"l07-ex{exercise}-check"
-    return "".join(check["source"])
+    ids = list(lesson_cells("07"))
+    assert ids[ids.index(f"l07-ex{exercise}-answer") + 1] == f"l07-ex{exercise}-check"
+    return cell_source("07", f"l07-ex{exercise}-check")
 
 
 def _run_check(exercise: str, answer, **names) -> exercises.Feedback:
     """Run an exercise's check cell with ``answer`` and the lesson's variables; return what it
     shows (the value of its last expression)."""
-    tree = ast.parse(_check_cell(exercise))
-    last = tree.body[-1]
-    assert isinstance(last, ast.Expr), "a check cell ends with the checker call"
-    tree.body[-1] = ast.Assign(targets=[ast.Name("feedback", ast.Store())], value=last.value)
-    ast.fix_missing_locations(tree)
     namespace = {"np": np, "anomaly": anomaly, "exercises": exercises,
                  ANSWERS[exercise]: answer, **names}
-    exec(compile(tree, "<check cell>", "exec"), namespace)
-    return namespace["feedback"]
+    feedback = run_cell(_check_cell(exercise), namespace)
+    assert isinstance(feedback, exercises.Feedback), "a check cell ends with the checker call"
+    return feedback
 
 
 @pytest.fixture(scope="module")
