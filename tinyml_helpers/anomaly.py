@@ -181,8 +181,9 @@ def kmeans(x, k: int, seed: int = 0, n_init: int = 10,
             if np.array_equal(new, centres):
                 break
             centres = new
-        labels = _sq_dist(x, centres).argmin(axis=1)
-        inertia = _sq_dist(x, centres)[np.arange(len(x)), labels].sum()
+        d2 = _sq_dist(x, centres)
+        labels = d2.argmin(axis=1)
+        inertia = d2[np.arange(len(x)), labels].sum()
         if best is None or inertia < best[0]:
             best = (inertia, centres, labels)
     return best[1], best[2]

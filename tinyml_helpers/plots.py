@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
 from . import checks
@@ -114,6 +112,7 @@ def draw_network(widths=(1, 16, 16, 1), ax=None, max_drawn: int = 16):
     from matplotlib.collections import LineCollection
 
     from .models import check_widths
+    from .sizing import count_params
 
     widths = check_widths(widths)
     max_drawn = checks.check_int("max_drawn", max_drawn, 2)
@@ -143,7 +142,7 @@ def draw_network(widths=(1, 16, 16, 1), ax=None, max_drawn: int = 16):
             ax.text(i, 0, "⋮", ha="center", va="center", fontsize=14, zorder=3)
         what = "ReLU" if 0 < i < last else "value" if w == 1 else "values"
         ax.text(i, -tallest / 2 - 0.4, f"{kind}\n{w} {what}", ha="center", va="top")
-    params = sum(a * b + b for a, b in itertools.pairwise(widths))
+    params = count_params(widths)
     ax.set_title(f"The {'-'.join(map(str, widths))} network: {params:,} weights and biases "
                  f"(one line per weight)")
     ax.set_xlim(-0.5, last + 0.5)
