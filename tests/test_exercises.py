@@ -8,7 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
-from exercise_solutions import run_python, solutions
+from exercise_solutions import cell_source, run_cell, run_python, solutions, with_imports
 
 from tinyml_helpers import exercises
 from tinyml_helpers.deploy import dense, export, tflm
@@ -99,3 +99,47 @@ def test_check_choices():
     for wrong in ({"a": "yes"}, {"a": "no", "b": "no"}, {"a": "maybe", "b": "no"}, ["yes"]):
         feedback = exercises.check_choices(wrong, expected, "q", choices, "")
         assert feedback.status == exercises.TRY_AGAIN, wrong
+
+
+def _lesson_06_check(cell_id: str, sine, **answers) -> exercises.Feedback:
+    """Run one of lesson 06's own check cells with the lesson's variables and ``answers``."""
+    _, float_tflite, int8_tflite = sine
+    namespace = with_imports(exercises=exercises, export=export, tflm=tflm,
+                             float_tflite=float_tflite, int8_tflite=int8_tflite,
+                             int8_model=dense.int8_layers(int8_tflite), all_codes=ALL_CODES,
+                             **answers)
+    feedback = run_cell(cell_source("06", cell_id), namespace)
+    assert isinstance(feedback, exercises.Feedback), "a check cell ends with the checker call"
+    return feedback
+
+
+def test_lesson_06_check_cells_run_as_the_notebook_has_them(sine):
+    """The notebook's check cells (not only the checkers): empty answers are not attempted,
+    the folded solutions pass, wrong answers get a hint."""
+    _, float_tflite, int8_tflite = sine
+    empty = {"ratio": None, "route": None, "cos_tflite": None, "student_c": None}
+    for cell_id in ("l06-058", "l06-062", "l06-066"):
+        assert _lesson_06_check(cell_id, sine, **empty).status == exercises.NOT_ATTEMPTED
+    ratio = run_python(solutions("06")["1"][1], float_tflite=float_tflite,
+                       int8_tflite=int8_tflite)["ratio"]
+    assert _lesson_06_check("l06-058", sine, ratio=ratio).correct
+    assert _lesson_06_check("l06-058", sine, ratio=4).status == exercises.TRY_AGAIN
+    route = run_python(solutions("06")["2"][1])["route"]
+    assert _lesson_06_check("l06-062", sine, route=route).correct
+    assert _lesson_06_check("l06-062", sine, route="plain").status == exercises.TRY_AGAIN
+    assert _lesson_06_check("l06-066", sine, cos_tflite=int8_tflite).status == \
+        exercises.TRY_AGAIN  # the sine model is no cosine
+
+
+@NEEDS_GCC
+def test_lesson_06_check_cell_3b_grades_the_c_layer_on_the_sine_model(sine):
+    """Without a cosine model the 3b check cell tests the student's layer inside the sine
+    model's C code."""
+    _, _, int8_tflite = sine
+    source = solutions("06")["3b"][1]
+    assert _lesson_06_check("l06-070", sine, cos_tflite=None, student_c=source).correct
+    no_clamp = source.replace("if (y < act_min) y = act_min;", "")
+    assert _lesson_06_check("l06-070", sine, cos_tflite=None, student_c=no_clamp).status == \
+        exercises.TRY_AGAIN
+    assert _lesson_06_check("l06-070", sine, cos_tflite=None, student_c=None).status == \
+        exercises.NOT_ATTEMPTED

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from exercise_solutions import lesson_cells, run_python, solutions
+from exercise_solutions import lesson_cells, run_cell, run_python, solutions, with_imports
 
 from tinyml_helpers import exercises, models, pruning
 
@@ -113,3 +113,34 @@ def test_exercise_3_my_magnitude_mask():
     for wrong in (_floor_mask(W2, 0.6), _largest_removed(W2, 0.6), expected.ravel(), "an error"):
         feedback = exercises.check_array(wrong, expected, "my_magnitude_mask", "", atol=0)
         assert feedback.status == exercises.TRY_AGAIN
+
+
+def _run_check(exercise: str, **names) -> exercises.Feedback:
+    """Run lesson 03's own check cell of ``exercise`` with ``names`` as the lesson's variables."""
+    namespace = with_imports(exercises=exercises, pruning=pruning, **names)
+    feedback = run_cell(_cells()[f"l03-ex{exercise}-check"], namespace)
+    assert isinstance(feedback, exercises.Feedback), "a check cell ends with the checker call"
+    return feedback
+
+
+def test_check_cells_2_and_3_run_as_the_notebook_has_them(sine_untrained, capsys):
+    model = sine_untrained
+    lesson = {"model": model, "dense_tflite": pruning.tflite_bytes(model)}
+    saved = run_python(solutions("03")["2"][1], pruning=pruning, **lesson)["saved_bytes"]
+    assert _run_check("2", saved_bytes=saved, **lesson).correct
+    assert _run_check("2", saved_bytes=None, **lesson).status == exercises.NOT_ATTEMPTED
+    assert _run_check("2", saved_bytes=round(0.9 * 256) * 4, **lesson).status == \
+        exercises.TRY_AGAIN
+
+    W2 = np.random.default_rng(3).normal(0, 0.5, (16, 16)).astype(np.float32)
+    mine = run_python(solutions("03")["3"][1])["my_magnitude_mask"]
+    template = run_python(_cells()["l03-ex3-answer"])["my_magnitude_mask"]
+    assert _run_check("3", W2=W2, my_magnitude_mask=mine).correct
+    assert _run_check("3", W2=W2, my_magnitude_mask=template).status == exercises.NOT_ATTEMPTED
+    assert _run_check("3", W2=W2, my_magnitude_mask=_floor_mask).status == exercises.TRY_AGAIN
+
+    def broken(W, sparsity):
+        raise IndexError("off by one")
+
+    assert _run_check("3", W2=W2, my_magnitude_mask=broken).status == exercises.TRY_AGAIN
+    assert "your function raised IndexError: off by one" in capsys.readouterr().out
