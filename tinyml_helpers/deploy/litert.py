@@ -52,16 +52,23 @@ def _representative(data, features: tuple | None = None) -> Callable:
     return lambda: iter([[x]])
 
 
-def convert(model, mode: str = "float32", representative=None) -> bytes:
+def convert(model, mode: str = "float32", representative=None,
+            per_channel: bool = True) -> bytes:
     """Return the .tflite flatbuffer of Keras ``model`` converted in ``mode``.
 
     Modes: ``"float32"`` (no optimization), ``"dynamic"`` (dynamic-range: int8 weights for
     large tensors only), ``"float16"`` (float16 weights), ``"int8"`` (full integer, int8 input
     and output; needs ``representative`` inputs, an (n, features) array or a generator
-    function, covering the whole input range).
+    function, covering the whole input range). ``per_channel=False`` gives Dense layers one
+    weight scale per layer instead of one per output neuron (int8 only): every TFLM build
+    computes those right, esp-tflite-micro's ESP-NN kernel before 1.3.4 included.
     """
     if not isinstance(mode, str) or mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+    if not isinstance(per_channel, bool):
+        raise TypeError(f"per_channel must be True or False, got {per_channel!r}")
+    if not per_channel and mode != "int8":
+        raise ValueError("per_channel=False applies to int8 conversion only")
     if mode == "int8" and representative is None:
         raise ValueError("int8 conversion needs representative data (inputs covering the range)")
     tf = env.import_tf()
@@ -81,6 +88,10 @@ def convert(model, mode: str = "float32", representative=None) -> bytes:
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
+        # The converter has no public switch for this (TF 2.16-2.21): per-channel Dense is
+        # its default since 2.16.
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = \
+            not per_channel
     with env.quiet_stderr(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return converter.convert()

@@ -196,7 +196,7 @@ def _locked(path: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _unpack(tarball: Path) -> Path:
+def unpack(tarball: Path) -> Path:
     """Return the tree unpacked from ``tarball`` into the cache (once, atomically)."""
     tag = f"{tarball.name.split('.tar')[0]}-{_file_digest(tarball)[:12]}"
     target = cache_dir() / "src" / tag
@@ -230,7 +230,7 @@ def source() -> Source:
             raise TflmUnavailable(f"{SOURCE_ENV}={path} is not a folder")
         root = path
     else:
-        root = _unpack(path)
+        root = unpack(path)
     problem = _tree_problem(root)
     if problem:
         raise TflmUnavailable(problem)
@@ -287,12 +287,16 @@ def unavailable(target: str) -> str | None:
     return None
 
 
-def require(target: str) -> Source:
-    """Return the :class:`Source`, or raise :class:`TflmUnavailable` if anything is missing."""
-    reason = unavailable(target)
+def require(target: str, src: Source | None = None) -> Source:
+    """Return ``src`` (default: :func:`source`), or raise :class:`TflmUnavailable` if the
+    sources or a tool for ``target`` are missing."""
+    reason = unavailable(target) if src is None else None
+    if src is not None and missing_tools(target):
+        reason = (f"{', '.join(missing_tools(target))} not found; install with: "
+                  f"{toolchains.install_command(get_target(target).packages)}")
     if reason:
         raise TflmUnavailable(reason)
-    return source()
+    return src or source()
 
 
 # --- the library ---------------------------------------------------------------------------------
@@ -381,6 +385,19 @@ def _compile(command: list[str], what: str) -> None:
 
 
 @dataclass(frozen=True)
+class KernelSwap:
+    """Kernels built in place of TFLM's reference ones, with the C library they call: what a
+    vendor's optimized build does (the ESP32's TFLite Micro runs ESP-NN's kernels)."""
+
+    label: str  # e.g. "ESP-NN FULLY_CONNECTED (esp-nn 1.1.2)"
+    replace: tuple[tuple[str, str], ...]  # (reference kernel, its replacement), tree-relative
+    cxx_flags: tuple[str, ...]  # for the replacements (defines, include paths)
+    c_sources: tuple[Path, ...]  # the library they call (absolute paths)
+    c_flags: tuple[str, ...]  # for c_sources
+    headers: tuple[Path, ...]  # folders whose headers take part in the cache key
+
+
+@dataclass(frozen=True)
 class Library:
     """A built TFLM static library."""
 
@@ -390,39 +407,71 @@ class Library:
     flags: tuple[str, ...]
     objects: int
     built: bool  # False when it came from the cache
+    swap: KernelSwap | None = None
+
+
+def _swapped(sources: list[Path], root: Path, swap: KernelSwap) -> list[Path]:
+    """Return ``sources`` with ``swap``'s replacements in place of the reference kernels."""
+    out = list(sources)
+    for old, new in swap.replace:
+        if Path(old) not in out:
+            raise ValueError(f"{swap.label}: {old} is not among the library's sources")
+        if not (root / new).is_file():
+            raise TflmUnavailable(f"{swap.label}: {new} is not in {root}")
+        out[out.index(Path(old))] = Path(new)
+    return out
 
 
 def library(target: str, kernels: tuple[str, ...] | None = KERNELS_FOR_SINE,
-            src: Source | None = None, jobs: int | None = None) -> Library:
+            src: Source | None = None, jobs: int | None = None,
+            swap: KernelSwap | None = None) -> Library:
     """Return the TFLM static library for ``target``, building it once into the cache.
 
     The cache key is a hash of the sources and headers, the flags and the compiler's version;
-    object files of an interrupted build are reused. ``kernels`` as in :func:`library_sources`.
+    object files of an interrupted build are reused. ``kernels`` as in :func:`library_sources`;
+    ``swap`` builds other kernels in place of reference ones (see :class:`KernelSwap`).
     """
     spec = get_target(target)
     src = src or require(target)
     sources = library_sources(src.root, kernels)
+    if swap is not None:
+        sources = _swapped(sources, src.root, swap)
     flags = (*spec.arch, *CXX_FLAGS, "-w")
-    key = hashlib.sha256(json.dumps({
-        "v": BUILD_VERSION, "tree": _tree_digest(src.root, sources), "flags": flags,
-        "compiler": _compiler_id(spec.cxx), "sources": [str(s) for s in sources],
-    }).encode()).hexdigest()[:16]
-    kind = "all" if kernels is None else "-".join(kernels)
+    includes = include_flags(src.root)
+    replaced = {Path(new) for _, new in swap.replace} if swap else set()
+    # (compiler, flags, source, object name) of every member of the archive
+    jobs_list = [(spec.cxx, [*flags, *includes, *(swap.cxx_flags if rel in replaced else ())],
+                  src.root / rel, str(rel).replace("/", "__")[:-3])
+                 for rel in sources]
+    if swap is not None:
+        c_flags = [*spec.arch, "-std=gnu99", "-O2", "-ffunction-sections", "-fdata-sections",
+                   "-w", *swap.c_flags]
+        jobs_list += [(spec.cc, c_flags, path, f"c__{path.parent.name}__{path.stem}")
+                      for path in swap.c_sources]
+    swap_key = None if swap is None else {
+        "label": swap.label, "replace": swap.replace, "cxx": swap.cxx_flags,
+        "c": swap.c_flags, "files": [_file_digest(p) for p in swap.c_sources],
+        "headers": [_file_digest(h) for folder in swap.headers
+                    for h in sorted(Path(folder).rglob("*.h"))]}
+    recipe = {"v": BUILD_VERSION, "tree": _tree_digest(src.root, sources), "flags": flags,
+              "compiler": _compiler_id(spec.cxx), "sources": [str(s) for s in sources]}
+    if swap_key is not None:
+        recipe["swap"] = swap_key
+    key = hashlib.sha256(json.dumps(recipe).encode()).hexdigest()[:16]
+    kind = ("all" if kernels is None else "-".join(kernels)) + ("-swapped" if swap else "")
     out = cache_dir() / "lib" / f"{target}-{kind}-{key}"
     archive = out / "libtflm.a"
     with _locked(out.parent / f"{out.name}.lock"):
         if archive.is_file():
-            return Library(archive, target, src, flags, len(sources), False)
-        objects = [out / "obj" / (str(s).replace("/", "__")[:-3] + ".o") for s in sources]
-        todo = [(s, o) for s, o in zip(sources, objects, strict=True) if not o.is_file()]
+            return Library(archive, target, src, flags, len(jobs_list), False, swap)
+        objects = [out / "obj" / f"{name}.o" for *_, name in jobs_list]
+        todo = [(job, o) for job, o in zip(jobs_list, objects, strict=True) if not o.is_file()]
         (out / "obj").mkdir(parents=True, exist_ok=True)
-        includes = include_flags(src.root)
 
         def build_one(item):
-            rel, obj = item
+            (compiler, job_flags, path, _), obj = item
             tmp = obj.with_suffix(f".{os.getpid()}.tmp")
-            _compile([spec.cxx, *flags, *includes, "-c", str(src.root / rel), "-o", str(tmp)],
-                     str(rel))
+            _compile([compiler, *job_flags, "-c", str(path), "-o", str(tmp)], str(path))
             os.replace(tmp, obj)
 
         with concurrent.futures.ThreadPoolExecutor(jobs or _jobs()) as pool:
@@ -433,8 +482,9 @@ def library(target: str, kernels: tuple[str, ...] | None = KERNELS_FOR_SINE,
         os.replace(tmp, archive)
         (out / "build.json").write_text(json.dumps({
             "target": target, "source": src.label, "origin": src.origin, "flags": flags,
-            "kernels": kind, "objects": len(objects)}, indent=1) + "\n")
-    return Library(archive, target, src, flags, len(sources), True)
+            "kernels": kind, "swap": swap.label if swap else None,
+            "objects": len(objects)}, indent=1) + "\n")
+    return Library(archive, target, src, flags, len(jobs_list), True, swap)
 
 
 # --- compiling programs against it (objects cached by content) ---------------------------------
@@ -607,16 +657,18 @@ def sketch_flags(target: str, src: Source, static_memory: bool = True, esp32: bo
 def build_sketch(folder=SKETCH_DIR, target: str = "host", build_dir=None, *,
                  arena_size: int | None = None, static_memory: bool = True,
                  esp32: bool = True, defines: dict | None = None,
-                 loops: int = DEFAULT_LOOPS) -> Path:
+                 loops: int = DEFAULT_LOOPS, src: Source | None = None,
+                 swap: KernelSwap | None = None) -> Path:
     """Return the program (host executable or M4 ELF) of the sketch in ``folder`` built with
     the Arduino stand-in against the TFLM library.
 
     ``arena_size`` replaces kTensorArenaSize in a copy of model.h. The .ino is compiled as
     C++ with ``Arduino.h`` included first, as the Arduino IDE does; every .cpp/.c beside it is
-    compiled too. Raises :class:`TflmBuildError` with the compiler's output on failure.
+    compiled too. ``src`` and ``swap`` choose the TFLM tree and kernels (default: the reference
+    kernels of :func:`source`). Raises :class:`TflmBuildError` with the compiler's output.
     """
     folder = Path(folder)
-    src = require(target)
+    src = require(target, src)
     spec = get_target(target)
     sketch = _sketch_file(folder)
     build_dir = Path(build_dir) if build_dir else Path(tempfile.mkdtemp(prefix="tflm-sketch-"))
@@ -630,7 +682,7 @@ def build_sketch(folder=SKETCH_DIR, target: str = "host", build_dir=None, *,
              str(staged)]
     headers = [*_headers(staged), *_headers(SHIM_DIR)]
     salt = _tree_key(src)
-    lib = library(target, src=src)
+    lib = library(target, src=src, swap=swap)
     objects = [_cached_object(spec.cxx, [*flags, "-include", "Arduino.h"], staged / sketch.name,
                               headers, salt)]
     for extra in sorted(staged.glob("*.cpp")) + sorted(staged.glob("*.c")):
@@ -815,16 +867,17 @@ def _model_files(tflite: bytes, arena_size: int) -> dict[str, str]:
 
 
 def build_bench(target: str, tflite: bytes, inputs, build_dir, *, arena_size: int,
-                arena_max: int | None = None, baseline: bool = False) -> Path:
+                arena_max: int | None = None, baseline: bool = False,
+                src: Source | None = None, swap: KernelSwap | None = None) -> Path:
     """Return the firmware that runs ``tflite`` under TFLM inside deploy/harness/harness.c on
     each row of int8 ``inputs`` (``baseline=True``: the same harness, no TFLM and no model).
     Like the sketch, it registers FULLY_CONNECTED only and reads one output value.
 
     ``arena_size`` is the default arena (kTensorArenaSize), ``arena_max`` the static buffer
     a run may ask for (default ``arena_size``). The ELF and a .json the harness reader checks
-    go to ``build_dir``.
+    go to ``build_dir``. ``src`` and ``swap`` as for :func:`build_sketch`.
     """
-    src = require(target)
+    src = require(target, src)
     spec = get_target(target)
     rows = np.asarray(inputs)
     if rows.ndim == 1:
@@ -864,7 +917,7 @@ def build_bench(target: str, tflite: bytes, inputs, build_dir, *, arena_size: in
     if target == "m4":
         objects += _support_objects(target, src)[1:]  # platform_m4.c is already in
     out = build_dir / f"{name}.{target}.elf"
-    _link(spec, objects, library(target, src=src), out, printf_float=False)
+    _link(spec, objects, library(target, src=src, swap=swap), out, printf_float=False)
     meta = {"target": target, "kind": "int8", "cases": len(rows), "inputs": rows.shape[1],
             "outputs": n_out, "prefix": "tflm_model", "baseline": baseline}
     (build_dir / f"{name}.{target}.json").write_text(json.dumps(meta, indent=1))

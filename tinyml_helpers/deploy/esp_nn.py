@@ -1,0 +1,224 @@
+"""TensorFlow Lite Micro as the ESP32's Arduino core builds it: with Espressif's ESP-NN kernels.
+
+The arduino-esp32 core 3.x links esp-tflite-micro compiled with ``-DESP_NN``, so an int8
+FULLY_CONNECTED runs ``kernels/esp_nn/fully_connected.cc`` and esp-nn's C, not the reference
+kernel the course's other TFLM builds use. Up to esp-tflite-micro 1.3.3 that kernel ignores
+per-channel quantization (the default of TF >= 2.16 for Dense layers) and reads a per-tensor
+multiplier and shift that were never set; 1.3.4 fixed it. No Xtensa compiler is available
+offline, so this module builds the same sources for this PC (or the Cortex-M4F): esp-nn's
+portable kernels (``*_ansi.c`` / ``*_opt.c``, what a classic ESP32 without the S3/P4 assembly
+runs) and a stand-in ``esp_timer.h`` (``esp_nn_host/``).
+
+The vendored trees sit in ``../shared/vendor`` beside the repository (:data:`VENDOR_DIR`,
+override with ``ESP_VENDOR_DIR=``): esp-tflite-micro 1.3.3 with esp-nn 1.1.0 (what it resolves
+to) and 1.4.0 with esp-nn 1.1.2 (1.4.0's kernel needs ``esp_nn_fully_connected_per_ch_s8``).
+
+:func:`kernel_table` runs a set of int8 models over every input code in each build and counts
+the outputs equal to the TFLM Python runtime. Command line:
+``python -m tinyml_helpers.deploy.esp_nn [host|m4]`` prints it for the course's sine models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import firmware, tflm_build
+
+HERE = Path(__file__).resolve().parent
+STUB_DIR = HERE / "esp_nn_host"
+VENDOR_ENV = "ESP_VENDOR_DIR"
+VENDOR_DIR = HERE.parents[2] / "shared" / "vendor"
+# esp-tflite-micro version -> the esp-nn version it is paired with
+PAIRS = {"1.3.3": "1.1.0", "1.4.0": "1.1.2"}
+FULLY_CONNECTED = ("tensorflow/lite/micro/kernels/fully_connected.cc",
+                   "tensorflow/lite/micro/kernels/esp_nn/fully_connected.cc")
+BENCH_ARENA = 8192  # bytes: ample for the sine models on any target (the minimum is < 2 KB)
+
+
+def vendor_dir() -> Path:
+    """Return the folder holding the vendored tarballs (``$ESP_VENDOR_DIR`` or the default)."""
+    return Path(os.environ.get(VENDOR_ENV) or VENDOR_DIR).expanduser().resolve()
+
+
+def _tarball(name: str, version: str) -> Path:
+    return vendor_dir() / f"{name}-{version}.tar.xz"
+
+
+def _check_version(version) -> str:
+    if version not in PAIRS:
+        raise ValueError(f"unknown esp-tflite-micro version {version!r}; vendored: "
+                         f"{', '.join(PAIRS)}")
+    return version
+
+
+def unavailable(target: str = "host") -> str | None:
+    """Return one line saying why the ESP-NN builds cannot run on ``target``, or None."""
+    missing = [str(path) for version, nn in PAIRS.items()
+               for path in (_tarball("esp-tflite-micro", version), _tarball("esp-nn", nn))
+               if not path.is_file()]
+    if missing:
+        return f"vendored sources absent: {', '.join(missing)} (set {VENDOR_ENV}=)"
+    tools = tflm_build.missing_tools(target)
+    if tools:
+        return f"{', '.join(tools)} not found"
+    return None
+
+
+def tflm_source(version: str) -> tflm_build.Source:
+    """Return the vendored esp-tflite-micro ``version`` as a TFLM source tree (unpacked once)."""
+    tarball = _tarball("esp-tflite-micro", _check_version(version))
+    if not tarball.is_file():
+        raise tflm_build.TflmUnavailable(f"{tarball} is absent")
+    root = tflm_build.unpack(tarball)
+    return tflm_build.Source(root, f"esp-tflite-micro {version}", str(tarball))
+
+
+def esp_nn_root(version: str) -> Path:
+    """Return the unpacked esp-nn ``version``."""
+    tarball = _tarball("esp-nn", version)
+    if not tarball.is_file():
+        raise tflm_build.TflmUnavailable(f"{tarball} is absent")
+    return tflm_build.unpack(tarball)
+
+
+def portable_sources(root: Path) -> tuple[Path, ...]:
+    """Return esp-nn's portable C files: the reference ``_ansi`` kernels and the generic
+    ``_opt`` ones (the chip-specific ``_esp32s3`` / ``_esp32p4`` files are left out)."""
+    files = sorted(p for p in (root / "src").rglob("*.c")
+                   if p.stem.endswith(("_ansi", "_opt")))
+    if not files:
+        raise tflm_build.TflmUnavailable(f"no esp-nn C sources under {root / 'src'}")
+    return tuple(files)
+
+
+def swap(esp_nn_version: str) -> tflm_build.KernelSwap:
+    """Return the :class:`~tflm_build.KernelSwap` that builds ESP-NN's FULLY_CONNECTED with
+    esp-nn ``esp_nn_version``'s portable kernels."""
+    root = esp_nn_root(esp_nn_version)
+    includes = ("-I", str(root / "include"), "-I", str(root / "src" / "common"))
+    return tflm_build.KernelSwap(
+        label=f"ESP-NN (esp-nn {esp_nn_version})", replace=(FULLY_CONNECTED,),
+        cxx_flags=("-DESP_NN=1", *includes, "-I", str(STUB_DIR)),
+        c_sources=portable_sources(root), c_flags=includes,
+        headers=(root / "include", root / "src", STUB_DIR))
+
+
+@dataclass(frozen=True)
+class Build:
+    """One way the ESP32's TFLM may be built: a library version and its FULLY_CONNECTED."""
+
+    tflm: str  # esp-tflite-micro version
+    esp_nn: bool  # ESP-NN's kernel (True) or TFLM's reference kernel
+
+    @property
+    def kernel(self) -> str:
+        """Return the FULLY_CONNECTED kernel's description."""
+        return f"ESP-NN (esp-nn {PAIRS[self.tflm]})" if self.esp_nn else "reference"
+
+    def parts(self) -> tuple[tflm_build.Source, tflm_build.KernelSwap | None]:
+        """Return the source tree and kernel swap to build with."""
+        return tflm_source(self.tflm), swap(PAIRS[self.tflm]) if self.esp_nn else None
+
+
+BUILDS = tuple(Build(version, nn) for version in PAIRS for nn in (False, True))
+
+
+def run_codes(build: Build, tflite: bytes, codes, build_dir, target: str = "host") -> np.ndarray:
+    """Return the int8 outputs of ``tflite`` for each row of ``codes`` under ``build`` on
+    ``target``, run inside the firmware harness."""
+    src, kernels = build.parts()
+    program = tflm_build.build_bench(target, tflite, codes, Path(build_dir),
+                                     arena_size=BENCH_ARENA, src=src, swap=kernels)
+    return firmware.run(target, program).outputs
+
+
+@dataclass(frozen=True)
+class Row:
+    """One build's results for each model: outputs equal to the TFLM runtime, of how many."""
+
+    build: Build
+    equal: dict[str, int]  # model name -> inputs whose outputs equal the TFLM Python runtime
+    distinct: dict[str, int]  # model name -> number of different output codes it printed
+    cases: int
+
+
+def kernel_table(models: dict[str, bytes], build_dir, target: str = "host",
+                 builds=BUILDS) -> list[Row]:
+    """Return one :class:`Row` per build: each model over all 256 input codes (one-input
+    models) compared with the TFLM Python runtime (:func:`tflm.run`)."""
+    from . import dense, tflm
+
+    if not models:
+        raise ValueError("models must name at least one .tflite")
+    wanted = {}
+    for name, tflite in models.items():
+        n_in = dense.int8_layers(tflite).n_inputs
+        if n_in != 1:
+            raise ValueError(f"{name}: one-input models only (it has {n_in} inputs)")
+        codes = np.arange(-128, 128, dtype=np.int8).reshape(-1, 1)
+        wanted[name] = (codes, tflm.run(tflite, codes))
+    rows = []
+    for build in builds:
+        equal, distinct = {}, {}
+        for name, tflite in models.items():
+            codes, want = wanted[name]
+            folder = Path(build_dir) / f"{build.tflm}-{'esp_nn' if build.esp_nn else 'ref'}"
+            got = run_codes(build, tflite, codes, folder / name, target)
+            equal[name] = int(np.all(got == want, axis=1).sum())
+            distinct[name] = len(np.unique(got, axis=0))
+        rows.append(Row(build, equal, distinct, len(codes)))
+    return rows
+
+
+def table_markdown(rows: list[Row]) -> str:
+    """Return the rows as a Markdown table: equal outputs out of all, per model."""
+    names = list(rows[0].equal)
+    lines = ["| esp-tflite-micro | FULLY_CONNECTED kernel | " + " | ".join(names) + " |",
+             "|---|---|" + "---|" * len(names)]
+    for row in rows:
+        cells = []
+        for name in names:
+            cell = f"{row.equal[name]}/{row.cases}"
+            if row.equal[name] != row.cases:
+                cell = f"**{cell}** ({row.distinct[name]} distinct outputs)"
+            cells.append(cell)
+        lines.append(f"| {row.build.tflm} | {row.build.kernel} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def table_record(rows: list[Row], target: str) -> dict:
+    """Return the rows as plain data (what the benchmark stores for lesson 06)."""
+    return {"target": tflm_build.get_target(target).title, "cases": rows[0].cases,
+            "rows": [{"tflm": r.build.tflm, "kernel": r.build.kernel, "equal": r.equal,
+                      "distinct": r.distinct} for r in rows]}
+
+
+def main(argv=None) -> int:
+    """Print the kernel table for the committed sine models."""
+    parser = argparse.ArgumentParser(prog="python -m tinyml_helpers.deploy.esp_nn",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("target", nargs="?", default="host", choices=list(tflm_build.TARGETS))
+    parser.add_argument("models", nargs="*", type=Path,
+                        help="int8 .tflite files (default: the committed sine models)")
+    args = parser.parse_args(argv)
+    reason = unavailable(args.target)
+    if reason:
+        print(f"error: {reason}", file=sys.stderr)
+        return 1
+    import tempfile
+
+    paths = args.models or sorted((HERE.parents[1] / "arduino").glob("*/sine_int8*.tflite"))
+    models = {p.stem: p.read_bytes() for p in paths}
+    with tempfile.TemporaryDirectory(prefix="esp-nn-") as tmp:
+        print(table_markdown(kernel_table(models, tmp, args.target)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
