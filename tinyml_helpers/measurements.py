@@ -2,8 +2,13 @@
 
 ``measured/tflm_vs_plain_c.json`` is written by ``benchmarks/tflm_vs_plain_c.py --write``
 (TFLM built from source and the plain C, both on a simulated Cortex-M4F) and checked against a
-fresh measurement by ``tests/test_tflm_sketch.py``: lesson 06 prints it, and the build writes
-its 32-bit arena minimum into the TFLM sketch's ``model.h``.
+fresh measurement by ``tests/test_tflm_sketch.py``; lesson 06 prints it.
+``measured/esp32_tflm.json`` is written by ``benchmarks/esp32_tflm_kernels.py --write`` (the
+ESP32's TFLM builds, ESP-NN kernels included, against the TFLM runtime, and the TFLM sketch's
+arena) and checked by ``tests/test_esp32_kernels.py``; lesson 06 prints it and the build writes
+its arena into the TFLM sketch's ``model.h``. ``measured/per_tensor_cost.json`` (by
+``benchmarks/per_tensor_cost.py --write``) is the accuracy that model's per-tensor Dense
+quantization costs, over seeds; lesson 06 prints it beside its live seed.
 """
 
 from __future__ import annotations
@@ -13,13 +18,17 @@ from pathlib import Path
 
 FOLDER = Path(__file__).resolve().parent / "measured"
 TFLM_VS_PLAIN_C = FOLDER / "tflm_vs_plain_c.json"
+ESP32_TFLM = FOLDER / "esp32_tflm.json"
+PER_TENSOR_COST = FOLDER / "per_tensor_cost.json"
 
 
 def load(path: Path = TFLM_VS_PLAIN_C) -> dict:
     """Return a stored measurement; FileNotFoundError names the command that writes it."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run benchmarks/tflm_vs_plain_c.py --write")
+        writer = {ESP32_TFLM.name: "esp32_tflm_kernels.py",
+                  PER_TENSOR_COST.name: "per_tensor_cost.py"}.get(path.name, "tflm_vs_plain_c.py")
+        raise FileNotFoundError(f"{path} is missing: run benchmarks/{writer} --write")
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -27,3 +36,10 @@ def board_arena(record: dict | None = None) -> tuple[int, str]:
     """Return (smallest TFLM arena on the 32-bit board, how it was measured)."""
     arena = (record or load())["arena"]["m4"]
     return int(arena["size"]), str(arena["provenance"])
+
+
+def sketch_arena(record: dict | None = None) -> tuple[int, str]:
+    """Return (the TFLM sketch's tensor arena, how it was found): the smallest over the ESP32's
+    library builds on a 32-bit board plus a stated margin."""
+    arena = (record or load(ESP32_TFLM))["arena"]
+    return int(arena["size"]), str(arena["note"])

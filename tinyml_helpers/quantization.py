@@ -276,3 +276,25 @@ def format_rows(rows, reference: str = "float32") -> str:
         lines.append(f"{r['name']:<10}{r['tflite_bytes']:>10,}{r['weight_bytes']:>10,}"
                      f"{r['test_mse_vs_sin']:>12.5f}{ratio:>#11.2g}x  {r['dtypes']}")
     return "\n".join(lines)
+
+
+def per_tensor_cost(per_channel_tflite: bytes, per_tensor_tflite: bytes, x) -> dict:
+    """Return what one weight scale per Dense layer costs against one per output neuron, for
+    two full-int8 conversions of the same network: each one's MSE against sin(x) computed
+    with TFLM's integer arithmetic (``dense.int8_reference``), its file size and number of
+    per-channel layers, and the largest difference between their predictions on ``x``."""
+    x = check_finite("x", x).reshape(-1, 1).astype(np.float32)
+    result, predictions = {}, {}
+    for name, tflite in (("per_channel", per_channel_tflite), ("per_tensor", per_tensor_tflite)):
+        model = dense.int8_layers(tflite)
+        if model.n_inputs != 1 or model.n_outputs != 1:
+            raise ValueError(f"the {name} model must have one input and one output")
+        predictions[name] = model.dequantize(dense.int8_reference(model, model.quantize(x)))
+        result[name] = {"mse": mse_vs_sin(predictions[name], x), "bytes": len(tflite),
+                        "per_channel_layers": sum(lay.per_channel for lay in model.layers)}
+    if result["per_tensor"]["per_channel_layers"]:
+        raise ValueError("per_tensor_tflite has per-channel Dense layers: convert it with "
+                         "litert.convert(model, 'int8', representative, per_channel=False)")
+    result["max_difference"] = float(np.max(np.abs(predictions["per_channel"]
+                                                   - predictions["per_tensor"])))
+    return result

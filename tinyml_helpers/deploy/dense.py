@@ -42,6 +42,7 @@ class Int8Dense:
     act_min: int
     act_max: int
     relu: bool  # the op's fused activation (the clamp above is how it is computed)
+    per_channel: bool = False  # one weight scale per output neuron in the .tflite
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,7 @@ def int8_layers(tflite: bytes) -> Int8Model:
         if len(w_scale) not in (1, n_out):
             raise ValueError(f"weights {_tensor_name(graph, filt)!r} have {len(w_scale)} scales "
                              f"for {n_out} output channels")
+        per_channel = len(w_scale) > 1  # as TFLM decides it
         w_scale = np.broadcast_to(w_scale, (n_out,))  # per-tensor -> per-channel
         # As TFLM: the float32 scales are combined in double precision.
         pairs = [quant.quantize_multiplier(float(np.float64(in_scale[0]) * np.float64(s)
@@ -263,7 +265,8 @@ def int8_layers(tflite: bytes) -> Int8Model:
             multiplier=np.array([m for m, _ in pairs], dtype=np.int32),
             shift=np.array([s for _, s in pairs], dtype=np.int8),
             input_zero_point=int(in_zp[0]), output_zero_point=int(out_zp[0]),
-            act_min=max(-128, int(out_zp[0])) if relu else -128, act_max=127, relu=relu))
+            act_min=max(-128, int(out_zp[0])) if relu else -128, act_max=127, relu=relu,
+            per_channel=per_channel))
     _check_chain([lay.weights.shape for lay in layers])
     in_scale, in_zp = per_tensor(graph.inputs[0])
     out_scale, out_zp = per_tensor(graph.outputs[0])

@@ -186,7 +186,9 @@ def table_markdown(rows: list[Row]) -> str:
         for name in names:
             cell = f"{row.equal[name]}/{row.cases}"
             if row.equal[name] != row.cases:
-                cell = f"**{cell}** ({row.distinct[name]} distinct outputs)"
+                n = row.distinct[name]
+                cell = f"**{cell}** " + ("(one output for every input)" if n == 1
+                                         else f"({n} distinct outputs)")
             cells.append(cell)
         lines.append(f"| {row.build.tflm} | {row.build.kernel} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -197,6 +199,39 @@ def table_record(rows: list[Row], target: str) -> dict:
     return {"target": tflm_build.get_target(target).title, "cases": rows[0].cases,
             "rows": [{"tflm": r.build.tflm, "kernel": r.build.kernel, "equal": r.equal,
                       "distinct": r.distinct} for r in rows]}
+
+
+ARENA_MARGIN = 0.25  # kept above the measured minimum: see sketch_arena
+
+
+@dataclass(frozen=True)
+class ArenaPlan:
+    """The TFLM sketch's tensor arena: the measured minima and the margin kept above them."""
+
+    minima: dict[str, int]  # "<tflm> <kernel>" -> smallest arena on the 32-bit target
+    used: dict[str, int]  # the same -> arena_used_bytes() with that arena
+    size: int  # what the sketch declares
+    note: str  # how it was found, for model.h and the READMEs
+
+
+def arena_plan(tflite: bytes, build_dir, target: str = "m4", builds=BUILDS) -> ArenaPlan:
+    """Return the sketch's arena: the largest minimum over ``builds`` on the 32-bit ``target``
+    plus :data:`ARENA_MARGIN`, rounded up to 16 bytes. The margin is for what was not measured
+    here: other esp-tflite-micro versions and the ESP32's own compiler."""
+    minima, used = {}, {}
+    for build in builds:
+        src, kernels = build.parts()
+        name = f"{build.tflm} {build.kernel}"
+        folder = Path(build_dir) / f"{build.tflm}-{'esp_nn' if build.esp_nn else 'ref'}"
+        arena = tflm_build.arena_for_tflite(target, tflite, folder, src, kernels)
+        minima[name], used[name] = arena.size, arena.used
+    top = max(minima.values())
+    size = -(-int(top * (1 + ARENA_MARGIN)) // 16) * 16
+    versions = " and ".join(PAIRS)
+    note = (f"the smallest that works, {top:,} B, measured on a Cortex-M4F (QEMU) with "
+            f"esp-tflite-micro {versions}, reference and ESP-NN kernels, plus "
+            f"{ARENA_MARGIN:.0%} for library versions and compilers not measured here")
+    return ArenaPlan(minima, used, size, note)
 
 
 def main(argv=None) -> int:

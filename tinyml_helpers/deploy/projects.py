@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cgen, export, micropython, tflm, toolchains, wokwi
+from . import cgen, export, micropython, self_test, tflm, toolchains, wokwi
 from .cgen import banner
 from .dense import Int8Model, data_bytes, layers_from_tflite
 from .files import new_folder_beside, swap_in, write_atomic
@@ -49,6 +49,10 @@ ESP32_CORE_VERSION = "3.3.7"  # arduino-esp32, ships the "TFLite Micro" library
 AVR_CORE_VERSION = "1.8.6"
 ESP32_INDEX_URL = "https://espressif.github.io/arduino-esp32/package_esp32_index.json"
 FLOAT_NAME, INT8_NAME = "sine_float.tflite", "sine_int8.tflite"
+# The TFLM sketch's model: Dense layers quantized per tensor, which every esp-tflite-micro an
+# arduino-esp32 3.x core may bundle computes right (ESP-NN before 1.3.4 gets per-channel
+# Dense layers wrong: tinyml_helpers.deploy.esp_nn).
+TFLM_NAME = "sine_int8_per_tensor.tflite"
 FAN_ARDUINO = "fan_anomaly"
 FAN_WOKWI = ("esp32_fan_anomaly", "uno_fan_anomaly")
 ARDUINO_PROJECTS = ("hello_world_plain", "hello_world_tflm", FAN_ARDUINO)
@@ -73,16 +77,40 @@ class Models:
     int8_tflite: bytes
     float_layers: list
     int8: Int8Model
-    arena_size: int
+    arena_size: int  # the TFLM sketch's tensor arena
     arena_note: str = export.ARENA_NOTE  # how arena_size was measured, for model.h and READMEs
+    tflm_tflite: bytes = b""  # the TFLM sketch's model (per-tensor Dense), int8_tflite if empty
+
+    @property
+    def tflm_model(self) -> bytes:
+        """Return the .tflite the TFLM sketch runs."""
+        return self.tflm_tflite or self.int8_tflite
+
+    @property
+    def tflm_name(self) -> str:
+        """Return the file name the TFLM projects keep their model under."""
+        return TFLM_NAME if self.tflm_tflite else INT8_NAME
+
+
+def per_channel_layers(tflite: bytes) -> list[int]:
+    """Return the (1-based) int8 Dense layers of ``tflite`` quantized per output channel."""
+    model = layers_from_tflite(tflite)
+    if not isinstance(model, Int8Model):
+        raise TypeError("expected a full-int8 model, got a float one")
+    return [i for i, layer in enumerate(model.layers, 1) if layer.per_channel]
 
 
 def load_models(float_tflite: bytes, int8_tflite: bytes, arena_size: int | None = None,
-                arena_note: str | None = None) -> Models:
+                arena_note: str | None = None, tflm_tflite: bytes | None = None) -> Models:
     """Return :class:`Models` after checking the files are a float and a full-int8 model with
     one input and one output; ``arena_size`` None measures the TFLM arena with the Python
     runtime (~15 s). ``arena_note`` says how a given ``arena_size`` was measured (e.g. on a
-    32-bit board: see :func:`tinyml_helpers.deploy.tflm_build.arena_minimum`)."""
+    32-bit board: see :func:`tinyml_helpers.deploy.tflm_build.arena_minimum`).
+
+    ``tflm_tflite`` is the TFLM sketch's model: the same network with per-tensor Dense
+    quantization (``litert.convert(model, "int8", representative, per_channel=False)``). It
+    may be left out only when ``int8_tflite`` is per-tensor itself: a per-channel model gives
+    wrong numbers on ESP32 cores whose esp-tflite-micro predates 1.3.4."""
     if arena_note is not None and arena_size is None:
         raise ValueError("arena_note describes a given arena_size; pass both or neither")
     note = cgen.comment_text(arena_note, "arena_note") if arena_note else export.ARENA_NOTE
@@ -98,14 +126,30 @@ def load_models(float_tflite: bytes, int8_tflite: bytes, arena_size: int | None 
         if first.shape[1] != 1 or last.shape[0] != 1:
             raise ValueError(f"the sketches feed one x and read one y; the {name} model has "
                              f"{first.shape[1]} inputs and {last.shape[0]} outputs")
+    tflm_model = int8_tflite if tflm_tflite is None else tflm_tflite
+    if not isinstance(tflm_model, (bytes, bytearray)):
+        raise TypeError(f"tflm_tflite must be .tflite bytes, got {type(tflm_model).__name__}")
+    per_channel = per_channel_layers(tflm_model)
+    if per_channel:
+        raise ValueError(
+            f"the TFLM sketch's model has per-channel Dense layers ({per_channel}): ESP32 cores "
+            "with esp-tflite-micro before 1.3.4 compute those wrong. Pass tflm_tflite= the same "
+            "network converted with litert.convert(model, 'int8', representative, "
+            "per_channel=False)")
+    tflm_int8 = layers_from_tflite(tflm_model)
+    if tflm_int8.n_inputs != int8.n_inputs or tflm_int8.n_outputs != int8.n_outputs \
+            or len(tflm_int8.layers) != len(int8.layers):
+        raise ValueError("tflm_tflite must be the same network as int8_tflite (same layers, "
+                         "one input, one output)")
     if arena_size is None:
-        arena_size = tflm.arena_size(int8_tflite)
+        arena_size = tflm.arena_size(tflm_model)
     return Models(bytes(float_tflite), bytes(int8_tflite), float_layers, int8, int(arena_size),
-                  note)
+                  note, b"" if tflm_tflite is None else bytes(tflm_tflite))
 
 
-def expected_output(models: Models, lines: int = 5) -> str:
-    """Return the first serial-monitor lines of the int8 sketch (timings shown as ``…``)."""
+def expected_output(models: Models, lines: int = 5, tflm_sketch: bool = False) -> str:
+    """Return the first serial-monitor lines of the int8 sketch (timings shown as ``…``);
+    ``tflm_sketch`` for the TFLM sketch's model."""
     if not isinstance(models, Models):
         raise TypeError(f"models must be projects.Models, got {type(models).__name__}")
     if isinstance(lines, bool) or not isinstance(lines, (int, np.integer)):
@@ -113,7 +157,8 @@ def expected_output(models: Models, lines: int = 5) -> str:
     if not 0 < lines <= STEPS:
         raise ValueError(f"lines must be in 1..{STEPS}, got {lines}")
     x = sketch_x()[:lines]
-    y = int8_predictions(models.int8, x)
+    model = layers_from_tflite(models.tflm_model) if tflm_sketch else models.int8
+    y = int8_predictions(model, x)
     rows = [f"x={xi:.3f}, y={yi:.3f}, sin={np.sin(xi):.3f}, us=…"
             for xi, yi in zip(x, y, strict=True)]
     return "\n".join(rows)
@@ -136,6 +181,14 @@ def _plain_sources(models: Models) -> dict[str, str]:
     files.update(export.plain_c_files(models.int8, prefix="sine_int8"))
     files.update(export.plain_c_files(models.float_layers, prefix="sine_float"))
     files.update(_copied(export.kernel_files(), export.KERNEL_ORIGIN))
+    # The boot self-test: TFLM's outputs for spread input codes, and the float model's for the
+    # same x values (the int8 codes dequantized), so both builds check the same points.
+    int8_test = self_test.from_tflm(models.int8_tflite)
+    x = np.float32(models.int8.input_scale) * (int8_test.inputs.astype(np.float32)
+                                               - np.float32(models.int8.input_zero_point))
+    float_test = self_test.from_tflm(models.float_tflite, inputs=x.astype(np.float32))
+    files["sine_self_test.h"] = self_test.c_header(
+        "sine_self_test.h", {"sine_int8": int8_test, "sine_float": float_test})
     return files
 
 
@@ -145,6 +198,11 @@ def _facts(models: Models) -> dict[str, str]:
         "INT8_BYTES": f"{len(models.int8_tflite):,}",
         "INT8_BYTES_INT": str(len(models.int8_tflite)),
         "INT8_DATA_BYTES": f"{data_bytes(models.int8):,}",
+        "TFLM_NAME": models.tflm_name,
+        "TFLM_BYTES": f"{len(models.tflm_model):,}",
+        "TFLM_BYTES_INT": str(len(models.tflm_model)),
+        "TFLM_EXPECTED": expected_output(models, tflm_sketch=True),
+        "SELF_TEST_OK": tflm_self_test(models).ok_line(),
         "FLOAT_DATA_BYTES": f"{data_bytes(models.float_layers):,}",
         "ARENA": f"{models.arena_size:,}",
         "ARENA_INT": str(models.arena_size),
@@ -169,7 +227,7 @@ def _stop_running() -> str:
 
 def _plain_sketch(name: str, project: str) -> str:
     return render("hello_world_plain.ino", BANNER=banner(name).rstrip("\n"), PROJECT=project,
-                  STOP_RUNNING=_stop_running(),
+                  STOP_RUNNING=_stop_running(), SELF_TEST_ADVICE=self_test.advice("C"),
                   STEPS=STEPS)
 
 
@@ -178,10 +236,22 @@ def _tflm_sketch(name: str, project: str) -> str:
                   STEPS=STEPS, LED_PIN=ESP32_LED_PIN, DELAY_MS=DELAY_MS)
 
 
-def _tflm_model_files(models: Models) -> dict[str, str]:
-    return export.c_array_files(models.int8_tflite, name="g_model",
-                                arena_size=models.arena_size, header="model.h",
-                                arena_note=models.arena_note)
+def tflm_self_test(models: Models) -> self_test.SelfTest:
+    """Return the TFLM sketch's boot-time cases: input codes and the TFLM runtime's outputs."""
+    return self_test.from_tflm(models.tflm_model)
+
+
+def _tflm_model_files(models: Models, project: str) -> dict[str, str]:
+    files = export.c_array_files(models.tflm_model, name="g_model",
+                                 arena_size=models.arena_size, header="model.h",
+                                 arena_note=models.arena_note)
+    name = "model_self_test.h"
+    guard = cgen.include_guard(f"{project}_{name}")
+    files[name] = (banner(f"{project}/{name}") + f"#ifndef {guard}\n#define {guard}\n\n"
+                   "#include <stdint.h>\n\n"
+                   + self_test.c_arrays(tflm_self_test(models), "model")
+                   + f"\n#endif /* {guard} */\n")
+    return files
 
 
 def _sketch_yaml(project: str, profiles: list[tuple[str, str, str, str]]) -> str:
@@ -217,10 +287,10 @@ def arduino_projects(models: Models) -> dict[str, dict[str, str | bytes]]:
     plain[FLOAT_NAME] = models.float_tflite
 
     tflm = {"hello_world_tflm.ino": _tflm_sketch("hello_world_tflm.ino", "hello_world_tflm")}
-    tflm.update(_tflm_model_files(models))
+    tflm.update(_tflm_model_files(models, "hello_world_tflm"))
     tflm["sketch.yaml"] = _sketch_yaml("hello_world_tflm", [_ESP32_PROFILE])
     tflm["README.md"] = _readme("arduino_hello_world_tflm.md", "hello_world_tflm", models)
-    tflm[INT8_NAME] = models.int8_tflite
+    tflm[models.tflm_name] = models.tflm_model
     return {"hello_world_plain": plain, "hello_world_tflm": tflm}
 
 
@@ -268,16 +338,17 @@ def wokwi_projects(models: Models) -> dict[str, dict[str, str | bytes]]:
 
     project = "esp32_hello_world_tflm"
     files = {"sketch.ino": _tflm_sketch(f"{project}/sketch.ino", project)}
-    files.update(_tflm_model_files(models))
+    files.update(_tflm_model_files(models, project))
     files["diagram.json"] = _diagram(project, "esp32", ESP32_LED_PIN)
     files["libraries.txt"] = _libraries_txt(
         project, "No Library Manager library needed: TFLite Micro is built into the "
                  "arduino-esp32 core 3.x.")
     files["wokwi.toml"] = _wokwi_toml(project, "sketch.ino.merged.bin")
     files["README.md"] = _readme(f"wokwi_{project}.md", project, models)
-    files[INT8_NAME] = models.int8_tflite
+    files[models.tflm_name] = models.tflm_model
     projects[project] = files
-    projects[micropython.PROJECT] = {**micropython.wokwi_project(models.int8),
+    projects[micropython.PROJECT] = {**micropython.wokwi_project(models.int8,
+                                                                 test=models.int8_tflite),
                                      INT8_NAME: models.int8_tflite}
     return projects
 
@@ -334,7 +405,7 @@ def _fan_facts(fan: DetectorProject) -> dict[str, str]:
 
 def _fan_sketch(name: str, project: str, facts: dict[str, str]) -> str:
     return render("fan_anomaly.ino", BANNER=banner(name).rstrip("\n"), PROJECT=project,
-                  STOP_RUNNING=_stop_running(),
+                  STOP_RUNNING=_stop_running(), SELF_TEST_ADVICE=self_test.advice("C"),
                   N_WINDOWS=facts["N_WINDOWS"], SAMPLE_RATE=facts["SAMPLE_RATE"],
                   ESP32_LED_PIN=ESP32_LED_PIN)
 
@@ -400,13 +471,15 @@ def _index(kind: str) -> str:
 
 def generate(float_tflite: bytes, int8_tflite: bytes, arduino_dir, wokwi_dir,
              arena_size: int | None = None, compile_uno: bool = True,
-             fan: DetectorProject | None = None, arena_note: str | None = None) -> list[Path]:
+             fan: DetectorProject | None = None, arena_note: str | None = None,
+             tflm_tflite: bytes | None = None) -> list[Path]:
     """(Re)write all Arduino and Wokwi projects atomically; return the files written.
 
     ``fan`` is lesson 07's detector project; without it the fan projects already in the target
     folders are kept unchanged. ``compile_uno`` also builds the Uno Wokwi firmware
-    (``build/sketch.ino.hex``/``.elf``) when arduino-builder is installed. ``arena_size`` and
-    ``arena_note`` as for :func:`load_models`.
+    (``build/sketch.ino.hex``/``.elf``) when arduino-builder is installed. ``arena_size``,
+    ``arena_note`` and ``tflm_tflite`` (the TFLM sketch's per-tensor model) as for
+    :func:`load_models`.
     """
     if fan is not None and not isinstance(fan, DetectorProject):
         raise TypeError(f"fan must be a projects.DetectorProject, got {type(fan).__name__}")
@@ -418,7 +491,7 @@ def generate(float_tflite: bytes, int8_tflite: bytes, arduino_dir, wokwi_dir,
             raise TypeError(f"{name} must be a folder path, got {value!r}")
         if Path(value).exists() and not Path(value).is_dir():
             raise ValueError(f"{name} {value} is a file, not a folder")
-    models = load_models(float_tflite, int8_tflite, arena_size, arena_note)
+    models = load_models(float_tflite, int8_tflite, arena_size, arena_note, tflm_tflite)
     arduino_dir, wokwi_dir = Path(arduino_dir).resolve(), Path(wokwi_dir).resolve()
     if arduino_dir == wokwi_dir:
         raise ValueError("arduino_dir and wokwi_dir must be different folders")

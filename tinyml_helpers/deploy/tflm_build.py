@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import firmware, toolchains
+from . import firmware, self_test, toolchains
 from .files import write_files
 from .hello_world import int8_predictions, sketch_x
 
@@ -732,11 +732,13 @@ class SketchRun:
     stderr: str
     seconds: float
     other: list[str] = field(default_factory=list)  # lines that are neither header nor row
+    self_test: self_test.Result | None = None  # what the sketch's boot-time check printed
 
     @property
     def ok(self) -> bool:
-        """True if the run ended normally after setup() succeeded."""
-        return self.returncode == 0 and self.arena is not None and not self.other
+        """True if the run ended normally after setup() succeeded and passed its self-test."""
+        return (self.returncode == 0 and self.arena is not None and not self.other
+                and self.self_test is not None and self.self_test.ok)
 
     def printed(self) -> list[tuple[str, str]]:
         """Return the (x, y) pairs exactly as printed."""
@@ -745,10 +747,11 @@ class SketchRun:
 
 def parse_serial(lines: list[str]) -> tuple[tuple[int, int] | None, list[dict[str, str]],
                                              list[str]]:
-    """Return ((arena, used) or None, rows, other lines) of the sketch's serial output."""
+    """Return ((arena, used) or None, rows, other lines) of the sketch's serial output; the
+    self-test lines are none of these (:func:`self_test.parse` reads them)."""
     header, rows, other = None, [], []
     for line in lines:
-        if not line.strip():
+        if not line.strip() or line.startswith(self_test.PREFIX):
             continue
         if match := _ROW.fullmatch(line):
             rows.append(dict(zip(("x", "y", "sin", "us"), match.groups(), strict=True)))
@@ -793,7 +796,8 @@ def run_sketch(program, target: str = "host", timeout_s: float = DEFAULT_TIMEOUT
     code, lines, err, seconds = _execute(target, Path(program), timeout_s)
     header, rows, other = parse_serial(lines)
     arena, used = header if header else (None, None)
-    return SketchRun(target, lines, rows, arena, used, code, err, seconds, other)
+    return SketchRun(target, lines, rows, arena, used, code, err, seconds, other,
+                     self_test.parse(lines))
 
 
 def expected_rows(tflite: bytes, steps: int = DEFAULT_LOOPS) -> list[tuple[str, str]]:
@@ -820,6 +824,9 @@ def check_sketch(folder=SKETCH_DIR, target: str = "host", build_dir=None,
     :func:`expected_rows`. Raises :class:`TflmBuildError` saying what differs."""
     program = build_sketch(folder, target, build_dir, **build_options)
     run = run_sketch(program, target, timeout_s)
+    if run.self_test is not None and not run.self_test.ok:
+        checks = [line for line in run.lines if line.startswith(self_test.PREFIX)]
+        raise TflmBuildError(f"the sketch's self-test failed on {target}:\n" + "\n".join(checks))
     if not run.ok or len(run.rows) != build_options.get("loops", DEFAULT_LOOPS):
         raise TflmBuildError(f"the sketch did not run to its end on {target} (exit "
                              f"{run.returncode}):\n" + "\n".join(run.lines[-20:])
@@ -949,20 +956,22 @@ _PROVENANCE = {"m4": "Cortex-M4F (QEMU)", "host": "this 64-bit PC"}
 
 def arena_minimum(target: str = "m4", folder=SKETCH_DIR, *, upper: int = 16384,
                   confirm: bool = True, build_dir=None,
-                  timeout_s: float = 30.0) -> Arena:
+                  timeout_s: float = 30.0, src: Source | None = None,
+                  swap: KernelSwap | None = None) -> Arena:
     """Return the smallest arena with which the sketch's set-up (GetModel, resolver,
     interpreter, AllocateTensors) and Invoke work on ``target``.
 
     Bisected with one bench firmware that takes the arena size at run time, each try in its
     own process with a timeout (too small an arena can crash or hang instead of failing);
     with ``confirm`` the sketch itself is then built and run at that size (it must print
-    every row right) and one byte below (it must not).
+    every row right) and one byte below (it must not). ``src`` and ``swap`` choose the TFLM
+    tree and kernels, as for :func:`build_sketch`.
     """
-    src = require(target)
+    src = require(target, src)
     tflite = sketch_tflite(folder)
     build_dir = Path(build_dir) if build_dir else Path(tempfile.mkdtemp(prefix="tflm-arena-"))
     program = build_bench(target, tflite, np.zeros((1, 1), np.int8), build_dir,
-                          arena_size=upper, arena_max=upper)
+                          arena_size=upper, arena_max=upper, src=src, swap=swap)
     top = probe_arena(target, program, upper, timeout_s)
     if top is None:
         raise TflmBuildError(f"the model does not run on {target} even with a {upper}-byte "
@@ -979,17 +988,19 @@ def arena_minimum(target: str = "m4", folder=SKETCH_DIR, *, upper: int = 16384,
     if confirm:
         try:
             check_sketch(folder, target, build_dir / "at", arena_size=high, loops=2,
-                         timeout_s=timeout_s)
+                         timeout_s=timeout_s, src=src, swap=swap)
         except TflmBuildError as exc:
             raise TflmBuildError(f"the bench ran with a {high}-byte arena but the sketch did "
                                  f"not: {exc}") from None
         below = run_sketch(build_sketch(folder, target, build_dir / "below",
-                                        arena_size=high - 1, loops=2), target, timeout_s)
+                                        arena_size=high - 1, loops=2, src=src, swap=swap),
+                           target, timeout_s)
         if below.ok and len(below.rows) == 2:
             raise TflmBuildError(f"the sketch also runs with {high - 1} bytes: the bench and "
                                  "the sketch disagree")
         confirmed = True
-    provenance = f"measured on {_PROVENANCE[target]} with {src.label}"
+    provenance = f"measured on {_PROVENANCE[target]} with {src.label}" + (
+        f" and {swap.label}" if swap else "")
     return Arena(high, best.arena_used, target, provenance, confirmed)
 
 
@@ -999,7 +1010,7 @@ def board_arena_size(model=SKETCH_DIR) -> tuple[int, str]:
     is then confirmed with the sketch itself) or the int8 .tflite bytes (bench only)."""
     if isinstance(model, (bytes, bytearray)):
         with tempfile.TemporaryDirectory(prefix="tflm-arena-") as tmp:
-            arena = _arena_for_tflite("m4", bytes(model), Path(tmp))
+            arena = arena_for_tflite("m4", bytes(model), Path(tmp))
     else:
         arena = arena_minimum("m4", model)
     return arena.size, arena.provenance
@@ -1052,7 +1063,7 @@ def side_by_side(tflite: bytes | None = None, build_dir=None,
     codes = np.arange(-128, 128, dtype=np.int8).reshape(-1, 1)
     want = tflm.run(tflite, codes)
     if arena is None:
-        arena = _arena_for_tflite("m4", tflite, build_dir / "arena")
+        arena = arena_for_tflite("m4", tflite, build_dir / "arena")
     full = build_bench("m4", tflite, codes, build_dir, arena_size=arena.size)
     empty = build_bench("m4", tflite, codes, build_dir, arena_size=arena.size, baseline=True)
     result = firmware.run("m4", full)
@@ -1078,11 +1089,13 @@ def side_by_side(tflite: bytes | None = None, build_dir=None,
     return SideBySide(tflm_side, plain_side, src.label, len(codes))
 
 
-def _arena_for_tflite(target: str, tflite: bytes, build_dir: Path) -> Arena:
+def arena_for_tflite(target: str, tflite: bytes, build_dir: Path, src: Source | None = None,
+                     swap: KernelSwap | None = None) -> Arena:
     """:func:`arena_minimum` for a model given as bytes (bench only, no sketch)."""
     staged = Path(build_dir) / "model"
     write_files(staged, {**_model_files(tflite, 1), "probe.ino": "// arena probe\n"})
-    return arena_minimum(target, staged, confirm=False, build_dir=Path(build_dir))
+    return arena_minimum(target, staged, confirm=False, build_dir=Path(build_dir), src=src,
+                         swap=swap)
 
 
 def side_by_side_table(record: dict) -> str:

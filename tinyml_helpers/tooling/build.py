@@ -203,7 +203,8 @@ def export_projects(export_dir: Path, root: Path, staging: Path,
     """
     from ..deploy import projects
 
-    sources = [Path(export_dir) / name for name in (projects.FLOAT_NAME, projects.INT8_NAME)]
+    sources = [Path(export_dir) / name
+               for name in (projects.FLOAT_NAME, projects.INT8_NAME, projects.TFLM_NAME)]
     if not all(path.exists() for path in sources):
         return []  # lesson 06 did not run in this build: keep the committed projects
     from .. import fan_detector
@@ -221,13 +222,14 @@ def export_projects(export_dir: Path, root: Path, staging: Path,
             shutil.copytree(root / name, staging / name, symlinks=True)
     from .. import measurements
 
-    # model.h gets the arena measured on a 32-bit board (benchmarks/tflm_vs_plain_c.py --write;
-    # tests/test_tflm_sketch.py checks it is current), not the 64-bit Python runtime's.
-    arena, note = measurements.board_arena()
+    # model.h gets the arena measured on a 32-bit board in every ESP32 library build, with a
+    # margin (benchmarks/esp32_tflm_kernels.py --write; tests/test_esp32_kernels.py checks it
+    # is current), not the 64-bit Python runtime's.
+    arena, note = measurements.sketch_arena()
     print("generating Arduino and Wokwi projects ...", flush=True)
     projects.generate(sources[0].read_bytes(), sources[1].read_bytes(),
                       staging / "arduino", staging / "wokwi", arena_size=arena, fan=fan,
-                      arena_note=note)
+                      arena_note=note, tflm_tflite=sources[2].read_bytes())
     differences = [f"{line[:9]}{name}/{line[9:]}" for name in PROJECT_FOLDERS
                    for line in compare_trees(staging / name, root / name)]
     if differences and not update:
@@ -314,11 +316,12 @@ def main(argv=None) -> int:
         if args.refresh:
             return refresh(args.lessons)
         if args.from_export is not None:
-            from ..deploy.projects import FLOAT_NAME
+            from ..deploy.projects import FLOAT_NAME, INT8_NAME, TFLM_NAME
 
-            if not (args.from_export / FLOAT_NAME).is_file():
-                raise ValueError(f"--from-export: no {FLOAT_NAME} in {args.from_export} "
-                                 "(run lesson 06 first)")
+            for name in (FLOAT_NAME, INT8_NAME, TFLM_NAME):
+                if not (args.from_export / name).is_file():
+                    raise ValueError(f"--from-export: no {name} in {args.from_export} "
+                                     "(run lesson 06 first)")
             differences = export_projects(args.from_export, ROOT, BUILD_DIR / "projects",
                                           update=args.update_projects)
             return 1 if (args.check and differences) else 0
