@@ -8,14 +8,17 @@ int8 sine models over all 256 input codes and counts the outputs equal to the TF
 runtime: the per-channel model of the plain-C projects (``sine_int8.tflite``) and the
 per-tensor one the TFLM sketch runs (``sine_int8_per_tensor.tflite``). It does so on this PC
 and on the Cortex-M4F (QEMU), then bisects the TFLM sketch model's smallest arena on the M4 in
-every build and adds the margin the sketch keeps (``esp_nn.arena_plan``).
+every build and adds the margin the sketch keeps (``esp_nn.arena_plan``). Last, it builds the
+hello_world_tflm sketch itself (with the Arduino stand-in, on this PC) in every build, once
+with each model, and keeps the self-test line it prints at boot.
 
-Run: ``.venv/bin/python benchmarks/esp32_tflm_kernels.py [--models DIR] [--write]``. The models
-come from DIR (default: the lesson's export, build/export, if it holds both, else the
-committed arduino/ projects). The first run builds six TFLM libraries (about 3 minutes on two
-cores, cached in build/tflm). ``--write`` stores the result in
-tinyml_helpers/measured/esp32_tflm.json: lesson 06 prints it and the build writes its arena into
-the TFLM sketch's model.h (tests/test_esp32_kernels.py checks it against a fresh run).
+Run: ``.venv/bin/python benchmarks/esp32_tflm_kernels.py [--models DIR] [--write]``. The
+models come from DIR (default: the lesson's export, build/export, if it holds them, else the
+committed arduino/ projects; the float model is needed to write the sketch). The first run
+builds six TFLM libraries (about 3 minutes on two cores, cached in build/tflm). ``--write``
+stores the result in tinyml_helpers/measured/esp32_tflm.json: lesson 06 prints it and the
+build writes its arena into the TFLM sketch's model.h (tests/test_esp32_kernels.py checks it
+against a fresh run).
 """
 
 from __future__ import annotations
@@ -28,22 +31,55 @@ import time
 from pathlib import Path
 
 from tinyml_helpers import measurements
-from tinyml_helpers.deploy import esp_nn, files, firmware, projects
+from tinyml_helpers.deploy import dense, esp_nn, files, firmware, projects
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+NAMES = (projects.FLOAT_NAME, projects.INT8_NAME, projects.TFLM_NAME)
+
+
 def find_models(folder: Path | None) -> dict[str, Path]:
-    """Return {name: path} of the per-channel and per-tensor int8 sine models."""
-    names = (projects.INT8_NAME, projects.TFLM_NAME)
-    candidates = [folder] if folder else [ROOT / "build" / "export"]
-    for candidate in candidates:
-        if candidate and all((candidate / n).is_file() for n in names):
-            return {Path(n).stem: candidate / n for n in names}
+    """Return {file name: path} of the float, per-channel and per-tensor sine models."""
     if folder:
-        raise FileNotFoundError(f"{folder} does not hold {' and '.join(names)}")
-    return {Path(projects.INT8_NAME).stem: ROOT / "arduino/hello_world_plain" / projects.INT8_NAME,
-            Path(projects.TFLM_NAME).stem: ROOT / "arduino/hello_world_tflm" / projects.TFLM_NAME}
+        missing = [n for n in NAMES if not (folder / n).is_file()]
+        if missing:
+            raise FileNotFoundError(f"{folder} does not hold {', '.join(missing)}")
+        return {n: folder / n for n in NAMES}
+    export = ROOT / "build" / "export"
+    if all((export / n).is_file() for n in NAMES):
+        return {n: export / n for n in NAMES}
+    plain, tflm = ROOT / "arduino" / "hello_world_plain", ROOT / "arduino" / "hello_world_tflm"
+    return {projects.FLOAT_NAME: plain / projects.FLOAT_NAME,
+            projects.INT8_NAME: plain / projects.INT8_NAME,
+            projects.TFLM_NAME: tflm / projects.TFLM_NAME}
+
+
+def sketch_folder(float_tflite: bytes, model: bytes, arena: int, folder: Path) -> Path:
+    """Write the hello_world_tflm sketch running ``model`` into ``folder``; return it. The
+    per-channel model is written on purpose here (Models built directly, not through
+    projects.load_models, which refuses it): to see what a student's board would print."""
+    models = projects.Models(float_tflite, model, dense.float_layers_from_tflite(float_tflite),
+                             dense.int8_layers(model), arena, tflm_tflite=model)
+    folder.mkdir(parents=True)
+    for name, content in projects.arduino_projects(models)["hello_world_tflm"].items():
+        (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    return folder
+
+
+def self_test_lines(models: dict[str, bytes], arena: int, tmp: Path) -> dict:
+    """Return {build: {model: the sketch's self-test lines}} of the sketch on this PC."""
+    out = {}
+    for build in esp_nn.BUILDS:
+        label = f"{build.tflm} {build.kernel}"
+        out[label] = {}
+        for name in (projects.INT8_NAME, projects.TFLM_NAME):
+            folder = sketch_folder(models[projects.FLOAT_NAME], models[name], arena,
+                                   tmp / "sketch" / label.replace(" ", "_") / name / "s")
+            run = esp_nn.sketch_run(folder, build, "host", folder.parent / "build")
+            out[label][Path(name).stem] = [line for line in run.lines
+                                           if line.startswith("self-test:")]
+    return out
 
 
 def main(argv: list[str]) -> int:
@@ -60,31 +96,38 @@ def main(argv: list[str]) -> int:
             return 1
     paths = find_models(args.models)
     models = {name: path.read_bytes() for name, path in paths.items()}
+    int8_models = {Path(n).stem: models[n] for n in (projects.INT8_NAME, projects.TFLM_NAME)}
     print("models: " + ", ".join(f"{p.relative_to(ROOT) if p.is_relative_to(ROOT) else p} "
                                  f"({len(models[n]):,} B)" for n, p in paths.items()))
     started = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="esp32-kernels-") as tmp:
-            tables = {target: esp_nn.kernel_table(models, Path(tmp) / target, target)
+            tables = {target: esp_nn.kernel_table(int8_models, Path(tmp) / target, target)
                       for target in ("host", "m4")}
-            plan = esp_nn.arena_plan(models[Path(projects.TFLM_NAME).stem], Path(tmp) / "arena")
+            plan = esp_nn.arena_plan(models[projects.TFLM_NAME], Path(tmp) / "arena")
+            checks = self_test_lines(models, plan.size * 4, Path(tmp))  # 64-bit PC: ample
     except firmware.FirmwareError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     for target, rows in tables.items():
         print(f"\n{esp_nn.table_record(rows, target)['target']}: outputs equal to the TFLM "
               "runtime, of all input codes\n")
-        print(esp_nn.table_markdown(rows))
+        print(esp_nn.table_markdown(esp_nn.table_record(rows, target)))
     print(f"\nTFLM sketch model ({projects.TFLM_NAME}): smallest arena on the Cortex-M4F")
     for name, size in plan.minima.items():
         print(f"  {name:<34} {size:,} B ({plan.used[name]:,} B used)")
     print(f"  the sketch declares {plan.size:,} B: {plan.note}")
+    print("\nThe TFLM sketch's self-test at boot (this PC):")
+    for label, by_model in checks.items():
+        for name, lines in by_model.items():
+            print(f"  {label:<28} {name:<22} " + " / ".join(lines))
     print(f"({time.perf_counter() - started:.0f} s)")
-    record = {"models": {name: {"file": path.name, "bytes": len(models[name])}
-                         for name, path in paths.items()},
+    record = {"models": {Path(name).stem: {"file": name, "bytes": len(models[name])}
+                         for name in paths},
               "tables": {t: esp_nn.table_record(rows, t) for t, rows in tables.items()},
               "arena": {"minima": plan.minima, "used": plan.used, "size": plan.size,
-                        "margin": esp_nn.ARENA_MARGIN, "note": plan.note}}
+                        "margin": esp_nn.ARENA_MARGIN, "note": plan.note},
+              "self_test": checks}
     if args.write:
         text = json.dumps(record, indent=1, ensure_ascii=False) + "\n"
         files.write_files(measurements.FOLDER, {measurements.ESP32_TFLM.name: text})

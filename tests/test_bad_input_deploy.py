@@ -60,7 +60,8 @@ def m(tf, tmp_path_factory):
                                  tf.keras.layers.Dense(4, activation="relu"),
                                  tf.keras.layers.Dense(1)])
     rep = np.linspace(0, 2 * np.pi, 64, dtype=np.float32).reshape(-1, 1)
-    f, q = litert.convert(keras, "float32"), litert.convert(keras, "int8", rep)
+    # per-tensor Dense: the kind the TFLM projects accept (projects.load_models)
+    f, q = litert.convert(keras, "float32"), litert.convert(keras, "int8", rep, per_channel=False)
     nan_keras = tf.keras.Sequential([tf.keras.layers.Input((1,)),
                                      tf.keras.layers.Dense(2, name="bad_layer")])
     nan_keras.layers[0].set_weights([np.full((1, 2), np.nan, np.float32), np.zeros(2)])

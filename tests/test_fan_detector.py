@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tinyml_helpers import anomaly, fan_detector, vibration
-from tinyml_helpers.deploy import cgen, firmware, tflm
+from tinyml_helpers.deploy import cgen, dense, firmware, self_test, tflm
 
 
 def _needs(target):
@@ -133,6 +133,27 @@ def test_load_refuses_missing_or_foreign_files(fan, tmp_path):
     (tmp_path / fan_detector.JSON_NAME).write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="other features"):
         fan_detector.load(tmp_path)
+
+
+def test_self_test_checks_the_autoencoder_on_the_sample_windows_codes(fan):
+    detector, _ = fan
+    test = fan_detector.self_test_cases(detector)
+    counts, labels = fan_detector.sample_windows()
+    codes = fan_detector.reference(detector, fan_detector.from_counts(counts)).codes_in
+    assert test.int8 and test.count == len(labels)
+    np.testing.assert_array_equal(test.inputs, codes)
+    np.testing.assert_array_equal(test.outputs, tflm.run(detector.tflite, codes))
+    # fan_ae.c computes what dense's reference computes: the sketch passes out of the box
+    assert self_test.check(test, dense.int8_reference(detector.model, codes)) == \
+        [test.ok_line()]
+    project = fan_detector.project(detector)
+    assert project.c_files[fan_detector.SELF_TEST_NAME] == self_test.c_header(
+        fan_detector.SELF_TEST_NAME, {fan_detector.AE_PREFIX: test})
+    assert project.facts["SELF_TEST"] == test.ok_line() == f"self-test: ok ({len(labels)}/" \
+        f"{len(labels)})"
+    assert fan_detector.SELF_TEST_NAME not in fan_detector.c_files(detector)  # sketches only
+    with pytest.raises(TypeError, match="fan_detector.Detector"):
+        fan_detector.self_test_cases("detector")
 
 
 def test_counts_round_trip_and_saturate():

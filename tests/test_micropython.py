@@ -16,6 +16,7 @@ from tinyml_helpers.deploy import (
     micropython_vm,
     projects,
     quant,
+    self_test,
     tflm,
     wokwi,
 )
@@ -91,8 +92,8 @@ def test_module_name_is_checked(sine_int8):
 
 
 def test_generated_files_start_with_a_banner_and_parse(sine_int8):
-    _, model = sine_int8
-    files = micropython.wokwi_project(model)
+    tflite, model = sine_int8
+    files = micropython.wokwi_project(model, test=tflite)
     assert set(files) == {"diagram.json", "main.py", "model_int8.py", "model_int8_viper.py",
                           "README.md"}
     for name, text in files.items():
@@ -102,6 +103,10 @@ def test_generated_files_start_with_a_banner_and_parse(sine_int8):
             ast.parse(text)  # the viper annotations are plain Python syntax too
     assert "{{" not in "".join(files.values())
     assert "x=0.000, y=" in files["README.md"]
+    ok = self_test.from_tflm(tflite).ok_line()
+    assert f"pure Python)\n{ok}\nx=0.000" in files["README.md"].replace("viper dot products)",
+                                                                        "pure Python)")
+    assert "If it says `FAILED`" in files["README.md"]
 
 
 def test_generated_module_on_cpython_matches_the_reference(tmp_path, fan_detector_committed):
@@ -145,7 +150,28 @@ def test_diagram_is_an_esp32_with_micropython_firmware():
 
 def test_wokwi_project_refuses_a_model_with_several_inputs(fan_detector_committed):
     with pytest.raises(ValueError, match="one x"):
-        micropython.wokwi_project(fan_detector_committed.model)
+        micropython.wokwi_project(fan_detector_committed.model,
+                                  test=fan_detector_committed.tflite)
+
+
+def test_wokwi_project_refuses_a_self_test_of_another_model(sine_int8):
+    tflite, model = sine_int8
+    test = self_test.from_tflm(tflite)
+    assert micropython.wokwi_project(model, test=test) == micropython.wokwi_project(
+        model, test=tflite)
+    shifted = self_test.SelfTest(test.inputs, (test.outputs.astype(int) // 2).astype(np.int8))
+    with pytest.raises(ValueError, match="made from another model"):
+        micropython.wokwi_project(model, test=shifted)
+    wide = self_test.SelfTest(np.zeros((1, 2), np.int8), np.zeros((1, 1), np.int8))
+    with pytest.raises(ValueError, match="made from another model"):
+        micropython.wokwi_project(model, test=wide)
+    floats = self_test.SelfTest(np.float32([[0.5]]), np.float32([[0.4]]))
+    with pytest.raises(ValueError, match="needs int8 codes"):
+        micropython.wokwi_project(model, test=floats)
+    with pytest.raises(TypeError, match="self_test.SelfTest"):
+        micropython.wokwi_project(model, test="cases")
+    with pytest.raises(TypeError, match="self_test.SelfTest"):
+        micropython.main_source(test=None)
 
 
 # --- on MicroPython ---------------------------------------------------------------------------
@@ -188,18 +214,37 @@ def test_fan_autoencoder_on_micropython_equals_tflm(fan_detector_committed):
 
 @needs_vm
 def test_main_py_on_micropython_prints_the_c_sketch_lines(sine_int8):
-    _, model = sine_int8
-    files = micropython.wokwi_project(model)
+    tflite, model = sine_int8
+    files = micropython.wokwi_project(model, test=tflite)
     script = files.pop("main.py")
     lines = micropython_vm.run({k: v for k, v in files.items() if k.endswith(".py")},
                                script).splitlines()
     assert lines[0] == f"{micropython.PROJECT}: int8 model (model_int8.py, pure Python)"
+    test = self_test.from_tflm(tflite)
+    assert lines[1] == test.ok_line() and self_test.check(test, test.outputs) == [lines[1]]
     assert lines[-1] == "done"
-    body = lines[1:-1]
+    body = lines[2:-1]
     assert len(body) == projects.STEPS * micropython.PASSES
     assert all(line.rsplit(", us=", 1)[1].isdigit() for line in body)
     shown = [line.rsplit(", us=", 1)[0] for line in body]
     assert shown == micropython.expected_lines(model) * micropython.PASSES
+
+
+@needs_vm
+def test_a_changed_weight_fails_main_py_self_test_on_micropython(sine_int8):
+    tflite, model = sine_int8
+    test = self_test.from_tflm(tflite)
+    altered, _ = self_test.altered_weight(model, test)
+    files = micropython.wokwi_project(model, test=test)
+    files.update(micropython.model_files(altered))  # one weight of model_int8.py changed
+    script = files.pop("main.py")
+    lines = micropython_vm.run({k: v for k, v in files.items() if k.endswith(".py")},
+                               script).splitlines()
+    want = self_test.check(test, dense.int8_reference(altered, test.inputs))
+    assert want[0].startswith("self-test: FAILED at case ")
+    assert lines[1:3] == [*want, self_test.advice("Python")]
+    assert self_test.parse(lines).advice == (self_test.advice("Python"),)
+    assert lines[-1] == "done"  # it runs on after a failed self-test
 
 
 class _FakeMicropython:
@@ -352,7 +397,7 @@ class _FakeMachine:
 def test_main_py_drives_the_led_by_pwm_on_a_board(tmp_path, sine_int8, monkeypatch, capsys):
     import time
 
-    _, model = sine_int8
+    tflite, model = sine_int8
     _import_generated(tmp_path, model)  # writes model_int8.py
     _FakeMachine.calls = []
     sleeps = []
@@ -361,13 +406,16 @@ def test_main_py_drives_the_led_by_pwm_on_a_board(tmp_path, sine_int8, monkeypat
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setitem(sys.modules, "model_int8", None)  # removed again after the test
     del sys.modules["model_int8"]
-    exec(compile(micropython.main_source(passes=2), "main.py", "exec"), {"__name__": "__main__"})
+    test = self_test.from_tflm(tflite)
+    exec(compile(micropython.main_source(passes=2, test=test), "main.py", "exec"),
+         {"__name__": "__main__"})
     y = projects.int8_predictions(model, projects.sketch_x())
     duties = [int(min(max((float(v) + 1.0) * 32767.5, 0.0), 65535.0)) for v in y] * 2
     assert _FakeMachine.calls == [("pin", 2), ("pwm", 1000)] \
         + [("duty", d) for d in duties] + [("deinit",)]
     assert sleeps == [micropython.DELAY_MS] * len(duties)
-    assert capsys.readouterr().out.splitlines()[-1] == "done"
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == test.ok_line() and out[-1] == "done"  # the self-test on CPython too
 
 
 def test_a_layer_whose_int32_sum_could_overflow_is_refused(sine_int8):

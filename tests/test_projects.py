@@ -3,16 +3,29 @@ arduino/ and wokwi/ folders are exactly what the generator makes from their own 
 generation is atomic, and the plain-C sketches (sine model, fan anomaly detector) build and run
 for the Arduino Uno (arduino-builder, simavr)."""
 
+import dataclasses
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from tinyml_helpers import fan_detector, measurements
-from tinyml_helpers.deploy import cgen, dense, export, files, micropython, projects, toolchains
+from tinyml_helpers.deploy import (
+    cgen,
+    dense,
+    export,
+    files,
+    micropython,
+    projects,
+    self_test,
+    tflm_build,
+    toolchains,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 ARDUINO, WOKWI = ROOT / "arduino", ROOT / "wokwi"
@@ -30,11 +43,12 @@ NEEDS_SIMAVR = pytest.mark.skipif(
     not toolchains.have("simavr"), reason="simavr not installed (apt-get install simavr)")
 
 
-def _committed_models() -> tuple[bytes, bytes, int]:
-    arena = re.search(r"kTensorArenaSize = (\d+);",
-                      (ARDUINO / "hello_world_tflm" / "model.h").read_text(encoding="utf-8"))
+def _committed_models() -> tuple[bytes, bytes, int, bytes]:
+    """Return (float .tflite, int8 .tflite, the TFLM sketch's arena, its per-tensor .tflite)."""
+    tflm = ARDUINO / "hello_world_tflm"
+    arena = re.search(r"kTensorArenaSize = (\d+);", (tflm / "model.h").read_text(encoding="utf-8"))
     return ((PLAIN / projects.FLOAT_NAME).read_bytes(), (PLAIN / projects.INT8_NAME).read_bytes(),
-            int(arena.group(1)))
+            int(arena.group(1)), (tflm / projects.TFLM_NAME).read_bytes())
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -57,17 +71,19 @@ def committed_fan():
 @pytest.fixture(scope="module")
 def generated(models, committed_fan, tmp_path_factory):
     out = tmp_path_factory.mktemp("generated")
-    float_tflite, int8_tflite, arena = models
+    float_tflite, int8_tflite, arena, tflm_tflite = models
     projects.generate(float_tflite, int8_tflite, out / "arduino", out / "wokwi", arena,
                       compile_uno=False, fan=fan_detector.project(committed_fan),
-                      arena_note=measurements.board_arena()[1])
+                      arena_note=measurements.sketch_arena()[1], tflm_tflite=tflm_tflite)
     return out
 
 
 def test_model_h_holds_the_arena_measured_on_a_32_bit_board(models):
     # What the build writes (tinyml_helpers/measured, checked by tests/test_tflm_sketch.py).
-    assert models[2] == measurements.board_arena()[0]
-    assert measurements.board_arena()[1] in (ARDUINO / "hello_world_tflm" / "model.h").read_text()
+    assert models[2] == measurements.sketch_arena()[0]
+    note = " ".join(measurements.sketch_arena()[1].split())
+    assert note in " ".join((ARDUINO / "hello_world_tflm" / "model.h").read_text().replace(
+        "//", " ").split())
 
 
 # --- the committed projects are reproducible ------------------------------------------------------
@@ -114,7 +130,7 @@ def test_every_generated_text_file_starts_with_a_banner():
 
 
 def test_each_project_keeps_the_models_it_was_made_from(models):
-    float_tflite, int8_tflite, arena = models
+    float_tflite, int8_tflite, arena, tflm_tflite = models
     assert isinstance(dense.layers_from_tflite(int8_tflite), dense.Int8Model)
     assert isinstance(dense.layers_from_tflite(float_tflite), list)
     for folder in SINE_PROJECTS:
@@ -185,7 +201,7 @@ def test_tflm_sketch_registers_only_fully_connected():
 
 def test_readme_output_is_what_tflm_computes(models):
     from tinyml_helpers.deploy import tflm
-    _, int8_tflite, _ = models
+    _, int8_tflite, _, _ = models
     model = dense.int8_layers(int8_tflite)
     x = projects.sketch_x()
     assert x.dtype == np.float32 and len(x) == projects.STEPS and x[0] == 0
@@ -200,22 +216,26 @@ def test_readme_output_is_what_tflm_computes(models):
 # --- generate(): inputs and atomicity -------------------------------------------------------
 
 def test_generate_refuses_swapped_or_bad_models(models, tmp_path):
-    float_tflite, int8_tflite, arena = models
+    float_tflite, int8_tflite, arena, tflm_tflite = models
     with pytest.raises(TypeError, match="float_tflite is an int8 model"):
-        projects.generate(int8_tflite, float_tflite, tmp_path / "a", tmp_path / "w", arena)
+        projects.generate(int8_tflite, float_tflite, tmp_path / "a", tmp_path / "w", arena,
+                          tflm_tflite=tflm_tflite)
     with pytest.raises(ValueError, match="arena_size must be"):
-        projects.generate(float_tflite, int8_tflite, tmp_path / "a", tmp_path / "w", 0)
+        projects.generate(float_tflite, int8_tflite, tmp_path / "a", tmp_path / "w", 0,
+                          tflm_tflite=tflm_tflite)
     with pytest.raises(ValueError, match="must be different folders"):
-        projects.generate(float_tflite, int8_tflite, tmp_path / "x", tmp_path / "x", arena)
+        projects.generate(float_tflite, int8_tflite, tmp_path / "x", tmp_path / "x", arena,
+                          tflm_tflite=tflm_tflite)
     with pytest.raises(ValueError, match="not a .tflite"):
-        projects.generate(b"not a model", int8_tflite, tmp_path / "a", tmp_path / "w", arena)
+        projects.generate(b"not a model", int8_tflite, tmp_path / "a", tmp_path / "w", arena,
+                          tflm_tflite=tflm_tflite)
     assert list(tmp_path.iterdir()) == []
 
 
 def _generate_into(root: Path, models) -> None:
-    float_tflite, int8_tflite, arena = models
+    float_tflite, int8_tflite, arena, tflm_tflite = models
     projects.generate(float_tflite, int8_tflite, root / "arduino", root / "wokwi", arena,
-                      compile_uno=False)
+                      compile_uno=False, tflm_tflite=tflm_tflite)
 
 
 def test_failure_while_writing_leaves_previous_projects_intact(models, tmp_path, monkeypatch):
@@ -269,15 +289,16 @@ def test_generate_replaces_stale_files(models, tmp_path):
 
 def test_generate_without_the_fan_detector_keeps_the_fan_projects(models, committed_fan,
                                                                   tmp_path):
-    float_tflite, int8_tflite, arena = models
+    float_tflite, int8_tflite, arena, tflm_tflite = models
     projects.generate(float_tflite, int8_tflite, tmp_path / "arduino", tmp_path / "wokwi", arena,
-                      compile_uno=False, fan=fan_detector.project(committed_fan))
+                      compile_uno=False, fan=fan_detector.project(committed_fan),
+                      tflm_tflite=tflm_tflite)
     before = {kind: _tree(tmp_path / kind) for kind in ("arduino", "wokwi")}
     _generate_into(tmp_path, models)  # lesson 07 not exported: fan folders carried over
     assert {kind: _tree(tmp_path / kind) for kind in ("arduino", "wokwi")} == before
     with pytest.raises(TypeError, match="projects.DetectorProject"):
         projects.generate(float_tflite, int8_tflite, tmp_path / "arduino", tmp_path / "wokwi",
-                          arena, fan="detector")
+                          arena, fan="detector", tflm_tflite=tflm_tflite)
 
 
 def test_fan_windows_header_refuses_bad_windows():
@@ -344,8 +365,9 @@ def test_compile_errors_carry_the_compiler_output(tmp_path):
 
 @NEEDS_BUILDER
 def test_generate_builds_the_uno_wokwi_firmware(models, tmp_path):
-    float_tflite, int8_tflite, arena = models
-    projects.generate(float_tflite, int8_tflite, tmp_path / "arduino", tmp_path / "wokwi", arena)
+    float_tflite, int8_tflite, arena, tflm_tflite = models
+    projects.generate(float_tflite, int8_tflite, tmp_path / "arduino", tmp_path / "wokwi", arena,
+                      tflm_tflite=tflm_tflite)
     build = tmp_path / "wokwi" / "uno_hello_world_plain" / projects.WOKWI_BUILD
     assert sorted(p.name for p in build.iterdir()) == ["sketch.ino.elf", "sketch.ino.hex"]
     assert build.joinpath("sketch.ino.hex").read_text().startswith(":")
@@ -402,9 +424,9 @@ def test_fan_sketch_scores_the_stored_windows_on_a_simulated_uno(committed_fan, 
 SHIM = Path(__file__).resolve().parent / "arduino_shim"
 
 
-def _host_sketch(folder: Path, tmp_path: Path) -> list[str]:
+def _host_sketch(folder: Path, tmp_path: Path, defines: dict | None = None) -> list[str]:
     """Compile ``folder``'s sketch with g++ against tests/arduino_shim (ARDUINO_ARCH_ESP32
-    defined, one pass, no delay), run it, return its lines."""
+    defined, one pass, no delay, and ``defines``), run it, return its lines."""
     objects = []
     for source in sorted(folder.glob("*.c")):
         obj = tmp_path / f"{source.stem}.o"
@@ -415,6 +437,7 @@ def _host_sketch(folder: Path, tmp_path: Path) -> list[str]:
     sketch = next(folder.glob("*.ino"))
     subprocess.run(["g++", "-O2", "-std=gnu++17", "-Wall", "-Wextra", "-Werror",
                     "-DARDUINO_ARCH_ESP32", "-DTINYML_DELAY_MS=0", "-DTINYML_PASSES=1",
+                    *(f"-D{name}={value}" for name, value in (defines or {}).items()),
                     "-include", str(SHIM / "Arduino.h"), "-I", str(SHIM), "-I", str(folder),
                     "-x", "c++", str(sketch), "-x", "none", str(SHIM / "main.cpp"), *objects,
                     "-lm", "-o", str(exe)], check=True, capture_output=True, text=True)
@@ -439,3 +462,254 @@ def test_sketches_run_through_the_esp32_code_path_on_this_pc(models, committed_f
     for row, score, flag in zip(rows, ref.score, ref.anomaly, strict=True):
         assert float(row["score"]) == pytest.approx(score, rel=1e-3, abs=2e-4)
         assert row["verdict"] == ("ANOMALY" if flag else "normal")
+
+
+# --- the boot self-test: each board checks the model against TFLM's outputs ------------------
+
+RUN_ONCE = {"TINYML_DELAY_MS": 0, "TINYML_PASSES": 1}
+NEEDS_GXX = pytest.mark.skipif(not (toolchains.have("gcc") and toolchains.have("g++")),
+                               reason="gcc/g++ not installed")
+
+
+def _float_x(model: dense.Int8Model, codes: np.ndarray) -> np.ndarray:
+    """Return the x values of int8 input codes (dequantized in float32)."""
+    return (np.float32(model.input_scale) * (codes.astype(np.float32)
+                                             - np.float32(model.input_zero_point)))
+
+
+@pytest.fixture(scope="module")
+def fresh(models, committed_fan, tmp_path_factory):
+    """The plain sine and fan projects as the generator makes them now (the committed folders
+    may predate a change to it), and the self-tests computed here with the TFLM runtime."""
+    float_tflite, int8_tflite, arena, tflm_tflite = models
+    # Only what the plain sketches need, so these tests do not depend on the TFLM sketch's model.
+    sine = projects.Models(float_tflite=float_tflite, int8_tflite=int8_tflite,
+                           float_layers=dense.layers_from_tflite(float_tflite),
+                           int8=dense.int8_layers(int8_tflite), arena_size=arena)
+    arduino_fan, wokwi_fan = projects.fan_projects(fan_detector.project(committed_fan))
+    wokwi = projects.wokwi_projects(sine)
+    root = tmp_path_factory.mktemp("self_test")
+    folders = {**projects.arduino_projects(sine), **arduino_fan}
+    for name in ("hello_world_plain", projects.FAN_ARDUINO):
+        files.write_files(root / name, folders[name])
+    int8_test = self_test.from_tflm(int8_tflite)
+    counts, _ = fan_detector.sample_windows()
+    fan_codes = fan_detector.reference(committed_fan, fan_detector.from_counts(counts)).codes_in
+    return SimpleNamespace(
+        plain=root / "hello_world_plain", fan=root / projects.FAN_ARDUINO, sine=sine,
+        int8=int8_test,
+        float=self_test.from_tflm(float_tflite, inputs=_float_x(sine.int8, int8_test.inputs)),
+        fan_test=self_test.from_tflm(committed_fan.tflite, inputs=fan_codes),
+        readmes={name: files_["README.md"] for name, files_ in
+                 {**folders, **wokwi, **wokwi_fan}.items() if "README.md" in files_})
+
+
+def _reported(lines: list[str]) -> list[str]:
+    """Return the self-test lines of a board's output."""
+    return [line for line in lines if line.startswith(self_test.PREFIX)]
+
+
+def _one_weight_changed(path: Path, text: str) -> None:
+    """Write ``text`` over the generated C file ``path`` after checking that exactly one
+    number differs (one weight)."""
+    number = r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?"
+    old, new = (re.findall(number, s) for s in (path.read_text(encoding="utf-8"), text))
+    assert len(old) == len(new) and sum(a != b for a, b in zip(old, new, strict=True)) == 1
+    path.write_text(text, encoding="utf-8")
+
+
+def _corrupted(folder: Path, tmp: Path, model: dense.Int8Model, prefix: str,
+               test: self_test.SelfTest) -> tuple[Path, list[str]]:
+    """Return a copy of project ``folder`` with one weight of ``prefix``.c changed (one that
+    changes an output of ``test``) and the self-test lines its board must print."""
+    altered, _ = self_test.altered_weight(model, test)
+    copy = tmp / folder.name
+    shutil.copytree(folder, copy)
+    _one_weight_changed(copy / f"{prefix}.c", export.plain_c_files(altered, prefix)[f"{prefix}.c"])
+    got = dense.int8_reference(altered, test.inputs)
+    want = self_test.check(test, got) + [self_test.advice("C")]
+    assert want[0].startswith("self-test: FAILED at case ")  # numpy agrees it must fail
+    return copy, want
+
+
+@pytest.fixture(scope="module")
+def bad_plain(fresh, tmp_path_factory):
+    return _corrupted(fresh.plain, tmp_path_factory.mktemp("bad_plain"), fresh.sine.int8,
+                      "sine_int8", fresh.int8)
+
+
+@pytest.fixture(scope="module")
+def bad_fan(fresh, committed_fan, tmp_path_factory):
+    return _corrupted(fresh.fan, tmp_path_factory.mktemp("bad_fan"), committed_fan.model,
+                      fan_detector.AE_PREFIX, fresh.fan_test)
+
+
+def test_self_test_headers_hold_the_tflm_cases(fresh):
+    assert (fresh.plain / "sine_self_test.h").read_text(encoding="utf-8") == self_test.c_header(
+        "sine_self_test.h", {"sine_int8": fresh.int8, "sine_float": fresh.float})
+    assert (fresh.fan / fan_detector.SELF_TEST_NAME).read_text(encoding="utf-8") == \
+        self_test.c_header(fan_detector.SELF_TEST_NAME, {fan_detector.AE_PREFIX: fresh.fan_test})
+    # what the generated C computes (dense's reference) passes its own self-test
+    assert self_test.check(fresh.int8, dense.int8_reference(fresh.sine.int8, fresh.int8.inputs)) \
+        == [fresh.int8.ok_line()]
+    np.testing.assert_allclose(dense.float_reference(fresh.sine.float_layers, fresh.float.inputs),
+                               fresh.float.outputs, atol=self_test.FLOAT_TOLERANCE)
+
+
+def test_readmes_show_and_explain_the_self_test_line(fresh):
+    for name, readme in fresh.readmes.items():
+        if name == micropython.PROJECT or "tflm" in name:
+            continue
+        test = fresh.fan_test if "fan" in name else fresh.int8
+        assert f"\n{test.ok_line()}\n" in readme, name
+        assert "If it says `FAILED`" in readme and "regenerate the project" in readme, name
+
+
+@NEEDS_GXX
+@pytest.mark.parametrize("use_int8", [1, 0])
+def test_plain_sketch_self_test_passes_on_this_pc(fresh, tmp_path, use_int8):
+    lines = _host_sketch(fresh.plain, tmp_path, {"USE_INT8": use_int8})
+    test = fresh.int8 if use_int8 else fresh.float
+    assert lines[1] == test.ok_line() and _reported(lines) == self_test.check(test, test.outputs)
+    assert lines[-1] == "done"
+
+
+@NEEDS_GXX
+def test_fan_sketch_self_test_passes_on_this_pc(fresh, tmp_path):
+    lines = _host_sketch(fresh.fan, tmp_path)
+    assert lines[1] == fresh.fan_test.ok_line() == "self-test: ok (7/7)"
+    assert _reported(lines) == [fresh.fan_test.ok_line()] and lines[-1] == "done"
+
+
+@NEEDS_GXX
+@pytest.mark.parametrize("which", ["plain", "fan"])
+def test_a_changed_weight_fails_the_self_test_on_this_pc(bad_plain, bad_fan, tmp_path, which):
+    folder, want = bad_plain if which == "plain" else bad_fan
+    lines = _host_sketch(folder, tmp_path)
+    assert lines[1:3] == want and _reported(lines) == want
+    assert lines[-1] == "done"  # a failed self-test does not stop the sketch
+
+
+@NEEDS_BUILDER
+@NEEDS_SIMAVR
+@pytest.mark.parametrize("use_int8", [1, 0])
+def test_plain_sketch_self_test_passes_on_a_simulated_uno(fresh, tmp_path, use_int8):
+    elf = toolchains.compile_uno(fresh.plain, tmp_path, {**RUN_ONCE, "USE_INT8": use_int8})
+    assert toolchains.avr_size(elf)["ram"] < 512  # the cases stay in flash
+    lines = toolchains.run_uno(elf, timeout_s=60)
+    test = fresh.int8 if use_int8 else fresh.float
+    assert _reported(lines) == self_test.check(test, test.outputs) == [test.ok_line()]
+    assert "done" in lines
+
+
+@NEEDS_BUILDER
+@NEEDS_SIMAVR
+def test_fan_sketch_self_test_passes_on_a_simulated_uno(fresh, tmp_path):
+    elf = toolchains.compile_uno(fresh.fan, tmp_path, RUN_ONCE)
+    assert toolchains.avr_size(elf)["ram"] < 1_400
+    lines = toolchains.run_uno(elf, timeout_s=60)
+    assert _reported(lines) == [fresh.fan_test.ok_line()] and "done" in lines
+
+
+@NEEDS_BUILDER
+@NEEDS_SIMAVR
+@pytest.mark.parametrize("which", ["plain", "fan"])
+def test_a_changed_weight_fails_the_self_test_on_a_simulated_uno(bad_plain, bad_fan, tmp_path,
+                                                                  which):
+    folder, want = bad_plain if which == "plain" else bad_fan
+    lines = toolchains.run_uno(toolchains.compile_uno(folder, tmp_path, RUN_ONCE), timeout_s=60)
+    assert _reported(lines) == want and "done" in lines
+
+
+@pytest.fixture(scope="module")
+def m4():
+    """Skip without the Cortex-M4F toolchain, QEMU or the TFLM sources tflm_build needs."""
+    reason = tflm_build.unavailable("m4")
+    if reason:
+        pytest.skip(reason)
+
+
+def _on_m4(folder: Path, build_dir: Path, esp32: bool = False, **defines) -> list[str]:
+    """Build ``folder``'s sketch with tflm_build's Arduino stand-in for the Cortex-M4F, run it
+    on QEMU and return its lines."""
+    program = tflm_build.build_sketch(folder, "m4", build_dir, esp32=esp32,
+                                      defines={**RUN_ONCE, **defines})
+    run = tflm_build.run_sketch(program, "m4")
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run.lines
+
+
+@pytest.mark.parametrize("use_int8, esp32", [(1, False), (1, True), (0, False)])
+def test_plain_sketch_self_test_passes_on_a_cortex_m4(m4, fresh, tmp_path, use_int8, esp32):
+    lines = _on_m4(fresh.plain, tmp_path, esp32, USE_INT8=use_int8)
+    test = fresh.int8 if use_int8 else fresh.float
+    assert lines[1] == test.ok_line() and _reported(lines) == self_test.check(test, test.outputs)
+    assert lines[-1] == "done"
+
+
+def test_fan_sketch_self_test_passes_on_a_cortex_m4(m4, fresh, tmp_path):
+    lines = _on_m4(fresh.fan, tmp_path, esp32=True)
+    assert _reported(lines) == [fresh.fan_test.ok_line()] and lines[-1] == "done"
+
+
+def test_a_changed_weight_fails_the_self_test_on_a_cortex_m4(m4, bad_plain, tmp_path):
+    folder, want = bad_plain
+    lines = _on_m4(folder, tmp_path)
+    assert lines[1:3] == want and _reported(lines) == want and lines[-1] == "done"
+
+
+def _altered_float_weight(layers: list, test: self_test.SelfTest) -> list:
+    """Return the float layers with one last-layer weight raised by 1, the first such change
+    that moves an output of ``test`` beyond the tolerance."""
+    last = layers[-1]
+    for row, col in np.ndindex(*last.weights.shape):
+        weights = last.weights.copy()
+        weights[row, col] += 1.0
+        altered = [*layers[:-1], dataclasses.replace(last, weights=weights)]
+        if self_test.check(test, dense.float_reference(altered, test.inputs)) != \
+                [test.ok_line()]:
+            return altered
+    raise AssertionError("no last-layer weight change moves a self-test output")
+
+
+@pytest.fixture(scope="module")
+def bad_float(fresh, tmp_path_factory):
+    """A copy of hello_world_plain with one weight of sine_float.c changed, and the failure
+    numpy predicts for it."""
+    altered = _altered_float_weight(fresh.sine.float_layers, fresh.float)
+    copy = tmp_path_factory.mktemp("bad_float") / fresh.plain.name
+    shutil.copytree(fresh.plain, copy)
+    _one_weight_changed(copy / "sine_float.c",
+                        export.plain_c_files(altered, "sine_float")["sine_float.c"])
+    got = dense.float_reference(altered, fresh.float.inputs)
+    return copy, self_test.parse(self_test.check(fresh.float, got)), got
+
+
+def _assert_float_failure(lines: list[str], want: self_test.Result, got: np.ndarray) -> None:
+    """The board's float FAILED line names numpy's case and output; its got is numpy's float32
+    result and its expected the stored TFLM value, both to the 6 decimals printed."""
+    result = self_test.parse(lines)
+    assert result.advice == (self_test.advice("C"),)
+    assert (result.ok, result.failed_case, result.output, result.cases) == \
+        (False, want.failed_case, want.output, want.cases)
+    assert float(result.expected) == pytest.approx(float(want.expected), abs=2e-6)
+    assert float(result.got) == pytest.approx(
+        float(got[want.failed_case - 1, want.output]), abs=self_test.FLOAT_TOLERANCE)
+
+
+@NEEDS_GXX
+def test_a_changed_float_weight_fails_the_self_test_on_this_pc(bad_float, tmp_path):
+    folder, want, got = bad_float
+    lines = _host_sketch(folder, tmp_path, {"USE_INT8": 0})
+    _assert_float_failure(lines, want, got)
+    assert lines[-1] == "done"
+
+
+@NEEDS_BUILDER
+@NEEDS_SIMAVR
+def test_a_changed_float_weight_fails_the_self_test_on_a_simulated_uno(bad_float, tmp_path):
+    folder, want, got = bad_float
+    elf = toolchains.compile_uno(folder, tmp_path, {**RUN_ONCE, "USE_INT8": 0})
+    lines = toolchains.run_uno(elf, timeout_s=60)
+    _assert_float_failure(lines, want, got)
+    assert "done" in lines

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from tinyml_helpers import measurements
-from tinyml_helpers.deploy import dense, firmware, projects, tflm, tflm_build
+from tinyml_helpers.deploy import dense, firmware, projects, self_test, tflm, tflm_build
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAIN = ROOT / "arduino" / "hello_world_plain"
@@ -47,7 +47,8 @@ def sketch(tmp_path_factory) -> Path:
     """The hello_world_tflm folder as `make build` generates it from the committed models and
     the current template (the committed copy may predate a template change)."""
     models = projects.load_models((PLAIN / projects.FLOAT_NAME).read_bytes(),
-                                  (PLAIN / projects.INT8_NAME).read_bytes(), _committed_arena())
+                                  (PLAIN / projects.INT8_NAME).read_bytes(), _committed_arena(),
+                                  tflm_tflite=(TFLM_SKETCH / projects.TFLM_NAME).read_bytes())
     folder = tmp_path_factory.mktemp("sketch") / "hello_world_tflm"
     folder.mkdir()
     for name, content in projects.arduino_projects(models)["hello_world_tflm"].items():
@@ -77,6 +78,7 @@ def test_sketch_prints_the_plain_c_and_tflm_runtime_predictions(runs, int8_tflit
     _needs(target)
     run = runs[target]
     assert run.ok and len(run.rows) == projects.STEPS
+    assert run.self_test == self_test.Result(True, 8, 8)
     assert run.printed() == tflm_build.expected_rows(int8_tflite)
     # What the plain-C sketch's arithmetic gives (projects.int8_predictions)...
     model = dense.int8_layers(int8_tflite)

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checks, vibration
-from .deploy import cgen, export, tflite_file
+from .deploy import cgen, export, self_test, tflite_file
 from .deploy.dense import Int8Model, data_bytes, int8_reference, layers_from_tflite
 from .deploy.files import write_files
 from .deploy.projects import DetectorProject
@@ -44,6 +44,7 @@ C_DIR = Path(__file__).resolve().parent / "fan_c"
 C_ORIGIN = "tinyml_helpers/fan_c"  # named in the banner of copied files
 TEMPLATES = C_DIR / "templates"
 HAND_WRITTEN = ("fan_features.h", "fan_features.c", "fan_detector.h", "fan_detector.c")
+SELF_TEST_NAME = "fan_ae_self_test.h"  # the sketches' boot self-test of the autoencoder
 # C computes in float32, NumPy in float64: a feature may differ by this much. Measured worst
 # case over the 2,000 windows of tests/test_fan_detector.py: 6.9e-5 relative, 4.2e-7 g
 # absolute (the DFT peaks; RMS within 2e-6 relative). MAD is exact.
@@ -400,6 +401,15 @@ def expected_output(detector: Detector) -> str:
     return "\n".join(rows)
 
 
+def self_test_cases(detector: Detector) -> self_test.SelfTest:
+    """Return the sketches' boot self-test of the autoencoder: the input codes of the stored
+    sample windows and the output codes TFLM computes for them."""
+    _check_detector(detector)
+    counts, _ = sample_windows()
+    codes = reference(detector, from_counts(counts)).codes_in
+    return self_test.from_tflm(detector.tflite, inputs=codes)
+
+
 def _check_detector(detector) -> Detector:
     if not isinstance(detector, Detector):
         raise TypeError(f"detector must be a fan_detector.Detector (from make, calibrate or "
@@ -419,8 +429,9 @@ def _check_directory(directory) -> Path:
 
 
 def project(detector: Detector) -> DetectorProject:
-    """Return what the fan_anomaly sketches are made of: the detector's C, the sample windows,
-    the files it was made from and the facts their READMEs quote."""
+    """Return what the fan_anomaly sketches are made of: the detector's C (with the
+    autoencoder's boot self-test, :data:`SELF_TEST_NAME`), the sample windows, the files it was
+    made from and the facts their READMEs quote."""
     if not isinstance(detector, Detector):
         raise TypeError(f"detector must be a fan_detector.Detector, got {type(detector).__name__}")
     counts, labels = sample_windows()
@@ -435,7 +446,11 @@ def project(detector: Detector) -> DetectorProject:
         "AE_DATA_BYTES": f"{data_bytes(detector.model):,}",
         "WINDOW_BYTES": f"{counts[0].nbytes:,}",
     }
-    return DetectorProject(c_files=c_files(detector),
+    test = self_test_cases(detector)
+    facts["SELF_TEST"] = test.ok_line()
+    files = c_files(detector)
+    files[SELF_TEST_NAME] = self_test.c_header(SELF_TEST_NAME, {AE_PREFIX: test})
+    return DetectorProject(c_files=files,
                            hand_written={name: C_ORIGIN for name in HAND_WRITTEN},
                            windows_header=windows_header(counts, labels),
                            model_files=saved_files(detector), facts=facts)

@@ -138,6 +138,16 @@ def run_codes(build: Build, tflite: bytes, codes, build_dir, target: str = "host
     return firmware.run(target, program).outputs
 
 
+def sketch_run(folder, build: Build, target: str = "host", build_dir=None,
+               loops: int = 2) -> tflm_build.SketchRun:
+    """Return what the TFLM sketch in ``folder`` prints when built with ``build`` (its
+    self-test line included) on ``target``."""
+    src, kernels = build.parts()
+    program = tflm_build.build_sketch(folder, target, build_dir, src=src, swap=kernels,
+                                      loops=loops)
+    return tflm_build.run_sketch(program, target)
+
+
 @dataclass(frozen=True)
 class Row:
     """One build's results for each model: outputs equal to the TFLM runtime, of how many."""
@@ -176,29 +186,31 @@ def kernel_table(models: dict[str, bytes], build_dir, target: str = "host",
     return rows
 
 
-def table_markdown(rows: list[Row]) -> str:
-    """Return the rows as a Markdown table: equal outputs out of all, per model."""
-    names = list(rows[0].equal)
-    lines = ["| esp-tflite-micro | FULLY_CONNECTED kernel | " + " | ".join(names) + " |",
-             "|---|---|" + "---|" * len(names)]
-    for row in rows:
-        cells = []
-        for name in names:
-            cell = f"{row.equal[name]}/{row.cases}"
-            if row.equal[name] != row.cases:
-                n = row.distinct[name]
-                cell = f"**{cell}** " + ("(one output for every input)" if n == 1
-                                         else f"({n} distinct outputs)")
-            cells.append(cell)
-        lines.append(f"| {row.build.tflm} | {row.build.kernel} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def table_record(rows: list[Row], target: str) -> dict:
     """Return the rows as plain data (what the benchmark stores for lesson 06)."""
     return {"target": tflm_build.get_target(target).title, "cases": rows[0].cases,
             "rows": [{"tflm": r.build.tflm, "kernel": r.build.kernel, "equal": r.equal,
                       "distinct": r.distinct} for r in rows]}
+
+
+def table_markdown(record: dict) -> str:
+    """Return a :func:`table_record` as a Markdown table: outputs equal to the TFLM runtime,
+    of all input codes, per model."""
+    names = list(record["rows"][0]["equal"])
+    cases = record["cases"]
+    lines = ["| esp-tflite-micro | FULLY_CONNECTED kernel | " + " | ".join(names) + " |",
+             "|---|---|" + "---|" * len(names)]
+    for row in record["rows"]:
+        cells = []
+        for name in names:
+            cell = f"{row['equal'][name]}/{cases}"
+            if row["equal"][name] != cases:
+                n = row["distinct"][name]
+                cell = f"**{cell}** " + ("(one output for every input)" if n == 1
+                                         else f"({n} distinct outputs)")
+            cells.append(cell)
+        lines.append(f"| {row['tflm']} | {row['kernel']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 ARENA_MARGIN = 0.25  # kept above the measured minimum: see sketch_arena
@@ -251,7 +263,8 @@ def main(argv=None) -> int:
     paths = args.models or sorted((HERE.parents[1] / "arduino").glob("*/sine_int8*.tflite"))
     models = {p.stem: p.read_bytes() for p in paths}
     with tempfile.TemporaryDirectory(prefix="esp-nn-") as tmp:
-        print(table_markdown(kernel_table(models, tmp, args.target)))
+        rows = kernel_table(models, tmp, args.target)
+    print(table_markdown(table_record(rows, args.target)))
     return 0
 
 

@@ -15,7 +15,9 @@
   has the emitter.
 * :func:`wokwi_project` returns the files of a Wokwi ESP32 MicroPython project (``diagram.json``
   with MicroPython firmware, ``main.py`` printing ``x=..., y=..., sin=..., us=...`` like the C
-  sketch and fading the LED on GPIO 2, the model modules and a README).
+  sketch and fading the LED on GPIO 2, the model modules and a README). Like the C sketches,
+  ``main.py`` first checks the model on a few input codes against the outputs TFLM computed
+  for them (:mod:`~tinyml_helpers.deploy.self_test`) and prints ``self-test: ok (n/n)``.
 
 :mod:`tinyml_helpers.deploy.micropython_vm` runs the generated code on MicroPython's WebAssembly
 build, offline; the tests compare it with TFLM.
@@ -29,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cgen, wokwi
-from .dense import Int8Model, data_bytes
+from . import cgen, self_test, wokwi
+from .dense import Int8Model, data_bytes, int8_reference
 from .hello_world import ESP32_LED_PIN, STEPS, int8_predictions, sketch_x
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "micropython"
@@ -163,14 +165,33 @@ def _check_count(value, what: str, low: int) -> int:
     return int(value)
 
 
+def _rows_literal(rows: np.ndarray) -> str:
+    """Return a Python tuple of int tuples, one row per line."""
+    lines = [f"    ({', '.join(str(int(v)) for v in row)},)," for row in rows]
+    return "(\n" + "\n".join(lines) + "\n)"
+
+
+def _check_self_test(test) -> self_test.SelfTest:
+    if not isinstance(test, self_test.SelfTest):
+        raise TypeError(f"test must be a self_test.SelfTest (from self_test.from_tflm), got "
+                        f"{type(test).__name__}")
+    if not test.int8:
+        raise ValueError("main.py runs the int8 model: the self-test needs int8 codes")
+    return test
+
+
 def main_source(module: str = MODULE_NAME, project: str = PROJECT, passes: int = PASSES,
-                delay_ms: int = DELAY_MS) -> str:
-    """Return main.py: the sine loop of the C sketch (``passes`` 0 runs forever)."""
+                delay_ms: int = DELAY_MS, *, test: self_test.SelfTest) -> str:
+    """Return main.py: the self-test ``test`` at start, then the sine loop of the C sketch
+    (``passes`` 0 runs forever)."""
+    test = _check_self_test(test)
     return _render(
         "main.py.tmpl", BANNER=cgen.banner(f"{project}/main.py", "#").rstrip("\n"),
         PROJECT=cgen.identifier(project, "project"), MODULE=module_name(module), STEPS=STEPS,
         PASSES=_check_count(passes, "passes", 0), DELAY_MS=_check_count(delay_ms, "delay_ms", 0),
-        LED_PIN=ESP32_LED_PIN)
+        LED_PIN=ESP32_LED_PIN, SELF_TEST_INPUTS=_rows_literal(test.inputs),
+        SELF_TEST_OUTPUTS=_rows_literal(test.outputs),
+        SELF_TEST_ADVICE=self_test.advice("Python"))
 
 
 def diagram(project: str = PROJECT) -> dict:
@@ -192,22 +213,32 @@ def expected_lines(model: Int8Model, steps: int = STEPS) -> list[str]:
             for xi, yi in zip(x, y, strict=True)]
 
 
-def wokwi_project(model: Int8Model, project: str = PROJECT,
-                  module: str = MODULE_NAME) -> dict[str, str]:
+def wokwi_project(model: Int8Model, project: str = PROJECT, module: str = MODULE_NAME, *,
+                  test: self_test.SelfTest | bytes) -> dict[str, str]:
     """Return {file name: content} of the Wokwi ESP32 MicroPython project of a one-input,
     one-output int8 model (lesson 06's sine): diagram.json, main.py, the model modules and
-    README.md."""
+    README.md. ``test`` is main.py's self-test, or the model's .tflite to make it from
+    (:func:`self_test.from_tflm`)."""
     model = _check_model(model)
     if model.n_inputs != 1 or model.n_outputs != 1:
         raise ValueError(f"main.py feeds one x and reads one y; the model has {model.n_inputs} "
                          f"inputs and {model.n_outputs} outputs")
     cgen.identifier(project, "project")
+    if isinstance(test, (bytes, bytearray)):
+        test = self_test.from_tflm(bytes(test))
+    test = _check_self_test(test)
+    # A project whose self-test fails out of the box would blame the student: refuse cases
+    # made from another model.
+    if test.inputs.shape[1] != model.n_inputs or test.outputs.shape[1] != model.n_outputs or \
+            self_test.check(test, int8_reference(model, test.inputs)) != [test.ok_line()]:
+        raise ValueError("test was made from another model: its outputs are not this model's")
     files = {"diagram.json": wokwi.dumps(diagram(project)),
-             "main.py": main_source(module, project)}
+             "main.py": main_source(module, project, test=test)}
     files.update(model_files(model, module))
     expected = "\n".join(f"{line}, us=…" for line in expected_lines(model)[:5])
     files["README.md"] = _render(
         "README.md.tmpl", BANNER=cgen.banner(f"{project}/README.md", "html").rstrip("\n"),
         PROJECT=project, MODULE=module, STEPS=STEPS, PASSES=PASSES, LED_PIN=ESP32_LED_PIN,
-        ENV=WOKWI_ENV, DATA_BYTES=f"{data_bytes(model):,}", EXPECTED=expected)
+        ENV=WOKWI_ENV, DATA_BYTES=f"{data_bytes(model):,}", EXPECTED=expected,
+        SELF_TEST=test.ok_line())
     return files

@@ -688,7 +688,8 @@ def build_sketch(folder=SKETCH_DIR, target: str = "host", build_dir=None, *,
     for extra in sorted(staged.glob("*.cpp")) + sorted(staged.glob("*.c")):
         compiler = spec.cxx if extra.suffix == ".cpp" else spec.cc
         extra_flags = flags if extra.suffix == ".cpp" else [
-            f for f in flags if not f.startswith(("-std=gnu++", "-fno-rtti"))]
+            f for f in flags
+            if not f.startswith(("-std=gnu++", "-fno-rtti", "-fno-threadsafe-statics"))]
         objects.append(_cached_object(compiler, extra_flags, extra, headers, salt))
     objects.append(_cached_object(spec.cxx, flags, SHIM_DIR / "arduino_shim.cpp", headers,
                                   salt))
