@@ -3,7 +3,10 @@
 // flatbuffer stored as a C array in model.cpp. Board: ESP32 with the arduino-esp32 core 3.x,
 // whose built-in "TFLite Micro" library provides the headers below (see README.md).
 //
-// Every step it feeds one x of [0, 2*pi) to the model, prints
+// At start it checks itself: the model runs on a few inputs whose outputs TensorFlow Lite
+// Micro's reference kernels computed when the project was generated (model_self_test.h), and
+// it prints "self-test: ok (N/N)" or the first difference. Then every step it feeds one x of
+// [0, 2*pi) to the model, prints
 //   x=..., y=..., sin=..., us=...
 // on Serial at 115200 baud, and fades an LED on GPIO 2 by the prediction y.
 
@@ -27,6 +30,7 @@
 #include <math.h>
 
 #include "model.h"
+#include "model_self_test.h"
 #include "tensorflow/lite/micro/micro_interpreter.h"
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
 #include "tensorflow/lite/schema/schema_generated.h"
@@ -46,6 +50,41 @@ TfLiteTensor *g_output = nullptr;
 alignas(16) uint8_t g_arena[kTensorArenaSize];
 int g_step = 0;
 }  // namespace
+
+// Run the embedded cases once and compare every output code with the one TFLM's reference
+// kernels gave. A board's TFLM may run other kernels (the ESP32's use ESP-NN): the numbers it
+// prints are only worth reading if this passes.
+bool self_test() {
+  for (int c = 0; c < MODEL_SELF_TEST_CASES; ++c) {
+    for (int i = 0; i < MODEL_SELF_TEST_INPUTS; ++i) {
+      g_input->data.int8[i] = model_self_test_inputs[c * MODEL_SELF_TEST_INPUTS + i];
+    }
+    if (g_interpreter->Invoke() != kTfLiteOk) {
+      Serial.printf("self-test: Invoke() failed at case %d\n", c + 1);
+      return false;
+    }
+    for (int o = 0; o < MODEL_SELF_TEST_OUTPUTS; ++o) {
+      int got = g_output->data.int8[o];
+      int want = model_self_test_outputs[c * MODEL_SELF_TEST_OUTPUTS + o];
+      if (got != want) {
+        Serial.printf("self-test: FAILED at case %d of %d, output %d: got %d, expected %d\n",
+                      c + 1, MODEL_SELF_TEST_CASES, o, got, want);
+#if defined(ESP_ARDUINO_VERSION_MAJOR)
+        Serial.printf("self-test: this core's TFLite Micro (arduino-esp32 %d.%d.%d) computes the "
+                      "model differently from TFLM's reference kernels\n",
+                      ESP_ARDUINO_VERSION_MAJOR, ESP_ARDUINO_VERSION_MINOR,
+                      ESP_ARDUINO_VERSION_PATCH);
+#endif
+        Serial.println("self-test: esp-tflite-micro before 1.3.4 gets per-channel Dense layers "
+                       "wrong on ESP-NN: use a model with per-tensor Dense quantization or a "
+                       "newer core (README.md)");
+        return false;
+      }
+    }
+  }
+  Serial.printf("self-test: ok (%d/%d)\n", MODEL_SELF_TEST_CASES, MODEL_SELF_TEST_CASES);
+  return true;
+}
 
 void setup() {
   Serial.begin(115200);
@@ -74,6 +113,7 @@ void setup() {
   g_output = interpreter.output(0);
   Serial.printf("hello_world_tflm: %d-byte model, arena %d bytes, %u used\n", g_model_len,
                 kTensorArenaSize, (unsigned)interpreter.arena_used_bytes());
+  self_test();  // on failure the sketch still runs, so that the wrong numbers can be seen
 }
 
 void loop() {

@@ -2,6 +2,10 @@
 # Lesson 06's int8 sine model in MicroPython on an ESP32. The board runs main.py at boot;
 # model_int8.py (the model) must be on the board beside it.
 #
+# At start it checks itself: it runs the model on the input codes in SELF_TEST_INPUTS and
+# compares with the output codes TensorFlow Lite Micro computed for them, then prints
+# "self-test: ok (n/n)" or the first output that differs (and runs on either way).
+#
 # For each of 20 x values over [0, 2*pi) it prints
 #   x=..., y=..., sin=..., us=...
 # (us: microseconds of quantize + invoke + dequantize) and sets the LED on GPIO 2 to y
@@ -25,6 +29,28 @@ DELAY_MS = 100  # pause between inferences on a board
 LED_PIN = 2
 X_RANGE = model._f32(2.0 * math.pi)  # the model was trained on x in [0, 2*pi]
 
+# Self-test: input codes, one row per case, and the output codes TensorFlow Lite Micro gives.
+SELF_TEST_INPUTS = (
+    (-128,),
+    (-92,),
+    (-55,),
+    (-19,),
+    (18,),
+    (54,),
+    (91,),
+    (127,),
+)
+SELF_TEST_OUTPUTS = (
+    (4,),
+    (92,),
+    (120,),
+    (46,),
+    (-59,),
+    (-126,),
+    (-108,),
+    (-6,),
+)
+
 if hasattr(time, "ticks_us"):  # MicroPython
     def now_us():
         return time.ticks_us()
@@ -44,10 +70,27 @@ def predict(x):
     return model.dequantize(model.invoke([model.quantize(x)])[0])
 
 
+def self_test():
+    """Print "self-test: ok (n/n)", or the first output code that differs from TFLM's and
+    what to do; return True if all match."""
+    cases = len(SELF_TEST_INPUTS)
+    for case in range(cases):
+        got = model.invoke(SELF_TEST_INPUTS[case])
+        for out, want in enumerate(SELF_TEST_OUTPUTS[case]):
+            if got[out] != want:
+                print("self-test: FAILED at case %d of %d, output %d: got %d, expected %d"
+                      % (case + 1, cases, out, got[out], want))
+                print("self-test: this build computes the model differently from the Python the course generated: regenerate the project or undo your edit to the weights")
+                return False
+    print("self-test: ok (%d/%d)" % (cases, cases))
+    return True
+
+
 def main():
     led = PWM(Pin(LED_PIN), freq=1000) if PWM is not None else None
     print("esp32_hello_world_micropython: int8 model (model_int8.py, %s)"
           % ("viper dot products" if model.FAST else "pure Python"))
+    self_test()
     step = done = 0
     while PASSES == 0 or done < PASSES:
         # float32 arithmetic, as the C sketch: x = 2*pi * step / STEPS

@@ -3,6 +3,10 @@
 // board, the 2 KB-RAM Uno included. The weights are C arrays in sine_int8.c / sine_float.c;
 // the dense-layer loops are in tinyml_kernels.c.
 //
+// At start it checks itself: it runs the model on the inputs stored in sine_self_test.h and
+// compares with the outputs TensorFlow Lite Micro computed for them when the course generated
+// this folder, then prints "self-test: ok (n/n)" or the first output that differs.
+//
 // Every step it feeds one x of [0, 2*pi) to the model, prints
 //   x=..., y=..., sin=..., us=...      (and cycles=... on AVR boards such as the Uno)
 // on Serial at 115200 baud, and fades an LED by the prediction y.
@@ -25,6 +29,7 @@
 
 #include "sine_float.h"
 #include "sine_int8.h"
+#include "sine_self_test.h"
 
 // The LED needs a PWM pin to fade.
 #if defined(ARDUINO_ARCH_AVR)
@@ -93,6 +98,82 @@ float predict(float x) {
 #endif
 }
 
+// Print "self-test: ok (n/n)".
+void self_test_ok(uint8_t cases) {
+  Serial.print(F("self-test: ok ("));
+  Serial.print(cases);
+  Serial.print(F("/"));
+  Serial.print(cases);
+  Serial.println(F(")"));
+}
+
+// Print where the self-test first differs (1-based case, output index, got, expected with
+// `digits` decimals) and what to do about it.
+void self_test_failed(uint8_t test_case, uint8_t cases, uint8_t output, float got, float want,
+                      uint8_t digits) {
+  Serial.print(F("self-test: FAILED at case "));
+  Serial.print(test_case + 1);
+  Serial.print(F(" of "));
+  Serial.print(cases);
+  Serial.print(F(", output "));
+  Serial.print(output);
+  Serial.print(F(": got "));
+  Serial.print(got, digits);
+  Serial.print(F(", expected "));
+  Serial.print(want, digits);
+  Serial.println();
+  Serial.println(F("self-test: this build computes the model differently from the C the course generated: regenerate the project or undo your edit to the weights"));
+}
+
+// Run the model on the stored self-test inputs once; return 1 if every output is the one
+// TensorFlow Lite Micro gave (int8: exactly; float32: within a tolerance, as FMA and libm
+// differ between chips in the last bits).
+uint8_t self_test() {
+#if USE_INT8
+#if SINE_INT8_SELF_TEST_INPUTS != SINE_INT8_INPUTS || \
+    SINE_INT8_SELF_TEST_OUTPUTS != SINE_INT8_OUTPUTS
+#error "sine_self_test.h does not fit sine_int8.h: regenerate the project"
+#endif
+  const uint8_t cases = SINE_INT8_SELF_TEST_CASES;
+  for (uint8_t c = 0; c < cases; ++c) {
+    int8_t input[SINE_INT8_INPUTS], output[SINE_INT8_OUTPUTS];
+    for (uint8_t i = 0; i < SINE_INT8_INPUTS; ++i) {
+      input[i] = TINYML_READ_I8(&sine_int8_self_test_inputs[c * SINE_INT8_INPUTS + i]);
+    }
+    sine_int8_invoke(input, output);
+    for (uint8_t o = 0; o < SINE_INT8_OUTPUTS; ++o) {
+      int8_t want = TINYML_READ_I8(&sine_int8_self_test_outputs[c * SINE_INT8_OUTPUTS + o]);
+      if (output[o] != want) {
+        self_test_failed(c, cases, o, output[o], want, 0);
+        return 0;
+      }
+    }
+  }
+#else
+#if SINE_FLOAT_SELF_TEST_INPUTS != SINE_FLOAT_INPUTS || \
+    SINE_FLOAT_SELF_TEST_OUTPUTS != SINE_FLOAT_OUTPUTS
+#error "sine_self_test.h does not fit sine_float.h: regenerate the project"
+#endif
+  const uint8_t cases = SINE_FLOAT_SELF_TEST_CASES;
+  for (uint8_t c = 0; c < cases; ++c) {
+    float input[SINE_FLOAT_INPUTS], output[SINE_FLOAT_OUTPUTS];
+    for (uint8_t i = 0; i < SINE_FLOAT_INPUTS; ++i) {
+      input[i] = TINYML_READ_F32(&sine_float_self_test_inputs[c * SINE_FLOAT_INPUTS + i]);
+    }
+    sine_float_invoke(input, output);
+    for (uint8_t o = 0; o < SINE_FLOAT_OUTPUTS; ++o) {
+      float want = TINYML_READ_F32(&sine_float_self_test_outputs[c * SINE_FLOAT_OUTPUTS + o]);
+      if (!(fabsf(output[o] - want) <= SINE_FLOAT_SELF_TEST_TOLERANCE)) {  // NaN fails too
+        self_test_failed(c, cases, o, output[o], want, 6);
+        return 0;
+      }
+    }
+  }
+#endif
+  self_test_ok(cases);
+  return 1;
+}
+
 // Say "done" and stop: a simulator such as simavr ends the run when the CPU sleeps with
 // interrupts off; a real board just idles.
 void stop_running() {
@@ -114,6 +195,7 @@ void setup() {
 #else
   Serial.println(F("esp32_hello_world_plain: float32 model (sine_float.c)"));
 #endif
+  self_test();  // a failure is reported; the sketch runs on so you can see what it computes
 }
 
 void loop() {

@@ -11,6 +11,11 @@
 // and prints on Serial at 115200 baud
 //   window=..., speed=..., coin=..., score=..., threshold=..., verdict=..., us=...
 // On a real fan, fill the window from your accelerometer instead (see README.md).
+//
+// At start it checks the autoencoder: it runs fan_ae_invoke() on the input codes stored in
+// fan_ae_self_test.h (those of the stored windows) and compares with the output codes
+// TensorFlow Lite Micro computed for them, then prints "self-test: ok (n/n)" or the first
+// output that differs.
 
 // Pause after each window (ms) and passes over all windows before stopping (0 = forever).
 // A simulator run sets them with -DTINYML_DELAY_MS=0 -DTINYML_PASSES=1.
@@ -21,8 +26,13 @@
 #define TINYML_PASSES 0
 #endif
 
+#include "fan_ae_self_test.h"
 #include "fan_detector.h"
 #include "fan_windows.h"
+
+#if FAN_AE_SELF_TEST_INPUTS != FAN_AE_INPUTS || FAN_AE_SELF_TEST_OUTPUTS != FAN_AE_OUTPUTS
+#error "fan_ae_self_test.h does not fit fan_ae.h: regenerate the project"
+#endif
 
 #if defined(__AVR__)
 #include <avr/sleep.h>
@@ -53,6 +63,40 @@ void window_features(uint8_t w, float *features) {
   }
 }
 
+// Run the autoencoder on the stored self-test codes once and print "self-test: ok (n/n)", or
+// where its output first differs from TensorFlow Lite Micro's and what to do; return 1 if ok.
+uint8_t self_test() {
+  int8_t input[FAN_AE_INPUTS], output[FAN_AE_OUTPUTS];
+  for (uint8_t c = 0; c < FAN_AE_SELF_TEST_CASES; ++c) {
+    for (uint8_t i = 0; i < FAN_AE_INPUTS; ++i) {
+      input[i] = TINYML_READ_I8(&fan_ae_self_test_inputs[c * FAN_AE_INPUTS + i]);
+    }
+    fan_ae_invoke(input, output);
+    for (uint8_t o = 0; o < FAN_AE_OUTPUTS; ++o) {
+      int8_t want = TINYML_READ_I8(&fan_ae_self_test_outputs[c * FAN_AE_OUTPUTS + o]);
+      if (output[o] == want) continue;
+      Serial.print(F("self-test: FAILED at case "));
+      Serial.print(c + 1);
+      Serial.print(F(" of "));
+      Serial.print(FAN_AE_SELF_TEST_CASES);
+      Serial.print(F(", output "));
+      Serial.print(o);
+      Serial.print(F(": got "));
+      Serial.print((int)output[o]);
+      Serial.print(F(", expected "));
+      Serial.println((int)want);
+      Serial.println(F("self-test: this build computes the model differently from the C the course generated: regenerate the project or undo your edit to the weights"));
+      return 0;
+    }
+  }
+  Serial.print(F("self-test: ok ("));
+  Serial.print(FAN_AE_SELF_TEST_CASES);
+  Serial.print(F("/"));
+  Serial.print(FAN_AE_SELF_TEST_CASES);
+  Serial.println(F(")"));
+  return 1;
+}
+
 // Say "done" and stop: a simulator such as simavr ends the run when the CPU sleeps with
 // interrupts off; a real board just idles.
 void stop_running() {
@@ -70,6 +114,7 @@ void setup() {
   Serial.begin(115200);
   pinMode(kLedPin, OUTPUT);
   Serial.println(F("uno_fan_anomaly: fan anomaly detector (features + int8 autoencoder)"));
+  self_test();  // a failure is reported; the detector runs on so you can see its scores
 }
 
 void loop() {
