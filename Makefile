@@ -68,7 +68,7 @@ refresh: $(STAMP)
 # clang-format over the hand-written C (the generated copies in arduino/ and wokwi/ follow).
 HAND_WRITTEN_C := $(wildcard tinyml_helpers/deploy/c/*.[ch] tinyml_helpers/fan_c/*.[ch] \
                     tinyml_helpers/deploy/harness/*.[ch] tinyml_helpers/deploy/tflm_harness/* \
-                    tinyml_helpers/deploy/arduino_shim/*)
+                    tinyml_helpers/deploy/arduino_shim/* tinyml_helpers/deploy/esp_nn_host/*)
 lint: $(STAMP)
 	$(BIN)/ruff check tinyml_helpers tests benchmarks notebooks
 	$(BIN)/clang-format --dry-run --Werror $(HAND_WRITTEN_C)

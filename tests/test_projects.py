@@ -23,6 +23,7 @@ from tinyml_helpers.deploy import (
     micropython,
     projects,
     self_test,
+    tflm,
     tflm_build,
     toolchains,
 )
@@ -133,12 +134,18 @@ def test_each_project_keeps_the_models_it_was_made_from(models):
     float_tflite, int8_tflite, arena, tflm_tflite = models
     assert isinstance(dense.layers_from_tflite(int8_tflite), dense.Int8Model)
     assert isinstance(dense.layers_from_tflite(float_tflite), list)
+    assert projects.per_channel_layers(tflm_tflite) == [] and \
+        projects.per_channel_layers(int8_tflite) == [1, 2]
     for folder in SINE_PROJECTS:
-        assert (folder / projects.INT8_NAME).read_bytes() == int8_tflite
+        if "tflm" in folder.name:
+            assert (folder / projects.TFLM_NAME).read_bytes() == tflm_tflite
+            assert not (folder / projects.INT8_NAME).exists()
+        else:
+            assert (folder / projects.INT8_NAME).read_bytes() == int8_tflite
         if "plain" in folder.name:
             assert (folder / projects.FLOAT_NAME).read_bytes() == float_tflite
     for folder in (ARDUINO / "hello_world_tflm", WOKWI / "esp32_hello_world_tflm"):
-        assert export.parse_c_array((folder / "model.cpp").read_text()) == int8_tflite
+        assert export.parse_c_array((folder / "model.cpp").read_text()) == tflm_tflite
         assert f"kTensorArenaSize = {arena};" in (folder / "model.h").read_text()
 
 
@@ -200,7 +207,6 @@ def test_tflm_sketch_registers_only_fully_connected():
 
 
 def test_readme_output_is_what_tflm_computes(models):
-    from tinyml_helpers.deploy import tflm
     _, int8_tflite, _, _ = models
     model = dense.int8_layers(int8_tflite)
     x = projects.sketch_x()
@@ -713,3 +719,21 @@ def test_a_changed_float_weight_fails_the_self_test_on_a_simulated_uno(bad_float
     lines = toolchains.run_uno(elf, timeout_s=60)
     _assert_float_failure(lines, want, got)
     assert "done" in lines
+
+
+def test_tflm_readmes_show_what_the_per_tensor_model_prints(models):
+    float_tflite, int8_tflite, arena, tflm_tflite = models
+    loaded = projects.load_models(float_tflite, int8_tflite, arena, tflm_tflite=tflm_tflite)
+    lines = projects.expected_output(loaded, tflm_sketch=True).splitlines()
+    model = dense.int8_layers(tflm_tflite)
+    x = projects.sketch_x()[:len(lines)]
+    codes = tflm.run(tflm_tflite, model.quantize(x).reshape(-1, 1))
+    want = [f"y={y:.3f}" for y in model.dequantize(codes)[:, 0]]
+    assert [line.split(", ")[1] for line in lines] == want
+    assert lines != projects.expected_output(loaded).splitlines()  # another model, other codes
+    ok = self_test.from_tflm(tflm_tflite).ok_line()
+    for folder in (ARDUINO / "hello_world_tflm", WOKWI / "esp32_hello_world_tflm"):
+        readme = (folder / "README.md").read_text()
+        assert "\n".join(lines) in readme and ok in readme
+        assert "Not checked" in readme or "What was verified" in readme
+        assert projects.TFLM_NAME in readme
