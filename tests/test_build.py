@@ -1,6 +1,7 @@
 """The papermill build: runs in order, names the failing notebook and cell, keeps earlier work."""
 
 import nbformat
+import numpy as np
 import pytest
 
 from tinyml_helpers.tooling import build
@@ -70,13 +71,22 @@ def test_compare_trees_names_new_removed_and_changed_files(tmp_path):
 
 @pytest.fixture
 def export_dir(sine, tmp_path):
-    from tinyml_helpers.deploy import projects
-    _, float_tflite, int8_tflite = sine
+    from tinyml_helpers.deploy import litert, projects
+    model, float_tflite, int8_tflite = sine
     out = tmp_path / "export"
     out.mkdir()
     (out / projects.FLOAT_NAME).write_bytes(float_tflite)
     (out / projects.INT8_NAME).write_bytes(int8_tflite)
+    rep = np.linspace(0, 2 * np.pi, 500, dtype=np.float32).reshape(-1, 1)
+    (out / projects.TFLM_NAME).write_bytes(litert.convert(model, "int8", rep, per_channel=False))
     return out
+
+
+def test_an_export_without_the_tflm_model_is_refused(export_dir, tmp_path):
+    from tinyml_helpers.deploy import projects
+    (export_dir / projects.TFLM_NAME).unlink()
+    with pytest.raises(ValueError, match="sine_int8_per_tensor.tflite.*run lesson 06 again"):
+        build.export_projects(export_dir, tmp_path / "repo", tmp_path / "staging")
 
 
 def test_differing_projects_are_kept_and_listed_unless_updated(export_dir, tmp_path, capsys):
