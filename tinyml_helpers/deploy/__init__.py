@@ -7,6 +7,13 @@ Data flows: a lesson's Keras model -> :mod:`litert` (convert to .tflite, run it)
 :mod:`projects` (Arduino and Wokwi folders, :mod:`wokwi` diagrams). :mod:`quant` holds the one
 quantization arithmetic, :mod:`tflm` the TFLM reference runtime, :mod:`toolchains` the
 compilers and simulators, :mod:`files` safe writes, :mod:`env` TensorFlow's set-up.
+:mod:`self_test` makes the boot-time checks every generated sketch runs; :mod:`tflm_build`
+builds TFLM from source for the PC and the Cortex-M4F, and :mod:`esp_nn` builds it the way the
+ESP32's Arduino core does (ESP-NN kernels).
+
+Convolutional networks (work in progress, not yet used by the exporters): :mod:`graph` reads a
+.tflite once into a typed graph of CONV_2D, DEPTHWISE_CONV_2D, pooling, FULLY_CONNECTED,
+RESHAPE and SOFTMAX ops, and :mod:`ops` runs it in NumPy, int8 bit-exact with TFLM.
 
 Nothing here imports a lesson module or the repository tooling: whatever a project writes
 (models, sample windows, thresholds) is handed to it by the caller.
