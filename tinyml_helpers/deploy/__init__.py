@@ -13,7 +13,9 @@ ESP32's Arduino core does (ESP-NN kernels).
 
 Convolutional networks (work in progress, not yet used by the exporters): :mod:`graph` reads a
 .tflite once into a typed graph of CONV_2D, DEPTHWISE_CONV_2D, pooling, FULLY_CONNECTED,
-RESHAPE and SOFTMAX ops, and :mod:`ops` runs it in NumPy, int8 bit-exact with TFLM.
+RESHAPE and SOFTMAX ops, :mod:`ops` runs it in NumPy and :mod:`graph_c` writes it as
+library-free C over the reference kernels of ``c/tinyml_ops.c``, both int8 bit-exact with TFLM
+(the C on the host, the Uno and the Cortex-M4F).
 
 Nothing here imports a lesson module or the repository tooling: whatever a project writes
 (models, sample windows, thresholds) is handed to it by the caller.

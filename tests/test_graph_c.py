@@ -1,0 +1,166 @@
+"""The generated C of whole int8 graphs (graph_c + c/tinyml_ops.c) on the host, Uno and M4.
+
+For a subset of the case table of tests/test_ops.py (every operator and every kind of
+parameter at least once, and both small CNNs) the graph becomes C, the C runs in the firmware
+harness on each target with many random int8 rows in one build, and every output code must
+equal the TFLM runtime's (the trusted reference) and ops.run's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import test_ops
+
+from tinyml_helpers.deploy import firmware, graph, graph_c, ops, tflm
+
+TARGETS = ("host", "uno", "m4")
+N_ROWS = 48  # random input rows per case, all in one firmware run
+UNO_INPUT_FLASH = 12_000  # bytes of embedded input rows that leave room in the Uno's 32 KB
+# The Uno's 2 KB of RAM also holds the harness (input, two outputs, a 96-byte line), its stack
+# and ours (about 450 bytes measured for the strided CNN): what the activations may take.
+UNO_RAM = 2048
+UNO_RESERVED = 96 + 700
+# simavr prints UART lines of at most 256 characters: an "OUT <row>" line holds 48 codes of up
+# to 5 characters. Wider outputs are read on the Uno one slice per build (see _slices).
+UNO_LINE_CODES = 48
+
+# One or more cases per operator and per parameter kind: strides, SAME / VALID, dilation,
+# RELU / RELU6 / none, groups of input channels, depth multiplier, window sizes, softmax, the
+# Conv1D's EXPAND_DIMS / RESHAPE, and the whole CNNs.
+CASE_NAMES = (
+    "CONV_2D k1x1 s1 d1 same None 1->2",
+    "CONV_2D k3x3 s2 d1 valid relu6 3->4",
+    "CONV_2D k5x3 s2 d1 same relu 1->4",
+    "CONV_2D k3x3 s1 d2 valid relu 2->2",
+    "DEPTHWISE_CONV_2D k3x3 s2 d1 valid relu c3 x2",
+    "DEPTHWISE_CONV_2D k5x3 s1 d1 same relu6 c1 x2",
+    "DEPTHWISE_CONV_2D k3x3 s1 d2 valid relu c2 x2",
+    "MAX_POOL_2D pool3 s2 same",
+    "MAX_POOL_2D pool2 s1 valid",
+    "AVERAGE_POOL_2D pool3 s1 same",
+    "AVERAGE_POOL_2D pool2 s2 valid",
+    "FULLY_CONNECTED flatten->5 None",
+    "FULLY_CONNECTED flatten->3 relu6",
+    "SOFTMAX dense(normal init)->softmax 10",
+    "Conv1D k3 s1 same relu6 +MaxPool1D",
+    "CNN 8x8x1 conv-pool-dw-pool-dense-softmax",
+    "CNN 12x10x2 strided conv-dw-pool-conv1x1-dense-dense-softmax",
+)
+INDEX = {case.name: i for i, case in enumerate(test_ops.CASES)}
+
+
+@pytest.fixture(scope="module")
+def cases(tf):
+    """Return {name: (int8 .tflite, graph, GraphC, rows, TFLM outputs)} for CASE_NAMES."""
+    built = {}
+    for name in CASE_NAMES:
+        index = INDEX[name]
+        tflite = test_ops.models(test_ops.CASES[index], index, tf)["int8"]
+        g = graph.read(tflite)
+        rows = test_ops.random_inputs(g, N_ROWS, seed=3000 + index).reshape(N_ROWS, -1)
+        built[name] = (tflite, g, graph_c.generate(g, "net"), rows,
+                       tflm.run(tflite, rows).reshape(N_ROWS, -1))
+    return built
+
+
+def _uno_skip(c: graph_c.GraphC) -> str | None:
+    """Return why a model cannot run in the Uno harness (from its sizes), or None."""
+    need = c.activation_bytes + c.n_inputs + 2 * c.n_outputs
+    if need > UNO_RAM - UNO_RESERVED:
+        return (f"needs {need} B of RAM for activations and harness buffers; the Uno has "
+                f"{UNO_RAM - UNO_RESERVED} B left after the harness and stacks")
+    return None
+
+
+def _slices(c: graph_c.GraphC, width: int) -> list[tuple[int, int, dict[str, str]]]:
+    """Return (start, stop, model files) whose ``part_invoke`` runs the whole model and hands
+    the harness only outputs start..stop (all of them if they fit ``width``)."""
+    if c.n_outputs <= width:
+        return [(0, c.n_outputs, c.files)]
+    parts = []
+    for start in range(0, c.n_outputs, width):
+        stop = min(start + width, c.n_outputs)
+        header = (f"#include <stdint.h>\n#define PART_INPUTS {c.n_inputs}\n"
+                  f"#define PART_OUTPUTS {stop - start}\n"
+                  "void part_invoke(const int8_t *input, int8_t *output);\n")
+        source = ('#include "net.h"\n#include "part.h"\n'
+                  "void part_invoke(const int8_t *input, int8_t *output) {\n"
+                  "  static int8_t all[NET_OUTPUTS];\n  net_invoke(input, all);\n"
+                  f"  for (uint16_t i = 0; i < PART_OUTPUTS; ++i) output[i] = all[{start} + i];\n"
+                  "}\n")
+        parts.append((start, stop, {**c.files, "part.h": header, "part.c": source}))
+    return parts
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_generated_c_equals_tflm(cases, name, target, tmp_path):
+    """Every output code of every row equals TFLM's and ops.run's, on each target."""
+    if firmware.missing_tools(target):
+        pytest.skip(f"{target}: {', '.join(firmware.missing_tools(target))} not installed")
+    tflite, g, c, rows, expected = cases[name]
+    if target == "uno":
+        if _uno_skip(c):
+            pytest.skip(f"{name}: {_uno_skip(c)}")
+        rows = rows[:max(1, UNO_INPUT_FLASH // c.n_inputs)]  # the rows live in flash
+        expected = expected[:len(rows)]
+    assert np.array_equal(ops.run(g, rows).reshape(len(rows), -1), expected)
+    width = UNO_LINE_CODES if target == "uno" else c.n_outputs
+    pieces = []
+    for k, (start, stop, files) in enumerate(_slices(c, width)):
+        elf = firmware.build(target, files, rows, build_dir=tmp_path / str(k),
+                             prefix="net" if stop - start == c.n_outputs else "part")
+        pieces.append(firmware.run(target, elf).outputs)
+    outputs = np.concatenate(pieces, axis=1)
+    assert outputs.shape == expected.shape
+    differ = np.flatnonzero((outputs != expected).any(axis=1))
+    assert differ.size == 0, (f"{name} on {target}: {differ.size} of {len(rows)} rows differ "
+                              f"from TFLM, first row {differ[:1]}")
+
+
+def test_the_subset_covers_every_op(cases):
+    """The chosen cases hold every operator kind graph.read accepts."""
+    seen = {op.kind for _, g, *_ in cases.values() for op in g.ops}
+    assert seen == set(graph.SUPPORTED_OPS)
+
+
+def test_buffers_hold_the_largest_tensor_of_each_side(cases):
+    """The 8x8 CNN ping-pongs 6x6x4 | 3x3x4 | 3x3x8 | 2x2x8 | 6: buffers of 144 and 36 B."""
+    _, g, c, _, _ = cases["CNN 8x8x1 conv-pool-dw-pool-dense-softmax"]
+    sizes = [g.tensors[op.outputs[0]].size for op in g.ops]
+    assert sizes == [144, 36, 72, 32, 32, 6, 6]
+    assert c.buffers == (144, 36) and c.activation_bytes == 180
+    assert (c.n_inputs, c.n_outputs) == (64, 6)
+    source = c.files["net.c"]
+    assert "static int8_t buf0[144];" in source and "static int8_t buf1[36];" in source
+    assert "leaves the codes where they are" in source  # the Flatten costs nothing
+    one_op = cases["CONV_2D k1x1 s1 d1 same None 1->2"][2]
+    assert one_op.buffers == (0, 0) and "buf0" not in one_op.files["net.c"]
+
+
+def test_files_have_the_shape_the_harness_reads(cases):
+    """The header defines NET_INPUTS / NET_OUTPUTS and net_invoke; the kernels come along."""
+    c = cases["CNN 12x10x2 strided conv-dw-pool-conv1x1-dense-dense-softmax"][2]
+    assert sorted(c.files) == ["net.c", "net.h", "tinyml_ops.c", "tinyml_ops.h"]
+    header = c.files["net.h"]
+    assert "#define NET_INPUTS 240" in header and "#define NET_OUTPUTS 3" in header
+    assert "void net_invoke(const int8_t *input, int8_t *output);" in header
+    assert "TINYML_CONST" in c.files["net.c"] and c.constant_bytes > 0
+
+
+def test_refuses_what_it_cannot_write(cases, tf):
+    """A float graph, a non-graph, a graph that is not a chain, a bad prefix: clear errors."""
+    index = INDEX[CASE_NAMES[0]]
+    float_tflite = test_ops.models(test_ops.CASES[index], index, tf)["float32"]
+    with pytest.raises(ValueError, match="full-int8 graphs only; this one is float32"):
+        graph_c.generate(graph.read(float_tflite))
+    tflite, g, *_ = cases["CNN 8x8x1 conv-pool-dw-pool-dense-softmax"]
+    with pytest.raises(TypeError, match="graph.Graph"):
+        graph_c.generate(tflite)
+    shuffled = graph.Graph(g.tensors, g.ops[1:] + g.ops[:1], g.inputs, g.outputs)
+    with pytest.raises(ValueError, match="only chains of operators"):
+        graph_c.generate(shuffled)
+    for prefix in ("Net", "int", "9net"):
+        with pytest.raises(ValueError, match="prefix"):
+            graph_c.generate(g, prefix)

@@ -1,0 +1,320 @@
+"""Write a full-int8 :class:`graph.Graph` as library-free C over the reference kernels.
+
+:func:`generate` turns the checked graph of a small convolutional network into
+``<prefix>.h`` / ``<prefix>.c``: every constant tensor (weights, biases, per-channel multipliers
+and shifts) and every operator's params struct as a ``TINYML_CONST`` array (flash on the Uno),
+two ping-pong activation buffers, and ``<prefix>_invoke(const int8_t *input, int8_t *output)``
+calling the kernels of ``c/tinyml_ops.c`` in order. The files have the shape of
+:func:`export.plain_c_files`' output, plus the kernels, so :func:`firmware.build` and
+:func:`firmware.measure` run them unchanged. The parameters are derived as TFLM's Prepare steps
+derive them (:mod:`ops` holds that arithmetic and the NumPy twin of each kernel).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import cgen, export, ops, quant
+from .graph import Graph, Op, Tensor
+
+OPS_FILES = ("tinyml_ops.h", "tinyml_ops.c")
+MAX_DIM = 32767  # loops count with C's int, 16 bits on the AVR
+MAX_SOFTMAX_DEPTH = 511  # the final RoundingDivideByPOT shifts by at most 31 below this
+KERNELS = {"CONV_2D": "tinyml_conv_2d", "DEPTHWISE_CONV_2D": "tinyml_depthwise_conv_2d",
+           "MAX_POOL_2D": "tinyml_max_pool_2d", "AVERAGE_POOL_2D": "tinyml_average_pool_2d",
+           "FULLY_CONNECTED": "tinyml_fully_connected", "SOFTMAX": "tinyml_softmax"}
+
+
+@dataclass(frozen=True)
+class GraphC:
+    """The generated C of one graph: its files (model and kernels) and sizes worth reporting."""
+
+    prefix: str
+    files: dict[str, str]  # <prefix>.h, <prefix>.c, tinyml_ops.h, tinyml_ops.c
+    n_inputs: int  # int8 codes per input row
+    n_outputs: int
+    buffers: tuple[int, int]  # bytes of the two ping-pong activation buffers
+    constant_bytes: int  # weights, biases, multipliers and shifts (params structs not counted)
+
+    @property
+    def activation_bytes(self) -> int:
+        """Return the bytes of RAM the activation buffers take (input and output not counted)."""
+        return sum(self.buffers)
+
+
+@dataclass
+class _Emitted:
+    """What one operator adds to the .c file: its constant arrays and its kernel call."""
+
+    declarations: str
+    call: str  # with {src} and {dst} left to fill
+    constant_bytes: int
+
+
+def ops_files() -> dict[str, str]:
+    """Return {file name: source} of the reference kernels (tinyml_ops.h / .c)."""
+    return export.kernel_files(OPS_FILES)
+
+
+def generate(graph: Graph, prefix: str = "model") -> GraphC:
+    """Return the :class:`GraphC` of a full-int8 ``graph``; raise ValueError if it cannot be."""
+    _check_graph(graph)
+    cgen.identifier(prefix, "prefix")
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", prefix):
+        raise ValueError(f"prefix must be a lower-case C identifier, got {prefix!r}")
+    places, buffers = _plan(graph)
+    emitted = [_emit(graph, i, op) for i, op in enumerate(graph.ops)]
+    calls = []
+    for i, (op, part) in enumerate(zip(graph.ops, emitted, strict=True)):
+        src, dst = places[op.inputs[0]], places[op.outputs[0]]
+        if op.kind in ("RESHAPE", "EXPAND_DIMS") and src == dst:
+            calls.append(f"  /* op {i}: {op.kind} leaves the codes where they are */")
+        else:
+            calls.append("  " + part.call.format(src=src, dst=dst))
+    x, y = (graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]])
+    source = _source(prefix, buffers, [p.declarations for p in emitted], calls)
+    files = {f"{prefix}.h": _header(prefix, x, y), f"{prefix}.c": source, **ops_files()}
+    return GraphC(prefix, files, x.size, y.size, buffers,
+                  sum(p.constant_bytes for p in emitted))
+
+
+# ---- checks and buffer plan ------------------------------------------------------------------
+
+def _check_graph(graph: Graph) -> None:
+    """Raise TypeError/ValueError unless ``graph`` is an int8 chain the kernels can run."""
+    if not isinstance(graph, Graph):
+        raise TypeError(f"expected a graph.Graph (from graph.read), got {type(graph).__name__}")
+    if not graph.is_int8:
+        raise ValueError(f"graph_c writes full-int8 graphs only; this one is {graph.dtype.name} "
+                         "(convert with full-integer quantization, or use export.plain_c_files "
+                         "for float Dense chains)")
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1 or not graph.ops:
+        raise ValueError(f"graph_c needs one input, one output and at least one operator; this "
+                         f"graph has {len(graph.inputs)}, {len(graph.outputs)} and "
+                         f"{len(graph.ops)}")
+    current = graph.inputs[0]
+    for i, op in enumerate(graph.ops):
+        # Two buffers hold only the latest tensor and the one being written: a chain.
+        if op.inputs[0] != current:
+            raise ValueError(f"operator {i} ({op.kind}) reads tensor {op.inputs[0]}, not the "
+                             f"output of the operator before it: only chains of operators "
+                             "can run in two ping-pong buffers")
+        current = op.outputs[0]
+    if current != graph.outputs[0]:
+        raise ValueError("the last operator does not compute the graph's output tensor")
+    for t in graph.tensors:
+        if t.data is None and max(t.shape) > MAX_DIM:
+            raise ValueError(f"tensor {t.name!r} has the shape {list(t.shape)}; the kernels "
+                             f"count each dimension in a C int (at most {MAX_DIM})")
+
+
+def _plan(graph: Graph) -> tuple[dict[int, str], tuple[int, int]]:
+    """Return (C place of each activation tensor, bytes of buf0 and buf1).
+
+    A computing operator writes the buffer its input is not in; a RESHAPE or EXPAND_DIMS in the
+    middle only renames its input's place. The last computing operator writes ``output``
+    directly, so the reshapes after it rename ``output`` too."""
+    t = graph.tensors
+    computing = [i for i, op in enumerate(graph.ops) if op.kind not in ("RESHAPE", "EXPAND_DIMS")]
+    last = computing[-1] if computing else -1
+    places = {graph.inputs[0]: "input"}
+    sizes = [0, 0]
+    for i, op in enumerate(graph.ops):
+        src = places[op.inputs[0]]
+        if i == last or (last == -1 and i == len(graph.ops) - 1):
+            dst = "output"  # (a graph of reshapes only copies the input once, at the end)
+        elif op.kind not in ("RESHAPE", "EXPAND_DIMS"):
+            dst = "buf1" if src == "buf0" else "buf0"
+        else:
+            dst = src  # after the last computing operator, src is already "output"
+        if dst.startswith("buf"):
+            k = int(dst[-1])
+            sizes[k] = max(sizes[k], t[op.outputs[0]].size)
+        places[op.outputs[0]] = dst
+    return places, (sizes[0], sizes[1])
+
+
+# ---- one operator ----------------------------------------------------------------------------
+
+def _array(name: str, ctype: str, values: np.ndarray) -> str:
+    """Return one constant array declaration in flash."""
+    return (f"static const {ctype} {name}[{values.size}] TINYML_CONST = "
+            f"{cgen.initializer(values)};\n")
+
+
+def _struct(name: str, ctype: str, fields: dict[str, str | int]) -> str:
+    """Return a params struct constant with designated initializers, one field a line."""
+    body = ",\n".join(f"    .{key} = {value}" for key, value in fields.items())
+    return f"static const {ctype} {name} TINYML_CONST = {{\n{body}\n}};\n"
+
+
+def _dims(where: str, **values: int) -> dict[str, int]:
+    """Return ``values`` after checking each fits a C int on the AVR."""
+    for key, value in values.items():
+        if not 0 <= value <= MAX_DIM:
+            raise ValueError(f"{where}: {key} = {value} does not fit the kernels' 16-bit "
+                             f"counters (0..{MAX_DIM})")
+    return values
+
+
+def _weights(graph: Graph, i: int, op: Op, q: ops.Int8Params,
+             channels: int) -> tuple[str, str, str, int]:
+    """Return (declarations, filter name, bias name or NULL, bytes) of a weighted operator."""
+    w = graph.tensors[op.inputs[1]]
+    text = _array(f"op{i}_filter", "int8_t", w.data)
+    nbytes = w.size
+    bias = "NULL"
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        b = graph.tensors[op.inputs[2]]
+        text += _array(f"op{i}_bias", "int32_t", b.data)
+        bias, nbytes = f"op{i}_bias", nbytes + 4 * b.size
+    if len(q.multiplier) != channels:
+        raise ValueError(f"operator {i} ({op.kind}): {len(q.multiplier)} multipliers for "
+                         f"{channels} output channels")
+    text += _array(f"op{i}_multiplier", "int32_t", q.multiplier.astype(np.int32))
+    text += _array(f"op{i}_shift", "int8_t", q.shift.astype(np.int8))
+    return text, f"op{i}_filter", bias, nbytes + 5 * channels
+
+
+def _requant_fields(i: int, q: ops.Int8Params) -> dict[str, str | int]:
+    """Return the offsets, clamp and per-channel array names of a weighted operator."""
+    return {"input_offset": q.input_offset, "output_offset": q.output_offset,
+            "quantized_activation_min": q.act_min, "quantized_activation_max": q.act_max,
+            "output_multiplier": f"op{i}_multiplier", "output_shift": f"op{i}_shift"}
+
+
+def _window(where: str, x: Tensor, out: Tensor, padding: str, window: tuple[int, int],
+            strides: tuple[int, int], dilations: tuple[int, int]) -> dict[str, int]:
+    """Return the shape, stride and padding fields shared by convolutions and pools."""
+    pads = [ops.padding(padding, x.shape[a], window[a - 1], strides[a - 1], dilations[a - 1],
+                        out.shape[a]) for a in (1, 2)]
+    return _dims(where, batches=x.shape[0], input_height=x.shape[1], input_width=x.shape[2],
+                 stride_height=strides[0], stride_width=strides[1],
+                 padding_height=pads[0], padding_width=pads[1])
+
+
+def _comment(i: int, op: Op, x: Tensor, out: Tensor) -> str:
+    """Return the one-line C comment that introduces an operator."""
+    shapes = f"{'x'.join(map(str, x.shape))} -> {'x'.join(map(str, out.shape))}"
+    options = [getattr(op.params, key) for key in ("padding", "activation")
+               if hasattr(op.params, key)]
+    return f"/* op {i}: {' '.join([op.kind, shapes, *options])} */\n"
+
+
+def _emit(graph: Graph, i: int, op: Op) -> _Emitted:
+    """Return the arrays, params and call of operator ``i``."""
+    x, out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    where, head = f"operator {i} ({op.kind})", _comment(i, op, x, out)
+    p = op.params
+    if op.kind in ("RESHAPE", "EXPAND_DIMS"):
+        return _Emitted("", f"tinyml_reshape({{src}}, {{dst}}, {out.size}u); /* op {i}: "
+                            f"{op.kind} */", 0)
+    if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        w = graph.tensors[op.inputs[1]]
+        depthwise = op.kind == "DEPTHWISE_CONV_2D"
+        channels = out.shape[3]
+        q = ops.int8_params(graph, op)
+        arrays, filt, bias, nbytes = _weights(graph, i, op, q, channels)
+        fields = _window(where, x, out, p.padding, w.shape[1:3], (p.stride_h, p.stride_w),
+                         (p.dilation_h, p.dilation_w))
+        shape = _dims(where, input_depth=x.shape[3], filter_height=w.shape[1],
+                      filter_width=w.shape[2], output_height=out.shape[1],
+                      output_width=out.shape[2], output_depth=channels,
+                      dilation_height_factor=p.dilation_h, dilation_width_factor=p.dilation_w)
+        extra = _dims(where, depth_multiplier=p.depth_multiplier) if depthwise else \
+            _dims(where, filter_input_depth=w.shape[3])
+        ordered = {"batches": fields["batches"], "input_height": fields["input_height"],
+                   "input_width": fields["input_width"], "input_depth": shape["input_depth"],
+                   "filter_height": shape["filter_height"], "filter_width": shape["filter_width"],
+                   **extra, "output_height": shape["output_height"],
+                   "output_width": shape["output_width"], "output_depth": channels,
+                   "stride_height": p.stride_h, "stride_width": p.stride_w,
+                   "dilation_height_factor": p.dilation_h, "dilation_width_factor": p.dilation_w,
+                   "padding_height": fields["padding_height"],
+                   "padding_width": fields["padding_width"], **_requant_fields(i, q)}
+        ctype = "tinyml_depthwise_params" if depthwise else "tinyml_conv_params"
+        text = head + arrays + _struct(f"op{i}_params", ctype, ordered)
+        call = f"{KERNELS[op.kind]}(&op{i}_params, {{src}}, {filt}, {bias}, {{dst}});"
+        return _Emitted(text, call, nbytes)
+    if op.kind in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
+        fields = _window(where, x, out, p.padding, (p.filter_h, p.filter_w),
+                         (p.stride_h, p.stride_w), (1, 1))
+        low, high = ops.activation_range(p.activation, out)
+        ordered = {"batches": fields["batches"], "input_height": fields["input_height"],
+                   "input_width": fields["input_width"],
+                   **_dims(where, depth=x.shape[3], output_height=out.shape[1],
+                           output_width=out.shape[2], filter_height=p.filter_h,
+                           filter_width=p.filter_w),
+                   "stride_height": p.stride_h, "stride_width": p.stride_w,
+                   "padding_height": fields["padding_height"],
+                   "padding_width": fields["padding_width"],
+                   "quantized_activation_min": low, "quantized_activation_max": high}
+        text = head + _struct(f"op{i}_params", "tinyml_pool_params", ordered)
+        return _Emitted(text, f"{KERNELS[op.kind]}(&op{i}_params, {{src}}, {{dst}});", 0)
+    if op.kind == "FULLY_CONNECTED":
+        w = graph.tensors[op.inputs[1]]
+        q = ops.int8_params(graph, op)
+        arrays, filt, bias, nbytes = _weights(graph, i, op, q, w.shape[0])
+        ordered = {**_dims(where, batches=x.size // w.shape[1], accum_depth=w.shape[1],
+                           output_depth=w.shape[0]), **_requant_fields(i, q)}
+        text = head + arrays + _struct(f"op{i}_params", "tinyml_fully_connected_params", ordered)
+        call = f"{KERNELS[op.kind]}(&op{i}_params, {{src}}, {filt}, {bias}, {{dst}});"
+        return _Emitted(text, call, nbytes)
+    if op.kind == "SOFTMAX":
+        text = head + _struct(f"op{i}_params", "tinyml_softmax_params",
+                              _softmax_fields(where, x, p.beta))
+        return _Emitted(text, f"{KERNELS[op.kind]}(&op{i}_params, {{src}}, {{dst}});", 0)
+    raise ValueError(f"{where} has no C kernel")  # graph.read refuses other kinds first
+
+
+def _softmax_fields(where: str, x: Tensor, beta: float) -> dict[str, int]:
+    """Return the softmax params as TFLM's PreprocessSoftmaxScaling and diff_min derive them."""
+    depth = x.shape[-1]
+    if depth > MAX_SOFTMAX_DEPTH:
+        raise ValueError(f"{where} normalizes over {depth} values; the int8 kernel's final "
+                         f"shift stays within 32 bits only up to {MAX_SOFTMAX_DEPTH}")
+    # Input differences become Q5.26 (5 integer bits) after this multiplier, beta included.
+    real = min(beta * float(x.quantization.scale[0]) * (1 << 26), float(2**31 - 1))
+    multiplier, shift = quant.quantize_multiplier(real)
+    if shift < 0:
+        raise ValueError(f"{where}: the input scale {x.quantization.scale[0]} is too small for "
+                         "TFLM's int8 softmax (its multiplier must be >= 1)")
+    diff_min = -math.floor(31.0 * (1 << 26) / (1 << shift))  # TFLM's CalculateInputRadius
+    return {**_dims(where, outer_size=x.size // depth, depth=depth),
+            "input_multiplier": multiplier, "input_left_shift": shift, "diff_min": diff_min}
+
+
+# ---- the two files ---------------------------------------------------------------------------
+
+def _header(prefix: str, x: Tensor, y: Tensor) -> str:
+    """Return ``<prefix>.h``: sizes, quantization of input and output, the invoke prototype."""
+    up = prefix.upper()
+    qx, qy = x.quantization, y.quantization
+    io = cgen.render(export.C_TEMPLATES / "plain_model_int8_io.h", UP=up,
+                     INPUT_SCALE=cgen.float_literal(qx.scale[0]),
+                     INPUT_ZERO_POINT=cgen.int_literal(qx.zero_point[0]),
+                     OUTPUT_SCALE=cgen.float_literal(qy.scale[0]),
+                     OUTPUT_ZERO_POINT=cgen.int_literal(qy.zero_point[0]))
+    return cgen.render(export.C_TEMPLATES / "plain_model.h",
+                       BANNER=cgen.banner(f"{prefix}.h").rstrip("\n"),
+                       GUARD=cgen.include_guard(f"{prefix}.h"), UP=up, PREFIX=prefix,
+                       KIND="int8", CTYPE="int8_t", N_IN=str(x.size), N_OUT=str(y.size),
+                       QUANTIZATION=io)
+
+
+def _source(prefix: str, buffers: tuple[int, int], declarations: list[str],
+            calls: list[str]) -> str:
+    """Return ``<prefix>.c``: buffers, constant arrays and params, and the invoke function."""
+    used = [f"static int8_t buf{k}[{n}];\n" for k, n in enumerate(buffers) if n]
+    note = ("/* Activations ping-pong between two buffers, each as large as the largest\n"
+            f" * tensor it holds: {buffers[0]} + {buffers[1]} bytes. */\n") if used else \
+        "/* Every operator reads the input or writes the output: no activation buffer. */\n"
+    return (cgen.banner(f"{prefix}.c") + "\n"
+            f'#include <stddef.h>\n\n#include "{prefix}.h"\n#include "tinyml_ops.h"\n\n'
+            + note + "".join(used) + "\n" + "\n".join(d for d in declarations if d) + "\n"
+            f"void {prefix}_invoke(const int8_t *input, int8_t *output) {{\n"
+            + "\n".join(calls) + "\n}\n")
