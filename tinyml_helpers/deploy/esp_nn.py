@@ -23,12 +23,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import firmware, tflm_build
+from . import dense, firmware, tflm, tflm_build
 
 HERE = Path(__file__).resolve().parent
 STUB_DIR = HERE / "esp_nn_host"
@@ -162,8 +163,6 @@ def kernel_table(models: dict[str, bytes], build_dir, target: str = "host",
                  builds=BUILDS) -> list[Row]:
     """Return one :class:`Row` per build: each model over all 256 input codes (one-input
     models) compared with the TFLM Python runtime (:func:`tflm.run`)."""
-    from . import dense, tflm
-
     if not models:
         raise ValueError("models must name at least one .tflite")
     wanted = {}
@@ -258,8 +257,6 @@ def main(argv=None) -> int:
     if reason:
         print(f"error: {reason}", file=sys.stderr)
         return 1
-    import tempfile
-
     paths = args.models or sorted((HERE.parents[1] / "arduino").glob("*/sine_int8*.tflite"))
     models = {p.stem: p.read_bytes() for p in paths}
     with tempfile.TemporaryDirectory(prefix="esp-nn-") as tmp:

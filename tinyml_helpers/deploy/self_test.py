@@ -16,11 +16,12 @@ reads those lines back for the tests.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import cgen
+from . import cgen, tflm
+from .dense import Int8Model, int8_reference
 
 DEFAULT_CASES = 8
 # float models: a board's float32 arithmetic differs from the PC's in the last bits (FMA
@@ -81,9 +82,6 @@ def from_tflm(tflite: bytes, inputs=None, count: int = DEFAULT_CASES) -> SelfTes
     """Return a :class:`SelfTest` of ``tflite``: ``inputs`` (int8 codes for an int8 model,
     floats for a float one; default :func:`spread_inputs` for an int8 model) and what the TFLM
     runtime computes for them."""
-    from . import tflm
-
-    outputs = None
     if inputs is None:
         interp = tflm.interpreter(tflite)
         details = interp.get_input_details(0)
@@ -199,10 +197,6 @@ def altered_weight(model, test: SelfTest):
     that weight), choosing the first weight, last layer first, whose change alters an output
     of ``test`` by the TFLM arithmetic (:func:`dense.int8_reference`): an edit the boot
     self-test must catch."""
-    from dataclasses import replace
-
-    from .dense import Int8Model, int8_reference
-
     if not isinstance(model, Int8Model):
         raise TypeError(f"model must be a dense.Int8Model, got {type(model).__name__}")
     if not isinstance(test, SelfTest) or not test.int8:
