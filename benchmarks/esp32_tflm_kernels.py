@@ -62,8 +62,7 @@ def sketch_folder(float_tflite: bytes, model: bytes, arena: int, folder: Path) -
     models = projects.Models(float_tflite, model, dense.float_layers_from_tflite(float_tflite),
                              dense.int8_layers(model), arena, tflm_tflite=model)
     folder.mkdir(parents=True)
-    for name, content in projects.arduino_projects(models)["hello_world_tflm"].items():
-        (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    files.write_files(folder, projects.arduino_projects(models)["hello_world_tflm"])
     return folder
 
 

@@ -24,6 +24,7 @@ from tinyml_helpers.deploy import (
     env,
     esp_nn,
     export,
+    files,
     litert,
     projects,
     self_test,
@@ -107,8 +108,7 @@ def sketch(int8_models, tmp_path_factory) -> Path:
                                   tflm_tflite=int8_models[PER_TENSOR])
     folder = tmp_path_factory.mktemp("sketch") / "hello_world_tflm"
     folder.mkdir()
-    for name, content in projects.arduino_projects(loaded)["hello_world_tflm"].items():
-        (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    files.write_files(folder, projects.arduino_projects(loaded)["hello_world_tflm"])
     return folder
 
 
@@ -142,8 +142,7 @@ def test_the_per_channel_model_fails_the_self_test_with_1_3_3_and_esp_nn(int8_mo
                               tflm_tflite=int8_models[PER_CHANNEL])
     folder = tmp_path / "hello_world_tflm"
     folder.mkdir()
-    for name, content in projects.arduino_projects(models_)["hello_world_tflm"].items():
-        (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    files.write_files(folder, projects.arduino_projects(models_)["hello_world_tflm"])
     build = _build("1.3.3", True)
     run = esp_nn.sketch_run(folder, build, "host", tmp_path / "b")
     cases = self_test.from_tflm(int8_models[PER_CHANNEL])

@@ -17,7 +17,15 @@ import numpy as np
 import pytest
 
 from tinyml_helpers import measurements
-from tinyml_helpers.deploy import dense, firmware, projects, self_test, tflm, tflm_build
+from tinyml_helpers.deploy import (
+    dense,
+    files,
+    firmware,
+    projects,
+    self_test,
+    tflm,
+    tflm_build,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAIN = ROOT / "arduino" / "hello_world_plain"
@@ -51,8 +59,7 @@ def sketch(tmp_path_factory) -> Path:
                                   tflm_tflite=(TFLM_SKETCH / projects.TFLM_NAME).read_bytes())
     folder = tmp_path_factory.mktemp("sketch") / "hello_world_tflm"
     folder.mkdir()
-    for name, content in projects.arduino_projects(models)["hello_world_tflm"].items():
-        (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    files.write_files(folder, projects.arduino_projects(models)["hello_world_tflm"])
     return folder
 
 

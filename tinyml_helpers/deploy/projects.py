@@ -22,6 +22,7 @@ detector project, the fan projects already in place are kept as they are.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -91,6 +92,31 @@ class Models:
         """Return the file name the TFLM projects keep their model under."""
         return TFLM_NAME if self.tflm_tflite else INT8_NAME
 
+    # The boot self-tests run the TFLM runtime: computed once per Models, not per project.
+    @functools.cached_property
+    def tflm_int8(self) -> Int8Model:
+        """Return the layers of the TFLM sketch's model."""
+        return self.int8 if not self.tflm_tflite else layers_from_tflite(self.tflm_tflite)
+
+    @functools.cached_property
+    def int8_test(self) -> self_test.SelfTest:
+        """Return the int8 plain-C (and MicroPython) self-test: TFLM's outputs for spread
+        input codes."""
+        return self_test.from_tflm(self.int8_tflite)
+
+    @functools.cached_property
+    def float_test(self) -> self_test.SelfTest:
+        """Return the float plain-C self-test: the float model's outputs for the x values of
+        the int8 cases (their codes dequantized), so both builds check the same points."""
+        codes = self.int8_test.inputs.astype(np.float32)
+        x = np.float32(self.int8.input_scale) * (codes - np.float32(self.int8.input_zero_point))
+        return self_test.from_tflm(self.float_tflite, inputs=x.astype(np.float32))
+
+    @functools.cached_property
+    def tflm_test(self) -> self_test.SelfTest:
+        """Return the TFLM sketch's self-test: TFLM's outputs for spread input codes."""
+        return self_test.from_tflm(self.tflm_model)
+
 
 def per_channel_layers(tflite: bytes) -> list[int]:
     """Return the (1-based) int8 Dense layers of ``tflite`` quantized per output channel."""
@@ -129,14 +155,16 @@ def load_models(float_tflite: bytes, int8_tflite: bytes, arena_size: int | None 
     tflm_model = int8_tflite if tflm_tflite is None else tflm_tflite
     if not isinstance(tflm_model, (bytes, bytearray)):
         raise TypeError(f"tflm_tflite must be .tflite bytes, got {type(tflm_model).__name__}")
-    per_channel = per_channel_layers(tflm_model)
+    tflm_int8 = layers_from_tflite(tflm_model)
+    if not isinstance(tflm_int8, Int8Model):
+        raise TypeError("tflm_tflite is a float model; pass the full-int8, per-tensor .tflite")
+    per_channel = [i for i, layer in enumerate(tflm_int8.layers, 1) if layer.per_channel]
     if per_channel:
         raise ValueError(
             f"the TFLM sketch's model has per-channel Dense layers ({per_channel}): ESP32 cores "
             "with esp-tflite-micro before 1.3.4 compute those wrong. Pass tflm_tflite= the same "
             "network converted with litert.convert(model, 'int8', representative, "
             "per_channel=False)")
-    tflm_int8 = layers_from_tflite(tflm_model)
     if tflm_int8.n_inputs != int8.n_inputs or tflm_int8.n_outputs != int8.n_outputs \
             or len(tflm_int8.layers) != len(int8.layers):
         raise ValueError("tflm_tflite must be the same network as int8_tflite (same layers, "
@@ -157,7 +185,7 @@ def expected_output(models: Models, lines: int = 5, tflm_sketch: bool = False) -
     if not 0 < lines <= STEPS:
         raise ValueError(f"lines must be in 1..{STEPS}, got {lines}")
     x = sketch_x()[:lines]
-    model = layers_from_tflite(models.tflm_model) if tflm_sketch else models.int8
+    model = models.tflm_int8 if tflm_sketch else models.int8
     y = int8_predictions(model, x)
     rows = [f"x={xi:.3f}, y={yi:.3f}, sin={np.sin(xi):.3f}, us=…"
             for xi, yi in zip(x, y, strict=True)]
@@ -181,14 +209,8 @@ def _plain_sources(models: Models) -> dict[str, str]:
     files.update(export.plain_c_files(models.int8, prefix="sine_int8"))
     files.update(export.plain_c_files(models.float_layers, prefix="sine_float"))
     files.update(_copied(export.kernel_files(), export.KERNEL_ORIGIN))
-    # The boot self-test: TFLM's outputs for spread input codes, and the float model's for the
-    # same x values (the int8 codes dequantized), so both builds check the same points.
-    int8_test = self_test.from_tflm(models.int8_tflite)
-    x = np.float32(models.int8.input_scale) * (int8_test.inputs.astype(np.float32)
-                                               - np.float32(models.int8.input_zero_point))
-    float_test = self_test.from_tflm(models.float_tflite, inputs=x.astype(np.float32))
     files["sine_self_test.h"] = self_test.c_header(
-        "sine_self_test.h", {"sine_int8": int8_test, "sine_float": float_test})
+        "sine_self_test.h", {"sine_int8": models.int8_test, "sine_float": models.float_test})
     return files
 
 
@@ -202,7 +224,7 @@ def _facts(models: Models) -> dict[str, str]:
         "TFLM_BYTES": f"{len(models.tflm_model):,}",
         "TFLM_BYTES_INT": str(len(models.tflm_model)),
         "TFLM_EXPECTED": expected_output(models, tflm_sketch=True),
-        "SELF_TEST_OK": tflm_self_test(models).ok_line(),
+        "SELF_TEST_OK": models.tflm_test.ok_line(),
         "FLOAT_DATA_BYTES": f"{data_bytes(models.float_layers):,}",
         "ARENA": f"{models.arena_size:,}",
         "ARENA_INT": str(models.arena_size),
@@ -236,11 +258,6 @@ def _tflm_sketch(name: str, project: str) -> str:
                   STEPS=STEPS, LED_PIN=ESP32_LED_PIN, DELAY_MS=DELAY_MS)
 
 
-def tflm_self_test(models: Models) -> self_test.SelfTest:
-    """Return the TFLM sketch's boot-time cases: input codes and the TFLM runtime's outputs."""
-    return self_test.from_tflm(models.tflm_model)
-
-
 def _tflm_model_files(models: Models, project: str) -> dict[str, str]:
     files = export.c_array_files(models.tflm_model, name="g_model",
                                  arena_size=models.arena_size, header="model.h",
@@ -249,7 +266,7 @@ def _tflm_model_files(models: Models, project: str) -> dict[str, str]:
     guard = cgen.include_guard(f"{project}_{name}")
     files[name] = (banner(f"{project}/{name}") + f"#ifndef {guard}\n#define {guard}\n\n"
                    "#include <stdint.h>\n\n"
-                   + self_test.c_arrays(tflm_self_test(models), "model")
+                   + self_test.c_arrays(models.tflm_test, "model")
                    + f"\n#endif /* {guard} */\n")
     return files
 
@@ -348,7 +365,7 @@ def wokwi_projects(models: Models) -> dict[str, dict[str, str | bytes]]:
     files[models.tflm_name] = models.tflm_model
     projects[project] = files
     projects[micropython.PROJECT] = {**micropython.wokwi_project(models.int8,
-                                                                 test=models.int8_tflite),
+                                                                 test=models.int8_test),
                                      INT8_NAME: models.int8_tflite}
     return projects
 
