@@ -20,6 +20,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from c_array import read_c_array
 
 from tinyml_helpers.deploy import (
     cgen,
@@ -177,12 +178,6 @@ CASES = [
         [replace(m.layers[0], weights=np.zeros(4, np.float32))]), ValueError, "2-D"),
     ("export-plain-mixed", lambda m: export.plain_c_files(
         replace(m.int8, layers=m.layers)), TypeError, "not a Int8Dense"),
-    ("export-parse-bytes", lambda m: export.parse_c_array(b"{1}"), TypeError, "as a str"),
-    ("export-parse-300", lambda m: export.parse_c_array("{ 1, 300 }"), ValueError,
-     "above 255"),
-    ("export-parse-junk", lambda m: export.parse_c_array("{ 0x1, foo }"), ValueError,
-     "not a byte array"),
-    ("export-parse-none", lambda m: export.parse_c_array("int x;"), ValueError, "no {"),
     ("export-kernels-str", lambda m: export.kernel_files("tinyml_kernels.h"), TypeError,
      "names must be"),
     ("export-kernels-escape", lambda m: export.kernel_files(["../x.c"]), ValueError,
@@ -371,7 +366,7 @@ CASES = [
     ("fw-target-unknown", lambda m: firmware.get_target("esp32"), ValueError, "unknown target"),
     ("fw-target-list", lambda m: firmware.get_target(["uno"]), ValueError, "unknown target"),
     ("fw-build-files-empty", lambda m: firmware.build("host", {}, m.codes), TypeError,
-     "model_files"),
+     "CModel"),
     ("fw-build-inputs-str", lambda m: firmware.build("host", m.int8_files, [["a"]]), TypeError,
      "real numbers"),
     ("fw-build-code-range", lambda m: firmware.build("host", m.int8_files, [[300]]), ValueError,
@@ -382,10 +377,18 @@ CASES = [
      ValueError, "shape (cases, 1)"),
     ("fw-build-kind", lambda m: firmware.build("host", m.int8_files, m.codes, "double"),
      ValueError, "kind must be one of"),
-    ("fw-build-prefix-keyword", lambda m: firmware.build("host", m.int8_files, m.codes,
-                                                          prefix="int"), ValueError, "keyword"),
-    ("fw-build-file-escape", lambda m: firmware.build(
-        "host", {"../m8.h": m.int8_files["m8.h"]}, m.codes), ValueError, "plain ASCII"),
+    ("fw-build-prefix-harness", lambda m: export.plain_c_files(m.int8, "harness_empty"),
+     ValueError, "belong to the course's kernels and firmware harness"),
+    ("fw-build-prefix-kernels", lambda m: export.plain_c_files(m.int8, "tinyml_ops"),
+     ValueError, "starts with 'tinyml'"),
+    ("fw-build-file-escape", lambda m: m.int8_files.with_files({"../m8.h": "x"}), ValueError,
+     "plain ASCII"),
+    ("fw-build-harness-file", lambda m: firmware.build(
+        "host", m.int8_files.with_files({"harness.c": "x"}), m.codes), ValueError,
+     "harness's own files"),
+    ("fw-build-uno-flash", lambda m: firmware.check_fits(
+        "uno", m.int8_files, np.zeros((40_000, 1), np.int8)), ValueError,
+     "32,256 B of flash of the Arduino Uno"),
     ("fw-build-baseline-str", lambda m: firmware.build("host", m.int8_files, m.codes,
                                                         baseline="yes"), TypeError, "baseline"),
     ("fw-run-missing", lambda m: firmware.run("host", m.tmp / "none.elf"), FileNotFoundError,
@@ -813,8 +816,7 @@ def test_generated_c_holds_only_checked_text(m):
     assert "constexpr int kTensorArenaSize = 2000;" in h
     c = export.plain_c_files(m.layers, "sine")["sine.c"]
     assert "nan" not in c.lower() and "inf" not in c.replace("inference", "").lower()
-    assert math.isfinite(sum(export.parse_c_array(
-        export.c_array_files(m.q)["model.cpp"])))
+    assert math.isfinite(sum(read_c_array(export.c_array_files(m.q)["model.cpp"])))
 
 
 # --- class sweep: every argument of the cheap public functions, replaced by junk -------------
@@ -841,7 +843,6 @@ def _signatures(m):
         (cgen.include_guard, {"header": "a.h"}),
         (export.c_array_files, {"tflite": m.q, "name": "g", "arena_size": 100,
                                 "header": "m.h"}),
-        (export.parse_c_array, {"text": "{1, 2}"}),
         (export.plain_c_files, {"model": m.int8, "prefix": "p"}),
         (export.kernel_files, {}),
         (dense.layers_from_tflite, {"tflite": m.q}), (dense.int8_layers, {"tflite": m.q}),

@@ -6,6 +6,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from c_array import read_c_array
 
 from tinyml_helpers.deploy import dense, export, litert, quant, tflm
 from tinyml_helpers.deploy.files import write_files
@@ -107,7 +108,7 @@ def test_c_array_round_trips_and_carries_the_arena(sine):
     _, _, int8_tflite = sine
     files = export.c_array_files(int8_tflite, arena_size=2192)
     assert set(files) == {"model.h", "model.cpp"}
-    assert export.parse_c_array(files["model.cpp"]) == int8_tflite
+    assert read_c_array(files["model.cpp"]) == int8_tflite
     assert "alignas(16) const unsigned char g_model[]" in files["model.cpp"]
     assert f"const int g_model_len = {len(int8_tflite)};" in files["model.cpp"]
     assert "constexpr int kTensorArenaSize = 2192;" in files["model.h"]

@@ -11,7 +11,16 @@ import itertools
 import numpy as np
 import pytest
 
-from tinyml_helpers.deploy import dense, export, firmware, harness_output, litert, quant, tflm
+from tinyml_helpers.deploy import (
+    c_model,
+    dense,
+    export,
+    firmware,
+    harness_output,
+    litert,
+    quant,
+    tflm,
+)
 
 FLOAT_TOLERANCE = 1e-5  # same sums on every board, possibly in another order or with FMA
 BOARDS = ("uno", "m4")
@@ -24,7 +33,7 @@ needs_boards = pytest.mark.skipif(
 
 
 
-def fake_model(body: str, kind: str = "int8", prefix: str = "fake") -> dict[str, str]:
+def fake_model(body: str, kind: str = "int8", prefix: str = "fake") -> c_model.CModel:
     """Return model files whose invoke() is ``body``: a stand-in that breaks on purpose."""
     ctype, up = ("int8_t" if kind == "int8" else "float"), prefix.upper()
     header = (f"#include <stdint.h>\n#define {up}_INPUTS 1\n#define {up}_OUTPUTS 1\n"
@@ -32,7 +41,8 @@ def fake_model(body: str, kind: str = "int8", prefix: str = "fake") -> dict[str,
     source = (f'#include "{prefix}.h"\n#include "platform.h"\n'
               f"void {prefix}_invoke(const {ctype} *input, {ctype} *output) {{\n"
               f"  (void)input;\n  (void)output;\n  {body}\n}}\n")
-    return {f"{prefix}.h": header, f"{prefix}.c": source}
+    return c_model.CModel(prefix, kind, 1, 1, {f"{prefix}.h": header, f"{prefix}.c": source},
+                          c_model.DENSE_KERNELS, 0, 0)
 
 
 def synthetic_model(seed: int, widths, input_zero_point: int, hidden_zero_point: int = -128,
@@ -311,7 +321,8 @@ def test_requantize_matches_the_reference_bit_for_bit(board, tmp_path):
     files = {"requant.h": "#define REQUANT_INPUTS 5\n#define REQUANT_OUTPUTS 1\n"
              "void requant_invoke(const float *input, float *output);\n",
              "requant.c": '#include "requant.h"\n' + REQUANTIZE_MODEL}
-    result = firmware.run(board, firmware.build(board, files, rows, build_dir=tmp_path))
+    model = c_model.CModel("requant", "float", 5, 1, files, c_model.DENSE_KERNELS, 0, 0)
+    result = firmware.run(board, firmware.build(board, model, rows, build_dir=tmp_path))
     got = result.outputs.view(np.int32).ravel()
     expected = quant.requantize(cases[:, 0], cases[:, 1], cases[:, 2])
     np.testing.assert_array_equal(got, expected)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import test_ops
 
-from tinyml_helpers.deploy import firmware, graph, graph_c, ops, tflm
+from tinyml_helpers.deploy import c_model, firmware, graph, graph_c, ops, tflm
 
 TARGETS = ("host", "uno", "m4")
 N_ROWS = 48  # random input rows per case, all in one firmware run
@@ -73,11 +73,11 @@ def _uno_skip(c: graph_c.GraphC) -> str | None:
     return None
 
 
-def _slices(c: graph_c.GraphC, width: int) -> list[tuple[int, int, dict[str, str]]]:
-    """Return (start, stop, model files) whose ``part_invoke`` runs the whole model and hands
-    the harness only outputs start..stop (all of them if they fit ``width``)."""
+def _slices(c: graph_c.GraphC, width: int) -> list[tuple[int, int, c_model.CModel]]:
+    """Return (start, stop, model) whose ``part_invoke`` runs the whole model and hands the
+    harness only outputs start..stop (all of them, ``c`` itself, if they fit ``width``)."""
     if c.n_outputs <= width:
-        return [(0, c.n_outputs, c.files)]
+        return [(0, c.n_outputs, c)]
     parts = []
     for start in range(0, c.n_outputs, width):
         stop = min(start + width, c.n_outputs)
@@ -89,7 +89,10 @@ def _slices(c: graph_c.GraphC, width: int) -> list[tuple[int, int, dict[str, str
                   "  static int8_t all[NET_OUTPUTS];\n  net_invoke(input, all);\n"
                   f"  for (uint16_t i = 0; i < PART_OUTPUTS; ++i) output[i] = all[{start} + i];\n"
                   "}\n")
-        parts.append((start, stop, {**c.files, "part.h": header, "part.c": source}))
+        files = {**c.files, "part.h": header, "part.c": source}
+        parts.append((start, stop, c_model.CModel("part", "int8", c.n_inputs, stop - start, files,
+                                                  c.kernels, c.constant_bytes,
+                                                  c.activation_bytes)))
     return parts
 
 
@@ -108,9 +111,8 @@ def test_generated_c_equals_tflm(cases, name, target, tmp_path):
     assert np.array_equal(ops.run(g, rows).reshape(len(rows), -1), expected)
     width = UNO_LINE_CODES if target == "uno" else c.n_outputs
     pieces = []
-    for k, (start, stop, files) in enumerate(_slices(c, width)):
-        elf = firmware.build(target, files, rows, build_dir=tmp_path / str(k),
-                             prefix="net" if stop - start == c.n_outputs else "part")
+    for k, (_, _, model) in enumerate(_slices(c, width)):
+        elf = firmware.build(target, model, rows, build_dir=tmp_path / str(k))
         pieces.append(firmware.run(target, elf).outputs)
     outputs = np.concatenate(pieces, axis=1)
     assert outputs.shape == expected.shape
@@ -142,7 +144,9 @@ def test_buffers_hold_the_largest_tensor_of_each_side(cases):
 def test_files_have_the_shape_the_harness_reads(cases):
     """The header defines NET_INPUTS / NET_OUTPUTS and net_invoke; the kernels come along."""
     c = cases["CNN 12x10x2 strided conv-dw-pool-conv1x1-dense-dense-softmax"][2]
-    assert sorted(c.files) == ["net.c", "net.h", "tinyml_ops.c", "tinyml_ops.h"]
+    assert sorted(c.files) == ["net.c", "net.h"] and c.kernels == c_model.OPS_KERNELS
+    assert sorted(c.all_files()) == ["net.c", "net.h", "tinyml_ops.c", "tinyml_ops.h"]
+    assert (c.prefix, c.kind, c.n_inputs, c.n_outputs) == ("net", "int8", 240, 3)
     header = c.files["net.h"]
     assert "#define NET_INPUTS 240" in header and "#define NET_OUTPUTS 3" in header
     assert "void net_invoke(const int8_t *input, int8_t *output);" in header
@@ -158,9 +162,9 @@ def test_refuses_what_it_cannot_write(cases, tf):
     tflite, g, *_ = cases["CNN 8x8x1 conv-pool-dw-pool-dense-softmax"]
     with pytest.raises(TypeError, match="graph.Graph"):
         graph_c.generate(tflite)
-    shuffled = graph.Graph(g.tensors, g.ops[1:] + g.ops[:1], g.inputs, g.outputs)
+    shuffled = graph.Graph(g.tensors, g.ops[1:] + g.ops[:1], g.inputs, g.outputs, g.tflite)
     with pytest.raises(ValueError, match="only chains of operators"):
         graph_c.generate(shuffled)
-    for prefix in ("Net", "int", "9net"):
+    for prefix in ("Net", "int", "9net", "tinyml_net", "harness", "platform_uno"):
         with pytest.raises(ValueError, match="prefix"):
             graph_c.generate(g, prefix)

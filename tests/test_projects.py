@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from c_array import read_c_array
 
 from tinyml_helpers import fan_detector, measurements
 from tinyml_helpers.deploy import (
@@ -145,7 +146,7 @@ def test_each_project_keeps_the_models_it_was_made_from(models):
         if "plain" in folder.name:
             assert (folder / projects.FLOAT_NAME).read_bytes() == float_tflite
     for folder in (ARDUINO / "hello_world_tflm", WOKWI / "esp32_hello_world_tflm"):
-        assert export.parse_c_array((folder / "model.cpp").read_text()) == tflm_tflite
+        assert read_c_array((folder / "model.cpp").read_text()) == tflm_tflite
         assert f"kTensorArenaSize = {arena};" in (folder / "model.h").read_text()
 
 

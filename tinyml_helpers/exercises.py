@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .deploy.c_model import CModel
+
 NOT_ATTEMPTED, CORRECT, TRY_AGAIN = "not attempted", "correct", "try again"
 
 
@@ -188,16 +190,18 @@ int main(void) {{
 """
 
 
-def with_student_dense(model_files: dict[str, str], prefix: str, source: str) -> dict[str, str]:
-    """Return the generated model's files with every layer calling ``student_dense_int8``
-    (defined in ``source``, saved as ``student_dense.c``) instead of the course's kernel."""
+def with_student_dense(model_files, prefix: str, source: str):
+    """Return the generated model (the :class:`~.deploy.c_model.CModel` of
+    ``export.plain_c_files``) with every layer calling ``student_dense_int8`` (defined in
+    ``source``, saved as ``student_dense.c``) instead of the course's kernel."""
     name = f"{prefix}.c"
-    if name not in model_files or "tinyml_dense_int8(" not in model_files[name]:
+    if not isinstance(model_files, CModel) or model_files.prefix != prefix \
+            or "tinyml_dense_int8(" not in model_files[name]:
         raise ValueError(f"model_files must be export.plain_c_files(int8 model, {prefix!r})")
     body = model_files[name].replace("tinyml_dense_int8(", f"{STUDENT_DENSE}(")
     include = '#include "tinyml_kernels.h"\n'
     body = body.replace(include, include + "\n" + STUDENT_PROTOTYPE, 1)
-    return {**model_files, name: body, "student_dense.c": source}
+    return model_files.with_files({name: body, "student_dense.c": source})
 
 
 def check_c_dense(source, model_files: dict[str, str], prefix: str, reference) -> Feedback:
@@ -210,9 +214,7 @@ def check_c_dense(source, model_files: dict[str, str], prefix: str, reference) -
     if not isinstance(source, str) or STUDENT_DENSE not in source:
         return Feedback(TRY_AGAIN, f"write a C function named {STUDENT_DENSE}(...) with the "
                                    "signature shown above")
-    from .deploy import export
-
-    files = {**with_student_dense(model_files, prefix, source), **export.kernel_files()}
+    files = with_student_dense(model_files, prefix, source).all_files()
     files["main.c"] = C_HARNESS.format(prefix=prefix)
     with tempfile.TemporaryDirectory(prefix="exercise-") as tmp:
         folder = Path(tmp)

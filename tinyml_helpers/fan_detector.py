@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from . import checks, vibration
-from .deploy import cgen, export, self_test, tflite_file
+from .deploy import cgen, export, firmware, self_test, tflite_file
+from .deploy.c_model import CModel
 from .deploy.dense import Int8Model, data_bytes, int8_reference, layers_from_tflite
 from .deploy.files import write_files
 from .deploy.projects import DetectorProject
@@ -281,16 +282,19 @@ def c_files(detector: Detector) -> dict[str, str]:
 
 CHECK_OUTPUTS = 3 * len(vibration.FEATURE_NAMES) + 1  # features, codes in, codes out, score
 
-def check_files(detector: Detector) -> dict[str, str]:
-    """Return :func:`c_files` plus ``fan_check.{h,c}``: a float invoke() for the firmware
-    harness that runs the whole detector on one window and outputs every stage."""
+def check_files(detector: Detector) -> CModel:
+    """Return :func:`c_files` plus ``fan_check.{h,c}`` as one :class:`CModel`: a float
+    ``fan_check_invoke()`` for the firmware harness that runs the whole detector on one window
+    and outputs every stage."""
     _check_detector(detector)
+    ae = export.plain_c_files(detector.model, AE_PREFIX)
     files = {"fan_check.h": _render("fan_check.h", "fan_check.h",
                                     INPUTS=str(3 * detector.num_samples),
                                     OUTPUTS=str(CHECK_OUTPUTS)),
              "fan_check.c": _render("fan_check.c", "fan_check.c")}
     files.update(c_files(detector))
-    return files
+    return CModel("fan_check", "float", 3 * detector.num_samples, CHECK_OUTPUTS, files,
+                  ae.kernels, ae.constant_bytes, ae.activation_bytes)
 
 
 @dataclass
@@ -309,8 +313,6 @@ def run_c(detector: Detector, counts, target: str = "host", build_dir=None,
     The Uno's 2 KB of RAM cannot hold the harness's 600-float input window; the Uno runs the
     detector in the fan_anomaly sketch instead, reading counts from flash axis by axis.
     """
-    from .deploy import firmware
-
     _check_detector(detector)
     if not isinstance(target, str):
         raise TypeError(f"target must be 'host' or 'm4', got {type(target).__name__}")
@@ -327,7 +329,7 @@ def run_c(detector: Detector, counts, target: str = "host", build_dir=None,
                          f"got {c.dtype} {c.shape}")
     rows = from_counts(c).reshape(len(c), -1)
     m = firmware.measure(target, check_files(detector), rows, build_dir=build_dir,
-                         timeout_s=timeout_s, host_cost=False, prefix="fan_check")
+                         timeout_s=timeout_s, host_cost=False)
     out = m.result.outputs.astype(np.float64)
     n = len(vibration.FEATURE_NAMES)
     score = out[:, 3 * n]

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import quant, tflite_file
+from . import graph, quant
+from .ops import requantization
 
 
 @dataclass(frozen=True)
@@ -134,144 +135,101 @@ def _check_chain(shapes) -> None:
             raise ValueError(f"layer widths do not chain: {n_out} outputs feed {n_in} inputs")
 
 
-_FC = 9  # BuiltinOperator.FULLY_CONNECTED
-_FLOAT32, _INT8 = 0, 9  # TensorType values
-_ACT = {0: "linear", 1: "relu"}  # ActivationFunctionType NONE, RELU
+_RELU = {"NONE": False, "RELU": True}  # the fused activations a Dense kernel computes
 
 
-def _read_graph(tflite):
-    t = tflite_file.read(tflite)
-    if len(t.model.subgraphs) != 1:
-        raise ValueError(f"expected one subgraph, found {len(t.model.subgraphs)}")
-    graph = t.graph
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise ValueError("plain-C export needs exactly one input and one output tensor")
-    ops = []
-    for op in graph.operators or []:
-        code = tflite_file.builtin_code(t.model, op)
-        if code != _FC:
-            name = _OP_NAMES.get(code, f"builtin operator code {code}")
-            raise TypeError(f"plain-C export supports FULLY_CONNECTED ops only; found {name}")
-        act = getattr(op.builtinOptions, "fusedActivationFunction", None)
-        if act not in _ACT:
-            raise ValueError(f"unsupported fused activation (code {act}); only ReLU or none")
-        if op.inputs is None or len(op.inputs) < 2 or op.outputs is None or len(op.outputs) != 1:
-            raise ValueError("a FULLY_CONNECTED op needs an input, weights and one output")
-        ops.append(op)
-    if not ops:
+def is_dense_chain(g: graph.Graph) -> bool:
+    """Return True if ``g`` is a chain of FULLY_CONNECTED ops with ReLU or no activation."""
+    return bool(g.ops) and all(op.kind == "FULLY_CONNECTED" and op.params.activation in _RELU
+                               for op in g.ops)
+
+
+def _dense_ops(tflite) -> tuple[graph.Graph, list[graph.Op]]:
+    """Return (the graph, its FULLY_CONNECTED ops) of a .tflite (bytes or a read graph) that is
+    a plain stack of Dense layers; raise TypeError/ValueError saying what else it holds."""
+    g = graph.read(tflite)
+    if len(g.inputs) != 1 or len(g.outputs) != 1:
+        raise ValueError("the Dense layers view needs exactly one input and one output tensor")
+    other = next((op.kind for op in g.ops if op.kind != "FULLY_CONNECTED"), None)
+    if other is not None:
+        raise TypeError(f"the Dense layers view supports FULLY_CONNECTED ops only; found {other} "
+                        "(export.plain_c_files takes the whole graph of a CNN)")
+    if not g.ops:
         raise ValueError("the model has no FULLY_CONNECTED op to export")
-    flow = int(graph.inputs[0])
-    for i, op in enumerate(ops, start=1):
-        if int(op.inputs[0]) != flow:
+    for i, op in enumerate(g.ops, start=1):
+        if op.params.activation not in _RELU:
+            raise ValueError(f"FULLY_CONNECTED op {i} fuses {op.params.activation}; the Dense "
+                             "kernels compute ReLU or none")
+    flow = g.inputs[0]
+    for i, op in enumerate(g.ops, start=1):
+        if op.inputs[0] != flow:
             raise ValueError(f"FULLY_CONNECTED op {i} does not take the previous layer's "
                              "output (or the model input): not a plain stack of Dense layers")
-        flow = int(op.outputs[0])
-    if flow != int(graph.outputs[0]):
+        flow = op.outputs[0]
+    if flow != g.outputs[0]:
         raise ValueError("the model output is not the last FULLY_CONNECTED op's output: not a "
                          "plain stack of Dense layers")
-    return t, graph, ops
+    return g, list(g.ops)
 
 
-def _tensor_name(graph, index: int) -> str:
-    name = graph.tensors[index].name
-    return bytes(name).decode("utf-8", "replace") if name is not None else f"tensor {index}"
+def _bias(g: graph.Graph, op: graph.Op, n_out: int, dtype) -> np.ndarray:
+    index = op.inputs[2] if len(op.inputs) > 2 else -1
+    if index < 0:
+        return np.zeros(n_out, dtype)
+    return np.array(g.tensors[index].data, dtype=dtype).reshape(-1)
 
 
-# A few operators a student may meet, named in error messages.
-_OP_NAMES = {0: "ADD", 3: "CONV_2D", 4: "DEPTHWISE_CONV_2D", 6: "DEQUANTIZE", 14: "LOGISTIC",
-             22: "RESHAPE", 25: "SOFTMAX", 28: "TANH", 114: "QUANTIZE"}
+def layers_from_tflite(tflite):
+    """Return an :class:`Int8Model` for a full-int8 .tflite or FloatDense layers for a float one
+    (``tflite``: bytes or a :class:`graph.Graph`)."""
+    g, _ = _dense_ops(tflite)
+    return int8_layers(g) if g.is_int8 else float_layers_from_tflite(g)
 
 
-def layers_from_tflite(tflite: bytes):
-    """Return an :class:`Int8Model` for a full-int8 .tflite or FloatDense layers for a float one."""
-    _, graph, _ = _read_graph(tflite)
-    if graph.tensors[graph.inputs[0]].type == _FLOAT32:
-        return float_layers_from_tflite(tflite)
-    return int8_layers(tflite)
-
-
-def float_layers_from_tflite(tflite: bytes) -> list[FloatDense]:
-    """Return the layers of a float32 .tflite made only of FULLY_CONNECTED ops."""
-    model, graph, ops = _read_graph(tflite)
+def float_layers_from_tflite(tflite) -> list[FloatDense]:
+    """Return the layers of a float32 .tflite (bytes or a :class:`graph.Graph`) made only of
+    FULLY_CONNECTED ops."""
+    g, ops = _dense_ops(tflite)
+    if g.is_int8:
+        raise ValueError("this .tflite is full int8, not float32: use int8_layers for it")
     layers = []
     for op in ops:
-        inp, filt, bias_idx = (list(op.inputs) + [-1])[:3]
-        for index in (inp, filt, op.outputs[0]):
-            if graph.tensors[index].type != _FLOAT32:
-                raise ValueError(f"tensor {graph.tensors[index].name!r} is not float32")
-        weights = tflite_file.tensor_values(model, filt, np.float32)
-        if weights is None:
-            raise ValueError("the FULLY_CONNECTED weights are not constant")
-        bias = tflite_file.tensor_values(model, bias_idx, np.float32)
-        bias = np.zeros(weights.shape[0], np.float32) if bias is None else bias.reshape(-1)
-        _check_finite_weights(_tensor_name(graph, filt), weights, bias)
-        layers.append(FloatDense(np.ascontiguousarray(weights), bias.copy(),
-                                 op.builtinOptions.fusedActivationFunction == 1))
+        w = g.tensors[op.inputs[1]]
+        weights = np.array(w.data, dtype=np.float32)
+        bias = _bias(g, op, weights.shape[0], np.float32)
+        _check_finite_weights(w.name, weights, bias)
+        layers.append(FloatDense(np.ascontiguousarray(weights), bias,
+                                 _RELU[op.params.activation]))
     _check_chain([lay.weights.shape for lay in layers])
     return layers
 
 
-def int8_layers(tflite: bytes) -> Int8Model:
-    """Return the layers of a full-int8 .tflite made only of FULLY_CONNECTED ops."""
-    model, graph, ops = _read_graph(tflite)
-    tensors = graph.tensors
-
-    def qparams(index: int) -> tuple[np.ndarray, np.ndarray]:
-        q = tensors[index].quantization
-        name = _tensor_name(graph, index)
-        if tensors[index].type != _INT8 or q is None or q.scale is None or not len(q.scale) \
-                or q.zeroPoint is None or len(q.zeroPoint) != len(q.scale):
-            raise ValueError(f"tensor {name!r} is not int8: convert with full "
-                             "int8 quantization and int8 input/output")
-        scale = np.asarray(q.scale, dtype=np.float32)
-        if not np.all(np.isfinite(scale)) or np.any(scale <= 0):
-            raise ValueError(f"tensor {name!r} has a quantization scale that is not a positive "
-                             f"finite number: {scale.tolist()}")
-        return scale, np.asarray(q.zeroPoint, dtype=np.int64)
-
-    def per_tensor(index: int) -> tuple[float, int]:
-        scale, zero_point = qparams(index)
-        if len(scale) != 1:
-            raise ValueError(f"tensor {_tensor_name(graph, index)!r} is quantized per channel; "
-                             "activations need one scale and zero point")
-        return scale, zero_point
-
+def int8_layers(tflite) -> Int8Model:
+    """Return the layers of a full-int8 .tflite (bytes or a :class:`graph.Graph`) made only of
+    FULLY_CONNECTED ops."""
+    g, ops = _dense_ops(tflite)
+    if not g.is_int8:
+        raise ValueError("tensors of this .tflite are not int8: convert with full int8 "
+                         "quantization and int8 input/output")
     layers = []
     for op in ops:
-        inp, filt, bias_idx = (list(op.inputs) + [-1])[:3]
-        out = op.outputs[0]
-        in_scale, in_zp = per_tensor(inp)
-        w_scale, w_zp = qparams(filt)
-        out_scale, out_zp = per_tensor(out)
-        weights = tflite_file.tensor_values(model, filt, np.int8)
-        if weights is None:
-            raise ValueError("the FULLY_CONNECTED weights are not constant")
-        if np.any(w_zp != 0):
-            raise ValueError("weights with a non-zero zero point are not supported")
+        x, w, out = (g.tensors[i] for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
+        weights = np.array(w.data, dtype=np.int8)
         n_out = weights.shape[0]
-        bias = tflite_file.tensor_values(model, bias_idx, np.int32)
-        bias = np.zeros(n_out, np.int32) if bias is None else bias.reshape(-1).astype(np.int32)
-        if len(w_scale) not in (1, n_out):
-            raise ValueError(f"weights {_tensor_name(graph, filt)!r} have {len(w_scale)} scales "
-                             f"for {n_out} output channels")
-        per_channel = len(w_scale) > 1  # as TFLM decides it
-        w_scale = np.broadcast_to(w_scale, (n_out,))  # per-tensor -> per-channel
-        # As TFLM: the float32 scales are combined in double precision.
-        pairs = [quant.quantize_multiplier(float(np.float64(in_scale[0]) * np.float64(s)
-                                           / np.float64(out_scale[0]))) for s in w_scale]
-        relu = op.builtinOptions.fusedActivationFunction == 1
+        # As TFLM's Prepare: the float32 scales are combined in double precision.
+        multiplier, shift = requantization(x, w, out, n_out)
+        relu = _RELU[op.params.activation]
+        zp_out = int(out.quantization.zero_point[0])
         layers.append(Int8Dense(
-            weights=np.ascontiguousarray(weights), bias=bias,
-            multiplier=np.array([m for m, _ in pairs], dtype=np.int32),
-            shift=np.array([s for _, s in pairs], dtype=np.int8),
-            input_zero_point=int(in_zp[0]), output_zero_point=int(out_zp[0]),
-            act_min=max(-128, int(out_zp[0])) if relu else -128, act_max=127, relu=relu,
-            per_channel=per_channel))
+            weights=np.ascontiguousarray(weights), bias=_bias(g, op, n_out, np.int32),
+            multiplier=multiplier.astype(np.int32), shift=shift.astype(np.int8),
+            input_zero_point=int(x.quantization.zero_point[0]), output_zero_point=zp_out,
+            act_min=max(-128, zp_out) if relu else -128, act_max=127, relu=relu,
+            per_channel=w.quantization.per_channel))
     _check_chain([lay.weights.shape for lay in layers])
-    in_scale, in_zp = per_tensor(graph.inputs[0])
-    out_scale, out_zp = per_tensor(graph.outputs[0])
-    return Int8Model(layers, float(in_scale[0]), int(in_zp[0]), float(out_scale[0]),
-                     int(out_zp[0]))
+    qx, qy = g.tensors[g.inputs[0]].quantization, g.tensors[g.outputs[0]].quantization
+    return Int8Model(layers, float(qx.scale[0]), int(qx.zero_point[0]), float(qy.scale[0]),
+                     int(qy.zero_point[0]))
 
 
 # --- the NumPy forward passes (mirrors of the C kernels) ------------------------------------
@@ -387,10 +345,14 @@ def from_pairs(pairs) -> list[FloatDense]:
 
 
 def data_bytes(model) -> int:
-    """Return the bytes of constant data the plain-C export of ``model`` stores."""
+    """Return the bytes of constant data the plain-C export of ``model`` stores (an
+    :class:`Int8Model`, or a list of :class:`Int8Dense` or of :class:`FloatDense`)."""
     if isinstance(model, Int8Model):
+        model = model.layers
+    if isinstance(model, (list, tuple)) and model and all(isinstance(x, Int8Dense)
+                                                          for x in model):
         return sum(lay.weights.size + 4 * lay.bias.size + 4 * lay.multiplier.size
-                   + lay.shift.size for lay in model.layers)
+                   + lay.shift.size for lay in model)
     if isinstance(model, list) and model and all(isinstance(x, FloatDense) for x in model):
         return sum(4 * (lay.weights.size + lay.bias.size) for lay in model)
     raise TypeError("expected an Int8Model or a list of FloatDense layers, got "

@@ -4,9 +4,11 @@ Two ways to put a model on a board:
 
 * TensorFlow Lite Micro runs the ``.tflite`` flatbuffer itself: :func:`c_array_files` turns it
   into ``model.h`` / ``model.cpp`` (``g_model``, ``g_model_len``) as in the TFLM examples.
-* "The hard way": the layers read by :mod:`tinyml_helpers.deploy.layers` become C arrays with a
-  small ``invoke`` function over the hand-written kernels in ``deploy/c/``
-  (:func:`plain_c_files`). The int8 path repeats TFLM's fixed-point arithmetic exactly.
+* "The hard way": :func:`plain_c_files` writes library-free C, a :class:`~.c_model.CModel`
+  (the files and their facts). A chain of Dense layers (read by :mod:`.dense`) becomes C
+  arrays and an ``invoke`` function over the hand-written fast kernels in ``deploy/c/``; any
+  other full-int8 graph of CNN operators (:mod:`.graph`) goes to :mod:`.graph_c` and its
+  reference kernels. The int8 path repeats TFLM's fixed-point arithmetic exactly.
 
 The C comes from the templates in ``deploy/templates/c/``, filled through :mod:`cgen`, so it
 holds only checked identifiers and finite numbers.
@@ -16,17 +18,17 @@ from __future__ import annotations
 
 import itertools
 import re
-from pathlib import Path
 
 import numpy as np
 
-from . import cgen, tflite_file, tflm
+from . import cgen, dense, graph, graph_c, tflite_file, tflm
+from .c_model import C_TEMPLATES, DENSE_KERNELS, KERNEL_DIR, CModel, check_prefix, kernel_files
 from .dense import FloatDense, Int8Dense, Int8Model
 
-C_TEMPLATES = Path(__file__).resolve().parent / "templates" / "c"
-KERNEL_DIR = Path(__file__).resolve().parent / "c"
+__all__ = ["ARENA_NOTE", "C_TEMPLATES", "KERNEL_DIR", "KERNEL_FILES", "KERNEL_ORIGIN", "CModel",
+           "c_array_files", "kernel_files", "plain_c_files"]
 KERNEL_ORIGIN = "tinyml_helpers/deploy/c"  # named in the banner of copied kernels
-KERNEL_FILES = ("tinyml_kernels.h", "tinyml_kernels.c")
+KERNEL_FILES = DENSE_KERNELS
 ARENA_NOTE = "measured with the TFLM Python runtime on a 64-bit PC"
 
 
@@ -56,35 +58,28 @@ def c_array_files(tflite: bytes, name: str = "g_model", arena_size: int | None =
     return {header: h, source: cpp}
 
 
-def parse_c_array(text: str) -> bytes:
-    """Return the bytes of the first ``{ 0x.., ... }`` array in C source ``text``."""
-    if not isinstance(text, str):
-        raise TypeError(f"text must be C source as a str, got {type(text).__name__}")
-    match = re.search(r"\{([^}]*)\}", text)
-    if not match:
-        raise ValueError("no { ... } array initialiser found in the C source")
-    body = re.sub(r"/\*.*?\*/|//[^\n]*", " ", match.group(1), flags=re.DOTALL)
-    items = [item.strip() for item in body.split(",")]
-    if items and not items[-1]:
-        items.pop()  # a trailing comma
-    bad = next((item for item in items if not re.fullmatch(r"0[xX][0-9a-fA-F]+|\d+", item)), None)
-    if bad is not None:
-        raise ValueError(f"the array holds {bad!r}: not a byte array of hex or decimal values")
-    values = [int(v, 16) if v[:2].lower() == "0x" else int(v, 10) for v in items]
-    if not values:
-        raise ValueError("the array is empty")
-    if any(v > 255 for v in values):
-        raise ValueError("the array holds values above 255: not a byte array")
-    return bytes(values)
-
-
 # --- library-free C inference ------------------------------------------------------------------
 
-def plain_c_files(model, prefix: str = "model") -> dict[str, str]:
-    """Return {file name: C source} for a float layer list or an :class:`Int8Model`."""
-    cgen.identifier(prefix, "prefix")
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", prefix):
-        raise ValueError(f"prefix must be a lower-case C identifier, got {prefix!r}")
+def plain_c_files(model, prefix: str = "model") -> CModel:
+    """Return the library-free C of ``model`` as a :class:`CModel` (its files and facts).
+
+    ``model`` is a :class:`graph.Graph` (or .tflite bytes, read once here), an
+    :class:`Int8Model` or a list of :class:`FloatDense`. A chain of FULLY_CONNECTED layers
+    (ReLU or none) uses the Dense fast kernels, float32 or int8; any other full-int8 graph of
+    the operators :mod:`.graph` accepts (convolutions, pooling, softmax, ...) is written by
+    :func:`graph_c.generate` over the reference kernels.
+    """
+    check_prefix(prefix)
+    if isinstance(model, (bytes, bytearray, memoryview, graph.Graph)):
+        g = graph.read(model)
+        if dense.is_dense_chain(g):
+            model = dense.int8_layers(g) if g.is_int8 else dense.float_layers_from_tflite(g)
+        elif g.is_int8:
+            return graph_c.generate(g, prefix)
+        else:
+            raise ValueError("a float32 graph with operators other than FULLY_CONNECTED (+ "
+                             "ReLU) has no plain-C export yet: convert it to full int8 "
+                             f"(its operators: {', '.join(op.kind for op in g.ops)})")
     if isinstance(model, Int8Model):
         if not isinstance(model.layers, (list, tuple)) or not model.layers:
             raise ValueError("the Int8Model has no layers")
@@ -93,8 +88,9 @@ def plain_c_files(model, prefix: str = "model") -> dict[str, str]:
     if isinstance(model, list) and model and all(isinstance(x, FloatDense) for x in model):
         _check_layers(model, "float")
         return _files(model, prefix, "float", "")
-    raise TypeError("plain_c_files expects an Int8Model (from dense.int8_layers) or a list of "
-                    f"FloatDense (from dense.float_layers), got {type(model).__name__}")
+    raise TypeError("plain_c_files expects a graph.Graph or .tflite bytes, an Int8Model (from "
+                    "dense.int8_layers) or a list of FloatDense (from dense.float_layers), got "
+                    f"{type(model).__name__}")
 
 
 def _int8_io(model: Int8Model, up: str) -> str:
@@ -200,35 +196,21 @@ def _layer(i: int, n_layers: int, lay, kind: str) -> tuple[str, str]:
     return arrays, call
 
 
-def _files(layers, prefix: str, kind: str, quantization: str) -> dict[str, str]:
+def _files(layers, prefix: str, kind: str, quantization: str) -> CModel:
     ctype = "int8_t" if kind == "int8" else "float"
     parts = [_layer(i, len(layers), lay, kind) for i, lay in enumerate(layers, start=1)]
     up = prefix.upper()
+    n_in, n_out = layers[0].weights.shape[1], layers[-1].weights.shape[0]
+    widest = max(max(lay.weights.shape) for lay in layers)
     header = _render("plain_model.h", BANNER=cgen.banner(f"{prefix}.h").rstrip("\n"),
                      GUARD=f"{up}_H", UP=up, PREFIX=prefix, KIND=kind, CTYPE=ctype,
-                     N_IN=str(layers[0].weights.shape[1]),
-                     N_OUT=str(layers[-1].weights.shape[0]), QUANTIZATION=quantization)
+                     N_IN=str(n_in), N_OUT=str(n_out), QUANTIZATION=quantization)
     source = _render("plain_model.c", BANNER=cgen.banner(f"{prefix}.c").rstrip("\n"),
-                     PREFIX=prefix, CTYPE=ctype,
-                     WIDEST=str(max(max(lay.weights.shape) for lay in layers)),
+                     PREFIX=prefix, CTYPE=ctype, WIDEST=str(widest),
                      LAYERS="".join(arrays for arrays, _ in parts),
                      CALLS="\n".join(call for _, call in parts))
-    return {f"{prefix}.h": header, f"{prefix}.c": source}
-
-
-def kernel_files(names=KERNEL_FILES, folder: Path = KERNEL_DIR) -> dict[str, str]:
-    """Return {file name: source} of hand-written C files in ``folder``: by default the
-    kernels (``deploy/c``) the generated code calls."""
-    if isinstance(names, (str, bytes)) or not isinstance(names, (list, tuple)) or not names:
-        raise TypeError(f"names must be a non-empty list of file names, got {names!r}")
-    if not isinstance(folder, (str, Path)):
-        raise TypeError(f"folder must be a path, got {type(folder).__name__}")
-    if not Path(folder).is_dir():
-        raise FileNotFoundError(f"folder {folder} does not exist")
-    files = {}
-    for name in names:
-        path = Path(folder) / cgen.file_name(name)
-        if not path.is_file():
-            raise FileNotFoundError(f"no hand-written C file {name} in {folder}")
-        files[name] = path.read_text(encoding="utf-8")
-    return files
+    # The two ping-pong buffers live on the stack of <prefix>_invoke, sized by the widest layer.
+    buffers = 2 * widest * (1 if kind == "int8" else 4)
+    return CModel(prefix, kind, int(n_in), int(n_out),
+                  {f"{prefix}.h": header, f"{prefix}.c": source}, DENSE_KERNELS,
+                  dense.data_bytes(layers), buffers)

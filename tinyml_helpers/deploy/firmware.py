@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cgen, export, toolchains
+from . import c_model, cgen, export, graph, quant, toolchains
 from .boards import (  # noqa: F401  (part of this module's interface)
     M4_CLOCK_NOTE,
     TARGETS,
@@ -47,13 +47,14 @@ from .boards import (  # noqa: F401  (part of this module's interface)
     missing_tools,
     require,
 )
-from .dense import Int8Model, layers_from_tflite
+from .c_model import CModel
 from .files import write_files
 from .harness_output import RunResult, failure, parse_output  # noqa: F401
 from .quant import real_array
 from .toolchains import Sizes
 
 HARNESS_DIR = Path(__file__).resolve().parent / "harness"
+HARNESS_FILES = frozenset(p.name for p in HARNESS_DIR.iterdir())
 CASES_TEMPLATE = Path(__file__).resolve().parent / "templates" / "c" / "harness_cases.h"
 KINDS = ("int8", "float")
 DEFAULT_TIMEOUT_S = 120.0
@@ -61,40 +62,49 @@ DEFAULT_TIMEOUT_S = 120.0
 
 # --- building ----------------------------------------------------------------------------------
 
-def _model_prefix(model_files: dict[str, str], prefix: str | None = None) -> tuple[str, str]:
-    """Return (prefix, kind) of the generated model in ``model_files`` (the first header that
-    declares ``<prefix>_invoke``, or the one named by ``prefix``)."""
-    if not isinstance(model_files, dict) or not model_files:
-        raise TypeError("model_files must be the {name: source} dict of export.plain_c_files")
-    for name, text in model_files.items():
-        cgen.file_name(name, "a model_files name")
-        if not isinstance(text, str):
-            raise TypeError(f"model_files[{name!r}] must be C source as a str, got "
-                            f"{type(text).__name__}")
-    if prefix is not None:
-        cgen.identifier(prefix, "prefix")
-    if prefix is not None and f"{prefix}.h" not in model_files:
-        raise ValueError(f"model_files has no {prefix}.h")
-    for name, text in model_files.items():
-        match = re.search(r"void (\w+)_invoke\(const (int8_t|float) \*input", text)
-        if name.endswith(".h") and match and (prefix is None or name == f"{prefix}.h"):
-            prefix, ctype = match.groups()
-            if f"{prefix}.c" not in model_files:
-                raise ValueError(f"model_files has {name} but no {prefix}.c")
-            return prefix, "int8" if ctype == "int8_t" else "float"
-    raise ValueError("no header declaring <prefix>_invoke(...) in model_files; pass the dict "
-                     "returned by export.plain_c_files")
+def _check_model(model) -> CModel:
+    """Return ``model`` after checking it is generated C with its facts (a :class:`CModel`)."""
+    if not isinstance(model, CModel):
+        raise TypeError("model must be the CModel that export.plain_c_files (or "
+                        f"graph_c.generate) returns, got {type(model).__name__}")
+    clash = sorted(set(model.files) & (HARNESS_FILES | {"harness_cases.h", "host_timing.c"}))
+    if clash:
+        raise ValueError(f"the model's files {clash} have the names of the harness's own files")
+    return model
 
 
-def _model_dims(model_files: dict[str, str], prefix: str) -> tuple[int, int]:
-    header = model_files[f"{prefix}.h"]
-    dims = []
-    for what in ("INPUTS", "OUTPUTS"):
-        match = re.search(rf"#define {prefix.upper()}_{what} (\d+)", header)
-        if not match:
-            raise ValueError(f"{prefix}.h does not define {prefix.upper()}_{what}")
-        dims.append(int(match.group(1)))
-    return dims[0], dims[1]
+# The real boards the simulated targets stand for: (name, flash bytes, RAM bytes).
+BOARD_MEMORY = {
+    "uno": ("the Arduino Uno", toolchains.UNO_FLASH_BYTES, toolchains.UNO_RAM_BYTES),
+    "m4": ("the Nano 33 BLE's nRF52840 (Cortex-M4F)", 1024 * 1024, 256 * 1024),
+}
+
+
+def check_fits(target: str, model: CModel, rows: np.ndarray | None = None) -> None:
+    """Raise ValueError, naming the board and its memory, if the model's constants (plus the
+    embedded input ``rows``) cannot fit its flash or its buffers and harness arrays its RAM.
+
+    Both sums are lower bounds of what the firmware needs (code, stack and the harness come on
+    top), so a refusal here is certain; a model that passes may still fail at link time.
+    """
+    model = _check_model(model)
+    if target not in BOARD_MEMORY:
+        return
+    board, flash, ram = BOARD_MEMORY[target]
+    width = 1 if model.kind == "int8" else 4
+    inputs = 0 if rows is None else rows.size * width
+    need_flash = model.constant_bytes + inputs
+    if need_flash > flash:
+        raise ValueError(f"{model.prefix}: {model.constant_bytes:,} B of weights and constants"
+                         + (f" and {inputs:,} B of embedded inputs" if inputs else "")
+                         + f" do not fit the {flash:,} B of flash of {board}; make the model "
+                         "smaller (prune, fewer filters) or pass fewer input rows")
+    need_ram = model.activation_bytes + width * (model.n_inputs + 2 * model.n_outputs)
+    if need_ram > ram:
+        raise ValueError(f"{model.prefix}: {model.activation_bytes:,} B of activation buffers "
+                         f"and {width * (model.n_inputs + 2 * model.n_outputs):,} B of input "
+                         f"and output arrays do not fit the {ram:,} B of RAM of {board}; use "
+                         "smaller inputs or fewer channels")
 
 
 def _check_timeout(timeout_s) -> float:
@@ -148,19 +158,21 @@ def cases_header(kind: str, rows: np.ndarray, n_out: int, prefix: str | None) ->
                        INPUTS=cgen.initializer(rows, literal))
 
 
-def build(target: str, model_files: dict[str, str], inputs, kind: str | None = None, *,
-          baseline: bool = False, build_dir=None, prefix: str | None = None) -> Path:
+def build(target: str, model: CModel, inputs, kind: str | None = None, *,
+          baseline: bool = False, build_dir=None) -> Path:
     """Return the path of a firmware ELF that runs the model on each row of ``inputs``.
 
-    ``model_files`` is the dict from :func:`export.plain_c_files`; ``kind`` ("int8" or
+    ``model`` is the :class:`CModel` from :func:`export.plain_c_files`; ``kind`` ("int8" or
     "float") is checked against it. ``baseline=True`` builds the same harness with the same
     inputs but no model (the call goes to an empty function): the "empty sketch" that
     :func:`measure` subtracts. Sources and ELF go to ``build_dir`` (default: a new temporary
-    directory). Every ``.c`` in ``model_files`` is compiled; the harness calls
-    ``<prefix>_invoke`` (``prefix`` picks it when several headers declare one).
+    directory). Every ``.c`` of the model and its kernels is compiled; the harness calls
+    ``<prefix>_invoke``. Before any compiler runs, the model's constants and buffers are
+    checked against the board's flash and RAM (:func:`check_fits`).
     """
     spec = get_target(target)
-    prefix, model_kind = _model_prefix(model_files, prefix)
+    model = _check_model(model)
+    prefix, model_kind = model.prefix, model.kind
     if not isinstance(baseline, bool):
         raise TypeError(f"baseline must be True or False, got {baseline!r}")
     if build_dir is not None and not isinstance(build_dir, (str, os.PathLike)):
@@ -169,8 +181,9 @@ def build(target: str, model_files: dict[str, str], inputs, kind: str | None = N
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if kind is not None and kind != model_kind:
         raise ValueError(f"kind={kind!r} but {prefix}_invoke takes {model_kind} values")
-    n_in, n_out = _model_dims(model_files, prefix)
+    n_in, n_out = model.n_inputs, model.n_outputs
     rows = _check_inputs(inputs, model_kind, n_in)
+    check_fits(target, model, rows)
     require(target)
     if build_dir is not None and Path(build_dir).exists() and not Path(build_dir).is_dir():
         raise ValueError(f"build_dir {build_dir} is a file, not a folder")
@@ -182,9 +195,8 @@ def build(target: str, model_files: dict[str, str], inputs, kind: str | None = N
         files[template] = (HARNESS_DIR / template).read_text(encoding="utf-8")
     sources = ["harness.c", *spec.platform_files]
     if not baseline:
-        files.update(model_files)
-        files.update(export.kernel_files())
-        sources += [*sorted(n for n in model_files if n.endswith(".c")), "tinyml_kernels.c"]
+        files.update(model.all_files())
+        sources += sorted(n for n in model.all_files() if n.endswith(".c"))
     write_files(src_dir, files)
     elf = build_dir / f"{name}.{target}.elf"
     flags = [f.format(templates=HARNESS_DIR) for f in spec.cflags]
@@ -312,9 +324,8 @@ class Measurement:
         return None if self.cost is None or clock is None else self.cost / clock * 1e6
 
 
-def measure(target: str, model_files: dict[str, str], inputs, build_dir=None,
-            timeout_s: float = DEFAULT_TIMEOUT_S, host_cost: bool = False,
-            prefix: str | None = None) -> Measurement:
+def measure(target: str, model: CModel, inputs, build_dir=None,
+            timeout_s: float = DEFAULT_TIMEOUT_S, host_cost: bool = False) -> Measurement:
     """Return the :class:`Measurement` of the model on ``target`` (built twice: with and
     without the model). ``host_cost=True`` counts host instructions with callgrind."""
     get_target(target)
@@ -324,9 +335,10 @@ def measure(target: str, model_files: dict[str, str], inputs, build_dir=None,
     if build_dir is not None and not isinstance(build_dir, (str, os.PathLike)):
         raise TypeError(f"build_dir must be a path or None, got {type(build_dir).__name__}")
     build_dir = Path(build_dir) if build_dir else Path(tempfile.mkdtemp(prefix=f"tinyml-{target}-"))
-    prefix, kind = _model_prefix(model_files, prefix)
-    elf = build(target, model_files, inputs, build_dir=build_dir, prefix=prefix)
-    empty = build(target, model_files, inputs, baseline=True, build_dir=build_dir, prefix=prefix)
+    model = _check_model(model)
+    prefix, kind = model.prefix, model.kind
+    elf = build(target, model, inputs, build_dir=build_dir)
+    empty = build(target, model, inputs, baseline=True, build_dir=build_dir)
     result = run(target, elf, timeout_s)
     full, base = sizes(target, elf), sizes(target, empty)
     cost = cost_max = None
@@ -353,15 +365,15 @@ class HostTiming:
     outputs: np.ndarray  # one row per input row, as printed by the timed program
 
 
-def host_time(model_files: dict[str, str], inputs, loops: int = 20_000, repeats: int = 5,
-              build_dir=None, prefix: str | None = None) -> HostTiming:
+def host_time(model: CModel, inputs, loops: int = 20_000, repeats: int = 5,
+              build_dir=None) -> HostTiming:
     """Return the :class:`HostTiming` of the model compiled with ``gcc -O2`` for this PC.
 
     Unlike the harness (which counts instructions on simulated boards), this measures time:
     for comparing with an interpreter (MicroPython) running on the same PC.
     """
-    prefix, kind = _model_prefix(model_files, prefix)
-    n_in, n_out = _model_dims(model_files, prefix)
+    model = _check_model(model)
+    prefix, kind, n_in, n_out = model.prefix, model.kind, model.n_inputs, model.n_outputs
     rows = _check_inputs(inputs, kind, n_in)
     for name, value, low in (("loops", loops, 1), ("repeats", repeats, 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -377,7 +389,7 @@ def host_time(model_files: dict[str, str], inputs, loops: int = 20_000, repeats:
                        CTYPE="int8_t" if kind == "int8" else "float", INPUTS=inputs_c,
                        LOOPS=str(int(loops)), REPEATS=str(int(repeats)))
     src = build_dir / f"{prefix}_timing_src"
-    write_files(src, {**model_files, **export.kernel_files(), "host_timing.c": main})
+    write_files(src, {**model.all_files(), "host_timing.c": main})
     exe = build_dir / f"{prefix}_timing"
     sources = sorted(str(p) for p in src.glob("*.c"))
     done = subprocess.run(["gcc", "-O2", "-std=gnu99", "-I", str(src), "-o", str(exe), *sources,
@@ -398,12 +410,23 @@ def host_time(model_files: dict[str, str], inputs, loops: int = 20_000, repeats:
     return HostTiming(float(lines[-1].split()[1]) * 1e-9, outputs)
 
 
-def _demo_inputs(layers, n_in: int):
+def _demo_inputs(g: graph.Graph, n_in: int):
     """Return (float inputs, harness inputs): 8 points over [0, 2π] per input feature."""
     x = np.linspace(0, 2 * np.pi, 8, dtype=np.float32)[:, None].repeat(n_in, axis=1)
-    if isinstance(layers, Int8Model):
-        return x, layers.quantize(x)
+    if g.is_int8:
+        q = g.tensors[g.inputs[0]].quantization
+        return x, quant.quantize(x, q.scale[0], int(q.zero_point[0]), bits=8, signed=True)
     return x, x
+
+
+def _prefix_for(stem: str) -> str:
+    """Return a C prefix made from a file name (``sine_int8.tflite`` -> ``sine_int8``)."""
+    prefix = "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_"
+                     for c in stem.lower()) or "model"
+    if not prefix[0].isalpha() or prefix in cgen.C_KEYWORDS \
+            or prefix.startswith(c_model.RESERVED_PREFIXES):
+        prefix = f"m_{prefix}"
+    return prefix
 
 
 def main(argv=None) -> int:
@@ -413,7 +436,8 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     cmd = sub.add_parser("run", help="build the harness for a target and run it")
     cmd.add_argument("target", choices=list(TARGETS))
-    cmd.add_argument("--model", type=Path, help="a .tflite made of Dense layers (default "
+    cmd.add_argument("--model", type=Path, help="a .tflite: float32 Dense layers or any full-int8 "
+                     "graph of the supported operators (default "
                      "build/export/sine_<kind>.tflite, written by lesson 06 in `make build`)")
     cmd.add_argument("--kind", choices=KINDS, default="int8",
                      help="which default model to use (ignored with --model)")
@@ -428,16 +452,13 @@ def main(argv=None) -> int:
     try:
         require(args.target)
         tflite = path.read_bytes()
-        layers = layers_from_tflite(tflite)
-        kind = "int8" if isinstance(layers, Int8Model) else "float"
-        prefix = re.sub(r"[^a-z0-9_]", "_", path.stem.lower()) or "model"
-        prefix = prefix if re.match(r"[a-z]", prefix) and prefix not in cgen.C_KEYWORDS \
-            else f"m_{prefix}"
-        files = export.plain_c_files(layers, prefix)
-        n_in = (layers.layers[0] if kind == "int8" else layers[0]).weights.shape[1]
-        x, rows = _demo_inputs(layers, n_in)
+        g = graph.read(tflite)
+        prefix = _prefix_for(path.stem)
+        model = export.plain_c_files(g, prefix)
+        kind = model.kind
+        x, rows = _demo_inputs(g, model.n_inputs)
         build_dir = args.build_dir or Path("build/firmware") / args.target
-        m = measure(args.target, files, rows, build_dir=build_dir,
+        m = measure(args.target, model, rows, build_dir=build_dir,
                     host_cost=args.target == "host" and shutil.which("valgrind") is not None)
     except (FirmwareError, ValueError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -447,7 +468,11 @@ def main(argv=None) -> int:
     for line in m.result.text.splitlines():
         if line.startswith(("BEGIN", "OUT", "STACK", "DONE", "CYC 0 ")):
             print(f"  | {line}")
-    y = layers.dequantize(m.result.outputs) if kind == "int8" else m.result.outputs
+    if kind == "int8":
+        q = g.tensors[g.outputs[0]].quantization
+        y = quant.dequantize(m.result.outputs, q.scale[0], int(q.zero_point[0]))
+    else:
+        y = m.result.outputs
     sine = x.shape[1] == 1 and y.shape[1] == 1
     print("\n  x           y (board)" + ("   sin(x)" if sine else ""))
     for xi, yi in zip(x, y, strict=True):

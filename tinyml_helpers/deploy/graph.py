@@ -127,6 +127,12 @@ class Graph:
     ops: tuple[Op, ...]
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
+    tflite: tflite_file.Tflite  # the checked file it was read from (its bytes: ``data``)
+
+    @property
+    def data(self) -> bytes:
+        """Return the .tflite bytes (what TFLM and a C array of the flatbuffer take)."""
+        return self.tflite.data
 
     @property
     def dtype(self) -> np.dtype:
@@ -140,7 +146,13 @@ class Graph:
 
 
 def read(tflite) -> Graph:
-    """Return the :class:`Graph` of ``tflite`` bytes; raise ValueError naming what is refused."""
+    """Return the :class:`Graph` of ``tflite`` bytes; raise ValueError naming what is refused.
+
+    A :class:`Graph` is returned as it is: a model is read once, then handed on as the value."""
+    if isinstance(tflite, Graph):
+        return tflite
+    # LiteRT's schema is not a dependency of the package (Colab's runtime brings it): loaded
+    # when a model is read, as tflite_file does.
     from ai_edge_litert import schema_py_generated as schema
 
     t = tflite_file.read(tflite)
@@ -160,7 +172,7 @@ def read(tflite) -> Graph:
         outputs = tuple(int(i) for i in op.outputs)
         ops.append(Op(kind, inputs, outputs, _params(schema, kind, op, tensors, outputs)))
     graph = Graph(tensors, tuple(ops), tuple(int(i) for i in t.graph.inputs),
-                  tuple(int(i) for i in t.graph.outputs))
+                  tuple(int(i) for i in t.graph.outputs), t)
     _check(graph)
     return graph
 

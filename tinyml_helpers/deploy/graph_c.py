@@ -4,24 +4,24 @@
 ``<prefix>.h`` / ``<prefix>.c``: every constant tensor (weights, biases, per-channel multipliers
 and shifts) and every operator's params struct as a ``TINYML_CONST`` array (flash on the Uno),
 two ping-pong activation buffers, and ``<prefix>_invoke(const int8_t *input, int8_t *output)``
-calling the kernels of ``c/tinyml_ops.c`` in order. The files have the shape of
-:func:`export.plain_c_files`' output, plus the kernels, so :func:`firmware.build` and
-:func:`firmware.measure` run them unchanged. The parameters are derived as TFLM's Prepare steps
-derive them (:mod:`ops` holds that arithmetic and the NumPy twin of each kernel).
+calling the kernels of ``c/tinyml_ops.c`` in order. The result is a :class:`~.c_model.CModel`
+like :func:`export.plain_c_files`' (which calls this for any graph that is not a Dense chain),
+so :func:`firmware.build` and :func:`firmware.measure` run it unchanged. The parameters are
+derived as TFLM's Prepare steps derive them (:mod:`ops` holds that arithmetic and the NumPy twin of each kernel).
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import cgen, export, ops, quant
+from . import cgen, ops, quant
+from .c_model import C_TEMPLATES, OPS_KERNELS, CModel, check_prefix, kernel_files
 from .graph import Graph, Op, Tensor
 
-OPS_FILES = ("tinyml_ops.h", "tinyml_ops.c")
+OPS_FILES = OPS_KERNELS
 MAX_DIM = 32767  # loops count with C's int, 16 bits on the AVR
 MAX_SOFTMAX_DEPTH = 511  # the final RoundingDivideByPOT shifts by at most 31 below this
 KERNELS = {"CONV_2D": "tinyml_conv_2d", "DEPTHWISE_CONV_2D": "tinyml_depthwise_conv_2d",
@@ -30,20 +30,11 @@ KERNELS = {"CONV_2D": "tinyml_conv_2d", "DEPTHWISE_CONV_2D": "tinyml_depthwise_c
 
 
 @dataclass(frozen=True)
-class GraphC:
-    """The generated C of one graph: its files (model and kernels) and sizes worth reporting."""
+class GraphC(CModel):
+    """The generated C of one graph (a :class:`CModel` over the reference kernels) and the
+    sizes of its two activation buffers."""
 
-    prefix: str
-    files: dict[str, str]  # <prefix>.h, <prefix>.c, tinyml_ops.h, tinyml_ops.c
-    n_inputs: int  # int8 codes per input row
-    n_outputs: int
-    buffers: tuple[int, int]  # bytes of the two ping-pong activation buffers
-    constant_bytes: int  # weights, biases, multipliers and shifts (params structs not counted)
-
-    @property
-    def activation_bytes(self) -> int:
-        """Return the bytes of RAM the activation buffers take (input and output not counted)."""
-        return sum(self.buffers)
+    buffers: tuple[int, int] = (0, 0)  # bytes of the two ping-pong activation buffers
 
 
 @dataclass
@@ -57,15 +48,13 @@ class _Emitted:
 
 def ops_files() -> dict[str, str]:
     """Return {file name: source} of the reference kernels (tinyml_ops.h / .c)."""
-    return export.kernel_files(OPS_FILES)
+    return kernel_files(OPS_KERNELS)
 
 
 def generate(graph: Graph, prefix: str = "model") -> GraphC:
     """Return the :class:`GraphC` of a full-int8 ``graph``; raise ValueError if it cannot be."""
     _check_graph(graph)
-    cgen.identifier(prefix, "prefix")
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", prefix):
-        raise ValueError(f"prefix must be a lower-case C identifier, got {prefix!r}")
+    check_prefix(prefix)
     places, buffers = _plan(graph)
     emitted = [_emit(graph, i, op) for i, op in enumerate(graph.ops)]
     calls = []
@@ -77,9 +66,9 @@ def generate(graph: Graph, prefix: str = "model") -> GraphC:
             calls.append("  " + part.call.format(src=src, dst=dst))
     x, y = (graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]])
     source = _source(prefix, buffers, [p.declarations for p in emitted], calls)
-    files = {f"{prefix}.h": _header(prefix, x, y), f"{prefix}.c": source, **ops_files()}
-    return GraphC(prefix, files, x.size, y.size, buffers,
-                  sum(p.constant_bytes for p in emitted))
+    files = {f"{prefix}.h": _header(prefix, x, y), f"{prefix}.c": source}
+    return GraphC(prefix, "int8", x.size, y.size, files, OPS_KERNELS,
+                  sum(p.constant_bytes for p in emitted), sum(buffers), buffers)
 
 
 # ---- checks and buffer plan ------------------------------------------------------------------
@@ -90,8 +79,8 @@ def _check_graph(graph: Graph) -> None:
         raise TypeError(f"expected a graph.Graph (from graph.read), got {type(graph).__name__}")
     if not graph.is_int8:
         raise ValueError(f"graph_c writes full-int8 graphs only; this one is {graph.dtype.name} "
-                         "(convert with full-integer quantization, or use export.plain_c_files "
-                         "for float Dense chains)")
+                         "(convert with full-integer quantization; export.plain_c_files writes "
+                         "float Dense chains)")
     if len(graph.inputs) != 1 or len(graph.outputs) != 1 or not graph.ops:
         raise ValueError(f"graph_c needs one input, one output and at least one operator; this "
                          f"graph has {len(graph.inputs)}, {len(graph.outputs)} and "
@@ -294,12 +283,12 @@ def _header(prefix: str, x: Tensor, y: Tensor) -> str:
     """Return ``<prefix>.h``: sizes, quantization of input and output, the invoke prototype."""
     up = prefix.upper()
     qx, qy = x.quantization, y.quantization
-    io = cgen.render(export.C_TEMPLATES / "plain_model_int8_io.h", UP=up,
+    io = cgen.render(C_TEMPLATES / "plain_model_int8_io.h", UP=up,
                      INPUT_SCALE=cgen.float_literal(qx.scale[0]),
                      INPUT_ZERO_POINT=cgen.int_literal(qx.zero_point[0]),
                      OUTPUT_SCALE=cgen.float_literal(qy.scale[0]),
                      OUTPUT_ZERO_POINT=cgen.int_literal(qy.zero_point[0]))
-    return cgen.render(export.C_TEMPLATES / "plain_model.h",
+    return cgen.render(C_TEMPLATES / "plain_model.h",
                        BANNER=cgen.banner(f"{prefix}.h").rstrip("\n"),
                        GUARD=cgen.include_guard(f"{prefix}.h"), UP=up, PREFIX=prefix,
                        KIND="int8", CTYPE="int8_t", N_IN=str(x.size), N_OUT=str(y.size),

@@ -34,10 +34,19 @@ class Tflite:
         return self.model.subgraphs[0]
 
 
+def _already_read(tflite) -> Tflite | None:
+    """Return the checked file of a value read before: a :class:`Tflite`, or a
+    :class:`~.graph.Graph` (which keeps the file it was read from), else None."""
+    if isinstance(tflite, Tflite):
+        return tflite
+    held = getattr(tflite, "tflite", None)
+    return held if isinstance(held, Tflite) else None
+
+
 def check_bytes(tflite) -> bytes:
     """Return ``tflite`` as bytes after checking its type and the 'TFL3' file identifier."""
-    if isinstance(tflite, Tflite):
-        return tflite.data
+    if _already_read(tflite) is not None:
+        return _already_read(tflite).data
     if not isinstance(tflite, (bytes, bytearray, memoryview)):
         raise TypeError(f"expected the .tflite model as bytes, got {type(tflite).__name__}")
     data = bytes(tflite)
@@ -215,8 +224,8 @@ def _check_graph(model, g: int) -> None:
 
 def read(tflite) -> Tflite:
     """Return the checked :class:`Tflite` of ``tflite`` bytes; raise ValueError if corrupt."""
-    if isinstance(tflite, Tflite):
-        return tflite
+    if _already_read(tflite) is not None:
+        return _already_read(tflite)
     data = check_bytes(tflite)
     model = _unpack(data)
     if not model.subgraphs:
