@@ -38,11 +38,9 @@ def _load(source: Path | None) -> tuple[fan_detector.Detector, str]:
 
 def _uno_sketch(detector: fan_detector.Detector, tmp: Path):
     """Compile the fan sketch for the Uno, run one pass in simavr; return (sizes, rows)."""
-    from tinyml_helpers.deploy import projects
-    arduino, _ = projects.fan_projects(detector)
-    sketch = tmp / projects.FAN_ARDUINO
-    files.write_files(sketch, {k: v for k, v in arduino[projects.FAN_ARDUINO].items()
-                                if isinstance(v, str)})
+    arduino = next(p for p in fan_detector.projects(detector) if p.tree == "arduino")
+    sketch = tmp / arduino.folder
+    files.write_files(sketch, {k: v for k, v in arduino.files.items() if isinstance(v, str)})
     elf = toolchains.compile_uno(sketch, tmp / "uno_build",
                                  {"TINYML_DELAY_MS": 0, "TINYML_PASSES": 1})
     rows = [dict(kv.split("=") for kv in line.split(", "))

@@ -144,11 +144,13 @@ def main(argv: list[str]) -> int:
 
 def _tflm_on_m4(int8_tflite: bytes, build_dir: Path, skipped: list[str]):
     """Return TFLM's side of tflm_build.side_by_side on the M4, or None (and a skip line)."""
-    reason = tflm_build.unavailable("m4")
+    from tinyml_helpers.tooling import paths  # the vendored TFLM tree and build/tflm
+
+    reason = tflm_build.unavailable("m4", paths.TFLM_TARBALL)
     if reason:
         skipped.append(f"m4 TFLM: {reason}")
         return None
-    return tflm_build.side_by_side(int8_tflite, build_dir).tflm
+    return tflm_build.side_by_side(int8_tflite, build_dir, src=paths.tflm_source()).tflm
 
 
 def _print_goals(found: dict, data: int) -> None:

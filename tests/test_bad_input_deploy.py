@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from c_array import read_c_array
 
+from tinyml_helpers import fan_detector, sine_projects
 from tinyml_helpers.deploy import (
     cgen,
     dense,
@@ -30,12 +31,14 @@ from tinyml_helpers.deploy import (
     files,
     firmware,
     litert,
-    projects,
     quant,
     tflite_file,
     tflm,
     toolchains,
     wokwi,
+)
+from tinyml_helpers.deploy import (
+    projects as deploy_projects,
 )
 
 # --- the models: a tiny 1-4-1 network, float and full-int8 ------------------------------------
@@ -61,7 +64,7 @@ def m(tf, tmp_path_factory):
                                  tf.keras.layers.Dense(4, activation="relu"),
                                  tf.keras.layers.Dense(1)])
     rep = np.linspace(0, 2 * np.pi, 64, dtype=np.float32).reshape(-1, 1)
-    # per-tensor Dense: the kind the TFLM projects accept (projects.load_models)
+    # per-tensor Dense: the kind the TFLM projects accept (sine_projects.load_models)
     f, q = litert.convert(keras, "float32"), litert.convert(keras, "int8", rep, per_channel=False)
     nan_keras = tf.keras.Sequential([tf.keras.layers.Input((1,)),
                                      tf.keras.layers.Dense(2, name="bad_layer")])
@@ -77,7 +80,7 @@ def m(tf, tmp_path_factory):
         keras=keras, f=f, q=q, trunc=q[:len(q) // 2], nan_keras=nan_keras,
         tanh_keras=tanh_keras, layers=layers, int8=int8, tmp=tmp,
         int8_files=export.plain_c_files(int8, "m8"),
-        models=projects.load_models(f, q, 2000),
+        models=sine_projects.load_models(f, q, 2000),
         x=np.linspace(0, 6, 5, dtype=np.float32)[:, None],
         codes=np.arange(-2, 3, dtype=np.int8)[:, None])
 
@@ -94,12 +97,10 @@ def _wide_int8(m):
                                    *m.int8.layers[1:]])
 
 
-def _detector(**change):
-    fields = {"c_files": {"d.c": "int d;"}, "hand_written": {}, "windows_header": "",
-              "model_files": {}, "facts": {"EXPECTED": "", "N_WINDOWS": "1",
-                                           "SAMPLE_RATE": "1"}}
+def _project(**change):
+    fields = {"tree": "arduino", "folder": "p", "files": {"d.c": "int d;"}}
     fields.update(change)
-    return projects.DetectorProject(**fields)
+    return deploy_projects.Project(**fields)
 
 
 NAN, INF = float("nan"), float("inf")
@@ -435,50 +436,61 @@ CASES = [
     ("tc-sizes-tool", lambda m: toolchains.read_sizes(m.tmp / "fake.elf", "rm"), ValueError,
      "size_tool"),
     # projects ------------------------------------------------------------------------------
-    ("proj-swapped", lambda m: projects.load_models(m.q, m.q, 100), TypeError,
+    ("proj-swapped", lambda m: sine_projects.load_models(m.q, m.q, 100), TypeError,
      "float_tflite is an int8 model"),
-    ("proj-two-float", lambda m: projects.load_models(m.f, m.f, 100), TypeError,
+    ("proj-two-float", lambda m: sine_projects.load_models(m.f, m.f, 100), TypeError,
      "int8_tflite is a float model"),
-    ("proj-arena-zero", lambda m: projects.load_models(m.f, m.q, 0), ValueError,
+    ("proj-arena-zero", lambda m: sine_projects.load_models(m.f, m.q, 0), ValueError,
      "arena_size must be"),
-    ("proj-arena-str", lambda m: projects.load_models(m.f, m.q, "100"), TypeError,
+    ("proj-arena-str", lambda m: sine_projects.load_models(m.f, m.q, "100"), TypeError,
      "arena_size must be"),
-    ("proj-arena-bool", lambda m: projects.load_models(m.f, m.q, True), TypeError,
+    ("proj-arena-bool", lambda m: sine_projects.load_models(m.f, m.q, True), TypeError,
      "arena_size"),
-    ("proj-truncated", lambda m: projects.load_models(m.f, m.trunc, 100), ValueError,
+    ("proj-truncated", lambda m: sine_projects.load_models(m.f, m.trunc, 100), ValueError,
      "corrupt"),
-    ("proj-str-model", lambda m: projects.load_models("f.tflite", m.q, 100), TypeError,
+    ("proj-str-model", lambda m: sine_projects.load_models("f.tflite", m.q, 100), TypeError,
      "as bytes"),
-    ("proj-same-folder", lambda m: projects.generate(m.f, m.q, m.tmp / "p", m.tmp / "p", 100),
-     ValueError, "different folders"),
-    ("proj-nested-folder", lambda m: projects.generate(m.f, m.q, m.tmp / "p",
-                                                        m.tmp / "p" / "w", 100),
-     ValueError, "inside each other"),
-    ("proj-compile-str", lambda m: projects.generate(m.f, m.q, m.tmp / "a", m.tmp / "w", 100,
-                                                      compile_uno="no"), TypeError,
+    ("proj-same-folder", lambda m: sine_projects.generate(m.f, m.q, m.tmp / "p", m.tmp / "p", 100),
+     ValueError, "a folder of its own"),
+    ("proj-nested-folder", lambda m: sine_projects.generate(m.f, m.q, m.tmp / "p",
+                                                            m.tmp / "p" / "w", 100),
+     ValueError, "lies inside"),
+    ("proj-compile-str", lambda m: sine_projects.generate(m.f, m.q, m.tmp / "a", m.tmp / "w", 100,
+                                                          compile_uno="no"), TypeError,
      "compile_uno"),
-    ("proj-dir-int", lambda m: projects.generate(m.f, m.q, 5, m.tmp / "w", 100), TypeError,
-     "arduino_dir"),
-    ("proj-dir-file", lambda m: projects.generate(m.f, m.q, m.tmp / "a_file.txt",
-                                                   m.tmp / "w", 100), ValueError, "is a file"),
-    ("proj-fan-str", lambda m: projects.generate(m.f, m.q, m.tmp / "a", m.tmp / "w", 100,
-                                                  fan="fan"), TypeError, "DetectorProject"),
-    ("proj-sketch-x-zero", lambda m: projects.sketch_x(0), ValueError, "steps must be in"),
-    ("proj-sketch-x-float", lambda m: projects.sketch_x(2.5), TypeError, "steps must be an int"),
-    ("proj-predictions-nan", lambda m: projects.int8_predictions(m.int8, [NAN]), ValueError,
+    ("proj-dir-int", lambda m: sine_projects.generate(m.f, m.q, 5, m.tmp / "w", 100), TypeError,
+     "arduino folder must be a path"),
+    ("proj-dir-file", lambda m: sine_projects.generate(m.f, m.q, m.tmp / "a_file.txt",
+                                                       m.tmp / "w", 100), ValueError, "is a file"),
+    ("proj-fan-str", lambda m: sine_projects.generate(m.f, m.q, m.tmp / "a", m.tmp / "w", 100,
+                                                      fan="fan"), TypeError,
+     "fan_detector.projects"),
+    ("proj-sketch-x-zero", lambda m: sine_projects.sketch_x(0), ValueError, "steps must be in"),
+    ("proj-sketch-x-float", lambda m: sine_projects.sketch_x(2.5), TypeError,
+     "steps must be an int"),
+    ("proj-predictions-nan", lambda m: sine_projects.int8_predictions(m.int8, [NAN]), ValueError,
      "NaN"),
-    ("proj-predictions-model", lambda m: projects.int8_predictions(m.layers, [1.0]), TypeError,
+    ("proj-predictions-model", lambda m: sine_projects.int8_predictions(m.layers, [1.0]), TypeError,
      "Int8Model"),
-    ("proj-expected-lines", lambda m: projects.expected_output(m.models, 0), ValueError,
+    ("proj-expected-lines", lambda m: sine_projects.expected_output(m.models, 0), ValueError,
      "lines must be in"),
-    ("proj-detector-escape", lambda m: _detector(c_files={"../d.c": ""}), ValueError,
-     "plain ASCII"),
-    ("proj-detector-type", lambda m: _detector(c_files="d.c"), TypeError, "c_files must be"),
-    ("proj-detector-content", lambda m: _detector(model_files={"m.tflite": 5}), TypeError,
+    ("proj-file-escape", lambda m: _project(files={"../d.c": ""}), ValueError, "plain ASCII"),
+    ("proj-files-type", lambda m: _project(files="d.c"), TypeError, "files must be"),
+    ("proj-file-content", lambda m: _project(files={"m.tflite": 5}), TypeError,
      "str or bytes"),
-    ("proj-fan-projects", lambda m: projects.fan_projects("fan"), TypeError,
-     "DetectorProject"),
-    ("proj-render-escape", lambda m: projects.render("../README.md"), ValueError,
+    ("proj-tree", lambda m: _project(tree="garden"), ValueError, "tree must be one of"),
+    ("proj-uno-arduino", lambda m: _project(uno_firmware=True), ValueError,
+     "only a Wokwi project"),
+    ("proj-facts", lambda m: _project(facts={"N": 5}), TypeError, "facts must map"),
+    ("proj-write-twice", lambda m: deploy_projects.write(
+        [_project(), _project()], {"arduino": m.tmp / "twice"}, {"arduino": ""}), ValueError,
+     "two projects share a folder"),
+    ("proj-write-no-root", lambda m: deploy_projects.write(
+        [_project(tree="wokwi")], {"arduino": m.tmp / "tree"}, {"arduino": ""}), ValueError,
+     "have no folder in roots"),
+    ("proj-fan-projects", lambda m: fan_detector.projects("fan"), TypeError,
+     "fan_detector.Detector"),
+    ("proj-render-escape", lambda m: sine_projects.render("../README.md"), ValueError,
      "plain ASCII"),
     # wokwi ---------------------------------------------------------------------------------
     ("wokwi-part-type", lambda m: wokwi.part("wokwi-lcd", "x"), ValueError,
@@ -521,10 +533,10 @@ CASES = [
     ("dense-ref-no-chain", lambda m: dense.int8_reference(
         replace(m.int8, layers=[m.int8.layers[0], m.int8.layers[0]]), m.codes), ValueError,
      "do not chain"),
-    ("proj-arduino-models", lambda m: projects.arduino_projects("models"), TypeError,
-     "projects.Models"),
-    ("proj-wokwi-models", lambda m: projects.wokwi_projects(None), TypeError,
-     "projects.Models"),
+    ("proj-arduino-models", lambda m: sine_projects.arduino_projects("models"), TypeError,
+     "sine_projects.Models"),
+    ("proj-wokwi-models", lambda m: sine_projects.wokwi_projects(None), TypeError,
+     "sine_projects.Models"),
     ("fw-cases-kind", lambda m: firmware.cases_header("int4", np.zeros((1, 1)), 1, "m"),
      ValueError, "kind must be one of"),
     ("fw-cases-rows", lambda m: firmware.cases_header("int8", [1], 1, "m"), ValueError,
@@ -587,8 +599,8 @@ def _takers(m):
         "export.c_array_files": export.c_array_files,
         "export.plain_c_files(layers_from_tflite)": lambda t: export.plain_c_files(
             dense.layers_from_tflite(t)),
-        "projects.load_models(int8)": lambda t: projects.load_models(m.f, t, 2000),
-        "projects.load_models(float)": lambda t: projects.load_models(t, m.q, 2000),
+        "sine_projects.load_models(int8)": lambda t: sine_projects.load_models(m.f, t, 2000),
+        "sine_projects.load_models(float)": lambda t: sine_projects.load_models(t, m.q, 2000),
     }
 
 
@@ -711,8 +723,8 @@ def test_generate_refuses_damaged_models_before_writing(m, tmp_path):
     for data in damaged:
         for pair in ((m.f, data), (data, m.q)):
             with pytest.raises(ValueError, match="corrupt|TFL3|no input"):
-                projects.generate(*pair, tmp_path / "a", tmp_path / "w", 2000,
-                                  compile_uno=False)
+                sine_projects.generate(*pair, tmp_path / "a", tmp_path / "w", 2000,
+                                       compile_uno=False)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -877,12 +889,13 @@ def _signatures(m):
         (toolchains.run_program, {"command": ["true"], "timeout_s": 5}),
         (toolchains.read_sizes, {"elf": m.tmp / "fake.elf", "size_tool": "size"}),
         (toolchains.uart_lines, {"stderr": "x"}),
-        (projects.load_models, {"float_tflite": m.f, "int8_tflite": m.q, "arena_size": 100}),
-        (projects.sketch_x, {"steps": 4}),
-        (projects.int8_predictions, {"model": m.int8, "x": [1.0]}),
-        (projects.expected_output, {"models": m.models, "lines": 2}),
-        (projects.render, {"template": "arduino_index.md"}),
-        (projects.fan_projects, {"fan": _detector()}),
+        (sine_projects.load_models, {"float_tflite": m.f, "int8_tflite": m.q, "arena_size": 100}),
+        (sine_projects.sketch_x, {"steps": 4}),
+        (sine_projects.int8_predictions, {"model": m.int8, "x": [1.0]}),
+        (sine_projects.expected_output, {"models": m.models, "lines": 2}),
+        (sine_projects.render, {"template": "arduino_index.md"}),
+        (deploy_projects.Project, {"tree": "arduino", "folder": "p", "files": {"a.c": "x"},
+                                   "facts": {}, "uno_firmware": False}),
         (wokwi.part, {"type_": "wokwi-led", "id_": "l", "top": 0, "left": 0}),
         (wokwi.wire, {"start": "a:1", "end": "b:2", "color": "", "path": []}),
         (wokwi.led_diagram, {"board": "uno", "led_pin": "11", "author": ""}),

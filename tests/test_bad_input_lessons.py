@@ -579,7 +579,7 @@ CASES = [
      "unknown speed 'max'"),
     ("fd.expected.none", lambda c: fd.expected_output(None), T,
      "detector must be a fan_detector.Detector"),
-    ("fd.project.str", lambda c: fd.project("detector"), T,
+    ("fd.project.str", lambda c: fd.projects("detector"), T,
      "detector must be a fan_detector.Detector"),
     # --- plots ---------------------------------------------------------------------------------
     ("plots.split.str", lambda c: plots.plot_split("split"), T, "must be a data.Split"),

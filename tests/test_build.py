@@ -71,20 +71,22 @@ def test_compare_trees_names_new_removed_and_changed_files(tmp_path):
 
 @pytest.fixture
 def export_dir(sine, tmp_path):
-    from tinyml_helpers.deploy import litert, projects
+    from tinyml_helpers import sine_projects
+    from tinyml_helpers.deploy import litert
     model, float_tflite, int8_tflite = sine
     out = tmp_path / "export"
     out.mkdir()
-    (out / projects.FLOAT_NAME).write_bytes(float_tflite)
-    (out / projects.INT8_NAME).write_bytes(int8_tflite)
+    (out / sine_projects.FLOAT_NAME).write_bytes(float_tflite)
+    (out / sine_projects.INT8_NAME).write_bytes(int8_tflite)
     rep = np.linspace(0, 2 * np.pi, 500, dtype=np.float32).reshape(-1, 1)
-    (out / projects.TFLM_NAME).write_bytes(litert.convert(model, "int8", rep, per_channel=False))
+    tflm_model = litert.convert(model, "int8", rep, per_channel=False)
+    (out / sine_projects.TFLM_NAME).write_bytes(tflm_model)
     return out
 
 
 def test_an_export_without_the_tflm_model_is_refused(export_dir, tmp_path):
-    from tinyml_helpers.deploy import projects
-    (export_dir / projects.TFLM_NAME).unlink()
+    from tinyml_helpers import sine_projects
+    (export_dir / sine_projects.TFLM_NAME).unlink()
     with pytest.raises(ValueError, match="sine_int8_per_tensor.tflite.*run lesson 06 again"):
         build.export_projects(export_dir, tmp_path / "repo", tmp_path / "staging")
 

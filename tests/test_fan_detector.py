@@ -146,11 +146,11 @@ def test_self_test_checks_the_autoencoder_on_the_sample_windows_codes(fan):
     # fan_ae.c computes what dense's reference computes: the sketch passes out of the box
     assert self_test.check(test, dense.int8_reference(detector.model, codes)) == \
         [test.ok_line()]
-    project = fan_detector.project(detector)
-    assert project.c_files[fan_detector.SELF_TEST_NAME] == self_test.c_header(
-        fan_detector.SELF_TEST_NAME, {fan_detector.AE_PREFIX: test})
-    assert project.facts["SELF_TEST"] == test.ok_line() == f"self-test: ok ({len(labels)}/" \
-        f"{len(labels)})"
+    for project in fan_detector.projects(detector):  # the Arduino sketch and both Wokwi ones
+        assert project.files[fan_detector.SELF_TEST_NAME] == self_test.c_header(
+            fan_detector.SELF_TEST_NAME, {fan_detector.AE_PREFIX: test})
+        assert project.facts["SELF_TEST"] == test.ok_line() == f"self-test: ok ({len(labels)}/" \
+            f"{len(labels)})"
     assert fan_detector.SELF_TEST_NAME not in fan_detector.c_files(detector)  # sketches only
     with pytest.raises(TypeError, match="fan_detector.Detector"):
         fan_detector.self_test_cases("detector")

@@ -145,7 +145,8 @@ def test_files_have_the_shape_the_harness_reads(cases):
     """The header defines NET_INPUTS / NET_OUTPUTS and net_invoke; the kernels come along."""
     c = cases["CNN 12x10x2 strided conv-dw-pool-conv1x1-dense-dense-softmax"][2]
     assert sorted(c.files) == ["net.c", "net.h"] and c.kernels == c_model.OPS_KERNELS
-    assert sorted(c.all_files()) == ["net.c", "net.h", "tinyml_ops.c", "tinyml_ops.h"]
+    assert sorted(c.all_files()) == ["net.c", "net.h", "tinyml_kernels.c", "tinyml_kernels.h",
+                                     "tinyml_ops.c", "tinyml_ops.h"]
     assert (c.prefix, c.kind, c.n_inputs, c.n_outputs) == ("net", "int8", 240, 3)
     header = c.files["net.h"]
     assert "#define NET_INPUTS 240" in header and "#define NET_OUTPUTS 3" in header

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tinyml_helpers import sine_projects
 from tinyml_helpers.deploy import (
     dense,
     micropython,
     micropython_vm,
-    projects,
     quant,
     self_test,
     tflm,
@@ -128,7 +128,7 @@ def test_quantize_and_dequantize_match_the_numpy_ones(tmp_path, sine_int8):
     module = _import_generated(tmp_path, model)
     scale = np.float32(model.input_scale)
     halves = (np.arange(-140, 140, dtype=np.float32) + np.float32(0.5)) * scale
-    x = np.concatenate([projects.sketch_x(), halves, np.float32([-1e9, 1e9, 0.0])])
+    x = np.concatenate([sine_projects.sketch_x(), halves, np.float32([-1e9, 1e9, 0.0])])
     np.testing.assert_array_equal([module.quantize(float(v)) for v in x], model.quantize(x))
     codes = np.arange(-128, 128)
     want = np.float32(model.output_scale) * (codes.astype(np.float32)
@@ -224,7 +224,7 @@ def test_main_py_on_micropython_prints_the_c_sketch_lines(sine_int8):
     assert lines[1] == test.ok_line() and self_test.check(test, test.outputs) == [lines[1]]
     assert lines[-1] == "done"
     body = lines[2:-1]
-    assert len(body) == projects.STEPS * micropython.PASSES
+    assert len(body) == sine_projects.STEPS * micropython.PASSES
     assert all(line.rsplit(", us=", 1)[1].isdigit() for line in body)
     shown = [line.rsplit(", us=", 1)[0] for line in body]
     assert shown == micropython.expected_lines(model) * micropython.PASSES
@@ -362,7 +362,7 @@ def test_quantize_and_dequantize_on_micropython_match_the_numpy_ones(sine_int8):
     _, model = sine_int8
     scale = np.float32(model.input_scale)
     halves = (np.arange(-140, 140, dtype=np.float32) + np.float32(0.5)) * scale
-    x = np.concatenate([projects.sketch_x(), halves, np.float32([-1e9, 1e9, 0.0])])
+    x = np.concatenate([sine_projects.sketch_x(), halves, np.float32([-1e9, 1e9, 0.0])])
     out = micropython_vm.run(micropython.model_files(model, viper=False),
                              QUANTIZE_SCRIPT.format(bits=x.view(np.uint32).tolist()))
     values = [int(v) for v in out.split()]
@@ -409,7 +409,7 @@ def test_main_py_drives_the_led_by_pwm_on_a_board(tmp_path, sine_int8, monkeypat
     test = self_test.from_tflm(tflite)
     exec(compile(micropython.main_source(passes=2, test=test), "main.py", "exec"),
          {"__name__": "__main__"})
-    y = projects.int8_predictions(model, projects.sketch_x())
+    y = sine_projects.int8_predictions(model, sine_projects.sketch_x())
     duties = [int(min(max((float(v) + 1.0) * 32767.5, 0.0), 65535.0)) for v in y] * 2
     assert _FakeMachine.calls == [("pin", 2), ("pwm", 1000)] \
         + [("duty", d) for d in duties] + [("deinit",)]

@@ -15,27 +15,27 @@ import numpy as np
 import pytest
 from c_array import read_c_array
 
-from tinyml_helpers import fan_detector, measurements
+from tinyml_helpers import fan_detector, measurements, sine_projects
 from tinyml_helpers.deploy import (
     cgen,
     dense,
     export,
     files,
     micropython,
-    projects,
     self_test,
     tflm,
     tflm_build,
     toolchains,
 )
+from tinyml_helpers.deploy import projects as deploy_projects
 
 ROOT = Path(__file__).resolve().parents[1]
 ARDUINO, WOKWI = ROOT / "arduino", ROOT / "wokwi"
 PLAIN = ARDUINO / "hello_world_plain"
-FAN = ARDUINO / projects.FAN_ARDUINO
-SINE_PROJECTS = [ARDUINO / p for p in projects.ARDUINO_PROJECTS if "hello" in p] + \
-    [WOKWI / p for p in projects.WOKWI_PROJECTS if "hello" in p]
-FAN_PROJECTS = [FAN] + [WOKWI / p for p in projects.FAN_WOKWI]
+FAN = ARDUINO / fan_detector.ARDUINO_FOLDER
+SINE_PROJECTS = [ARDUINO / p for p in sine_projects.ARDUINO_PROJECTS if "hello" in p] + \
+    [WOKWI / p for p in sine_projects.WOKWI_PROJECTS if "hello" in p]
+FAN_PROJECTS = [FAN] + [WOKWI / p for p in fan_detector.WOKWI_FOLDERS]
 NO_BUILDER = not toolchains.have("arduino-builder")
 NEEDS_BUILDER = pytest.mark.skipif(
     NO_BUILDER, reason="arduino-builder not installed (apt-get install arduino-builder "
@@ -49,14 +49,15 @@ def _committed_models() -> tuple[bytes, bytes, int, bytes]:
     """Return (float .tflite, int8 .tflite, the TFLM sketch's arena, its per-tensor .tflite)."""
     tflm = ARDUINO / "hello_world_tflm"
     arena = re.search(r"kTensorArenaSize = (\d+);", (tflm / "model.h").read_text(encoding="utf-8"))
-    return ((PLAIN / projects.FLOAT_NAME).read_bytes(), (PLAIN / projects.INT8_NAME).read_bytes(),
-            int(arena.group(1)), (tflm / projects.TFLM_NAME).read_bytes())
+    return ((PLAIN / sine_projects.FLOAT_NAME).read_bytes(),
+            (PLAIN / sine_projects.INT8_NAME).read_bytes(), int(arena.group(1)),
+            (tflm / sine_projects.TFLM_NAME).read_bytes())
 
 
 def _tree(root: Path) -> dict[str, bytes]:
     """Return {relative path: bytes} of the generated files (firmware binaries excluded)."""
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and projects.WOKWI_BUILD not in p.relative_to(root).parts[1:-1]}
+            if p.is_file() and deploy_projects.WOKWI_BUILD not in p.relative_to(root).parts[1:-1]}
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +75,9 @@ def committed_fan():
 def generated(models, committed_fan, tmp_path_factory):
     out = tmp_path_factory.mktemp("generated")
     float_tflite, int8_tflite, arena, tflm_tflite = models
-    projects.generate(float_tflite, int8_tflite, out / "arduino", out / "wokwi", arena,
-                      compile_uno=False, fan=fan_detector.project(committed_fan),
-                      arena_note=measurements.sketch_arena()[1], tflm_tflite=tflm_tflite)
+    sine_projects.generate(float_tflite, int8_tflite, out / "arduino", out / "wokwi", arena,
+                           compile_uno=False, fan=fan_detector.projects(committed_fan),
+                           arena_note=measurements.sketch_arena()[1], tflm_tflite=tflm_tflite)
     return out
 
 
@@ -98,15 +99,17 @@ def test_regenerating_gives_byte_identical_projects(generated, kind):
     assert not changed, f"regenerate with `make build`; stale files: {changed}"
 
 
+ALL_ARDUINO = (*sine_projects.ARDUINO_PROJECTS, fan_detector.ARDUINO_FOLDER)
+ALL_WOKWI = (*sine_projects.WOKWI_PROJECTS, *fan_detector.WOKWI_FOLDERS)
+
+
 def test_project_folders_and_sketch_names():
-    assert sorted(p.name for p in ARDUINO.iterdir() if p.is_dir()) == \
-        sorted(projects.ARDUINO_PROJECTS)
-    for folder in projects.ARDUINO_PROJECTS:
+    assert sorted(p.name for p in ARDUINO.iterdir() if p.is_dir()) == sorted(ALL_ARDUINO)
+    for folder in ALL_ARDUINO:
         inos = [p.name for p in (ARDUINO / folder).glob("*.ino")]
         assert inos == [f"{folder}.ino"], "Arduino needs the .ino named after its folder"
-    assert sorted(p.name for p in WOKWI.iterdir() if p.is_dir()) == \
-        sorted(projects.WOKWI_PROJECTS)
-    for folder in projects.WOKWI_PROJECTS:
+    assert sorted(p.name for p in WOKWI.iterdir() if p.is_dir()) == sorted(ALL_WOKWI)
+    for folder in ALL_WOKWI:
         if folder == micropython.PROJECT:  # MicroPython: no sketch, nothing to compile
             for name in ("diagram.json", "main.py", "model_int8.py", "README.md"):
                 assert (WOKWI / folder / name).is_file()
@@ -135,16 +138,16 @@ def test_each_project_keeps_the_models_it_was_made_from(models):
     float_tflite, int8_tflite, arena, tflm_tflite = models
     assert isinstance(dense.layers_from_tflite(int8_tflite), dense.Int8Model)
     assert isinstance(dense.layers_from_tflite(float_tflite), list)
-    assert projects.per_channel_layers(tflm_tflite) == [] and \
-        projects.per_channel_layers(int8_tflite) == [1, 2]
+    assert sine_projects.per_channel_layers(tflm_tflite) == [] and \
+        sine_projects.per_channel_layers(int8_tflite) == [1, 2]
     for folder in SINE_PROJECTS:
         if "tflm" in folder.name:
-            assert (folder / projects.TFLM_NAME).read_bytes() == tflm_tflite
-            assert not (folder / projects.INT8_NAME).exists()
+            assert (folder / sine_projects.TFLM_NAME).read_bytes() == tflm_tflite
+            assert not (folder / sine_projects.INT8_NAME).exists()
         else:
-            assert (folder / projects.INT8_NAME).read_bytes() == int8_tflite
+            assert (folder / sine_projects.INT8_NAME).read_bytes() == int8_tflite
         if "plain" in folder.name:
-            assert (folder / projects.FLOAT_NAME).read_bytes() == float_tflite
+            assert (folder / sine_projects.FLOAT_NAME).read_bytes() == float_tflite
     for folder in (ARDUINO / "hello_world_tflm", WOKWI / "esp32_hello_world_tflm"):
         assert read_c_array((folder / "model.cpp").read_text()) == tflm_tflite
         assert f"kTensorArenaSize = {arena};" in (folder / "model.h").read_text()
@@ -157,9 +160,9 @@ def test_fan_projects_keep_the_detector_they_were_made_from(committed_fan):
     header = (FAN / "fan_detector_config.h").read_text(encoding="utf-8")
     assert f"FAN_DETECTOR_THRESHOLD {cgen.float_literal(committed_fan.threshold)}" in header
     sketch = (FAN / "fan_anomaly.ino").read_text(encoding="utf-8").split("\n", 1)[1]
-    for project in projects.FAN_WOKWI:  # the same sketch, under its project's name
+    for project in fan_detector.WOKWI_FOLDERS:  # the same sketch, under its project's name
         other = (WOKWI / project / "sketch.ino").read_text(encoding="utf-8").split("\n", 1)[1]
-        assert other.replace(project, projects.FAN_ARDUINO) == sketch
+        assert other.replace(project, fan_detector.ARDUINO_FOLDER) == sketch
 
 
 def test_fan_readme_output_is_the_reference_computation(committed_fan):
@@ -173,7 +176,7 @@ def test_fan_readme_output_is_the_reference_computation(committed_fan):
 
 
 def test_wokwi_toml_and_libraries_txt():
-    for folder in projects.WOKWI_PROJECTS:
+    for folder in ALL_WOKWI:
         if folder == micropython.PROJECT:
             continue
         toml = (WOKWI / folder / "wokwi.toml").read_text(encoding="utf-8")
@@ -189,12 +192,12 @@ def test_readmes_name_boards_cores_and_the_clock_cap():
     plain = (PLAIN / "README.md").read_text(encoding="utf-8")
     assert "arduino:avr:uno" in plain and "esp32:esp32:esp32" in plain and "115200" in plain
     tflm = (ARDUINO / "hello_world_tflm" / "README.md").read_text(encoding="utf-8")
-    assert f"esp32:esp32@{projects.ESP32_CORE_VERSION}" in tflm and "Chirale" in tflm
+    assert f"esp32:esp32@{deploy_projects.ESP32_CORE_VERSION}" in tflm and "Chirale" in tflm
     for folder in ("esp32_hello_world_plain", "esp32_hello_world_tflm"):
         text = (WOKWI / folder / "README.md").read_text(encoding="utf-8")
         assert "caps the simulated ESP32" in text and "not a real ESP32's" in text
     yaml = (ARDUINO / "hello_world_tflm" / "sketch.yaml").read_text(encoding="utf-8")
-    assert f"platform: esp32:esp32 ({projects.ESP32_CORE_VERSION})" in yaml
+    assert f"platform: esp32:esp32 ({deploy_projects.ESP32_CORE_VERSION})" in yaml
     assert "fqbn: esp32:esp32:esp32" in yaml
 
 
@@ -210,13 +213,13 @@ def test_tflm_sketch_registers_only_fully_connected():
 def test_readme_output_is_what_tflm_computes(models):
     _, int8_tflite, _, _ = models
     model = dense.int8_layers(int8_tflite)
-    x = projects.sketch_x()
-    assert x.dtype == np.float32 and len(x) == projects.STEPS and x[0] == 0
+    x = sine_projects.sketch_x()
+    assert x.dtype == np.float32 and len(x) == sine_projects.STEPS and x[0] == 0
     codes = np.clip(np.floor(x / np.float32(model.input_scale) + 0.5)
                     + model.input_zero_point, -128, 127).astype(np.int8)
     out = tflm.run(int8_tflite, codes[:, None])[:, 0].astype(np.float32)
     want = np.float32(model.output_scale) * (out - np.float32(model.output_zero_point))
-    np.testing.assert_array_equal(projects.int8_predictions(model, x), want)
+    np.testing.assert_array_equal(sine_projects.int8_predictions(model, x), want)
     assert np.max(np.abs(want - np.sin(x))) < 0.15  # a trained model, not noise
 
 
@@ -225,31 +228,31 @@ def test_readme_output_is_what_tflm_computes(models):
 def test_generate_refuses_swapped_or_bad_models(models, tmp_path):
     float_tflite, int8_tflite, arena, tflm_tflite = models
     with pytest.raises(TypeError, match="float_tflite is an int8 model"):
-        projects.generate(int8_tflite, float_tflite, tmp_path / "a", tmp_path / "w", arena,
-                          tflm_tflite=tflm_tflite)
+        sine_projects.generate(int8_tflite, float_tflite, tmp_path / "a", tmp_path / "w", arena,
+                               tflm_tflite=tflm_tflite)
     with pytest.raises(ValueError, match="arena_size must be"):
-        projects.generate(float_tflite, int8_tflite, tmp_path / "a", tmp_path / "w", 0,
-                          tflm_tflite=tflm_tflite)
-    with pytest.raises(ValueError, match="must be different folders"):
-        projects.generate(float_tflite, int8_tflite, tmp_path / "x", tmp_path / "x", arena,
-                          tflm_tflite=tflm_tflite)
+        sine_projects.generate(float_tflite, int8_tflite, tmp_path / "a", tmp_path / "w", 0,
+                               tflm_tflite=tflm_tflite)
+    with pytest.raises(ValueError, match="a folder of its own"):
+        sine_projects.generate(float_tflite, int8_tflite, tmp_path / "x", tmp_path / "x", arena,
+                               tflm_tflite=tflm_tflite)
     with pytest.raises(ValueError, match="not a .tflite"):
-        projects.generate(b"not a model", int8_tflite, tmp_path / "a", tmp_path / "w", arena,
-                          tflm_tflite=tflm_tflite)
+        sine_projects.generate(b"not a model", int8_tflite, tmp_path / "a", tmp_path / "w", arena,
+                               tflm_tflite=tflm_tflite)
     assert list(tmp_path.iterdir()) == []
 
 
 def _generate_into(root: Path, models) -> None:
     float_tflite, int8_tflite, arena, tflm_tflite = models
-    projects.generate(float_tflite, int8_tflite, root / "arduino", root / "wokwi", arena,
-                      compile_uno=False, tflm_tflite=tflm_tflite)
+    sine_projects.generate(float_tflite, int8_tflite, root / "arduino", root / "wokwi", arena,
+                           compile_uno=False, tflm_tflite=tflm_tflite)
 
 
 def test_failure_while_writing_leaves_previous_projects_intact(models, tmp_path, monkeypatch):
     _generate_into(tmp_path, models)
     (tmp_path / "arduino" / "hello_world_plain" / "marker.txt").write_text("old")
     before = {kind: _tree(tmp_path / kind) for kind in ("arduino", "wokwi")}
-    real_write, calls = projects.write_atomic, []
+    real_write, calls = deploy_projects.write_atomic, []
 
     def failing_write(path, content):
         calls.append(path)
@@ -257,7 +260,7 @@ def test_failure_while_writing_leaves_previous_projects_intact(models, tmp_path,
             raise OSError("disk full")
         real_write(path, content)
 
-    monkeypatch.setattr(projects, "write_atomic", failing_write)
+    monkeypatch.setattr(deploy_projects, "write_atomic", failing_write)
     with pytest.raises(OSError, match="disk full"):
         _generate_into(tmp_path, models)
     assert {kind: _tree(tmp_path / kind) for kind in ("arduino", "wokwi")} == before
@@ -297,15 +300,15 @@ def test_generate_replaces_stale_files(models, tmp_path):
 def test_generate_without_the_fan_detector_keeps_the_fan_projects(models, committed_fan,
                                                                   tmp_path):
     float_tflite, int8_tflite, arena, tflm_tflite = models
-    projects.generate(float_tflite, int8_tflite, tmp_path / "arduino", tmp_path / "wokwi", arena,
-                      compile_uno=False, fan=fan_detector.project(committed_fan),
-                      tflm_tflite=tflm_tflite)
+    sine_projects.generate(float_tflite, int8_tflite, tmp_path / "arduino", tmp_path / "wokwi",
+                           arena, compile_uno=False, fan=fan_detector.projects(committed_fan),
+                           tflm_tflite=tflm_tflite)
     before = {kind: _tree(tmp_path / kind) for kind in ("arduino", "wokwi")}
     _generate_into(tmp_path, models)  # lesson 07 not exported: fan folders carried over
     assert {kind: _tree(tmp_path / kind) for kind in ("arduino", "wokwi")} == before
-    with pytest.raises(TypeError, match="projects.DetectorProject"):
-        projects.generate(float_tflite, int8_tflite, tmp_path / "arduino", tmp_path / "wokwi",
-                          arena, fan="detector", tflm_tflite=tflm_tflite)
+    with pytest.raises(TypeError, match="fan_detector.projects"):
+        sine_projects.generate(float_tflite, int8_tflite, tmp_path / "arduino", tmp_path / "wokwi",
+                               arena, fan="detector", tflm_tflite=tflm_tflite)
 
 
 def test_fan_windows_header_refuses_bad_windows():
@@ -318,7 +321,7 @@ def test_fan_windows_header_refuses_bad_windows():
 
 def test_render_and_banner_refuse_mistakes():
     with pytest.raises(ValueError, match=r"no value given for PROJECT"):
-        projects.render("hello_world_plain.ino", BANNER="//", STEPS=20)
+        sine_projects.render("hello_world_plain.ino", BANNER="//", STEPS=20)
     with pytest.raises(ValueError, match="banner style"):
         cgen.banner("x", ";")
 
@@ -373,9 +376,9 @@ def test_compile_errors_carry_the_compiler_output(tmp_path):
 @NEEDS_BUILDER
 def test_generate_builds_the_uno_wokwi_firmware(models, tmp_path):
     float_tflite, int8_tflite, arena, tflm_tflite = models
-    projects.generate(float_tflite, int8_tflite, tmp_path / "arduino", tmp_path / "wokwi", arena,
-                      tflm_tflite=tflm_tflite)
-    build = tmp_path / "wokwi" / "uno_hello_world_plain" / projects.WOKWI_BUILD
+    sine_projects.generate(float_tflite, int8_tflite, tmp_path / "arduino", tmp_path / "wokwi",
+                           arena, tflm_tflite=tflm_tflite)
+    build = tmp_path / "wokwi" / "uno_hello_world_plain" / deploy_projects.WOKWI_BUILD
     assert sorted(p.name for p in build.iterdir()) == ["sketch.ino.elf", "sketch.ino.hex"]
     assert build.joinpath("sketch.ino.hex").read_text().startswith(":")
 
@@ -392,9 +395,9 @@ def test_int8_sketch_prints_the_expected_predictions_on_a_simulated_uno(models, 
     lines = _simavr_lines(elf)
     assert lines[0] == "hello_world_plain: int8 model (sine_int8.c)" and lines[-1] == "done"
     rows = [dict(kv.split("=") for kv in line.split(", ")) for line in lines[1:-1]]
-    assert len(rows) == projects.STEPS
+    assert len(rows) == sine_projects.STEPS
     model = dense.int8_layers(models[1])
-    want = projects.int8_predictions(model, projects.sketch_x())
+    want = sine_projects.int8_predictions(model, sine_projects.sketch_x())
     assert [row["y"] for row in rows] == [f"{y:.3f}" for y in want]
     for row in rows:  # Timer1's cycle count agrees with micros() at 16 MHz
         cycles, us = int(row["cycles"]), int(row["us"])
@@ -457,7 +460,7 @@ def _host_sketch(folder: Path, tmp_path: Path, defines: dict | None = None) -> l
 def test_sketches_run_through_the_esp32_code_path_on_this_pc(models, committed_fan, tmp_path):
     lines = _host_sketch(PLAIN, tmp_path)
     rows = [dict(kv.split("=") for kv in line.split(", ")) for line in lines if "=" in line]
-    want = projects.int8_predictions(dense.int8_layers(models[1]), projects.sketch_x())
+    want = sine_projects.int8_predictions(dense.int8_layers(models[1]), sine_projects.sketch_x())
     assert [row["y"] for row in rows] == [f"{y:.3f}" for y in want] and lines[-1] == "done"
 
     lines = _host_sketch(FAN, tmp_path)
@@ -490,20 +493,22 @@ def fresh(models, committed_fan, tmp_path_factory):
     may predate a change to it), and the self-tests computed here with the TFLM runtime."""
     float_tflite, int8_tflite, arena, tflm_tflite = models
     # Only what the plain sketches need, so these tests do not depend on the TFLM sketch's model.
-    sine = projects.Models(float_tflite=float_tflite, int8_tflite=int8_tflite,
-                           float_layers=dense.layers_from_tflite(float_tflite),
-                           int8=dense.int8_layers(int8_tflite), arena_size=arena)
-    arduino_fan, wokwi_fan = projects.fan_projects(fan_detector.project(committed_fan))
-    wokwi = projects.wokwi_projects(sine)
+    sine = sine_projects.Models(float_graph=float_tflite, int8_graph=int8_tflite,
+                                float_layers=dense.layers_from_tflite(float_tflite),
+                                int8=dense.int8_layers(int8_tflite), arena_size=arena)
+    fan = fan_detector.projects(committed_fan)
+    arduino_fan = deploy_projects.by_folder(p for p in fan if p.tree == "arduino")
+    wokwi_fan = deploy_projects.by_folder(p for p in fan if p.tree == "wokwi")
+    wokwi = deploy_projects.by_folder(sine_projects.wokwi_projects(sine))
     root = tmp_path_factory.mktemp("self_test")
-    folders = {**projects.arduino_projects(sine), **arduino_fan}
-    for name in ("hello_world_plain", projects.FAN_ARDUINO):
+    folders = {**deploy_projects.by_folder(sine_projects.arduino_projects(sine)), **arduino_fan}
+    for name in ("hello_world_plain", fan_detector.ARDUINO_FOLDER):
         files.write_files(root / name, folders[name])
     int8_test = self_test.from_tflm(int8_tflite)
     counts, _ = fan_detector.sample_windows()
     fan_codes = fan_detector.reference(committed_fan, fan_detector.from_counts(counts)).codes_in
     return SimpleNamespace(
-        plain=root / "hello_world_plain", fan=root / projects.FAN_ARDUINO, sine=sine,
+        plain=root / "hello_world_plain", fan=root / fan_detector.ARDUINO_FOLDER, sine=sine,
         int8=int8_test,
         float=self_test.from_tflm(float_tflite, inputs=_float_x(sine.int8, int8_test.inputs)),
         fan_test=self_test.from_tflm(committed_fan.tflite, inputs=fan_codes),
@@ -631,16 +636,20 @@ def test_a_changed_weight_fails_the_self_test_on_a_simulated_uno(bad_plain, bad_
 @pytest.fixture(scope="module")
 def m4():
     """Skip without the Cortex-M4F toolchain, QEMU or the TFLM sources tflm_build needs."""
-    reason = tflm_build.unavailable("m4")
+    from tinyml_helpers.tooling import paths
+
+    reason = tflm_build.unavailable("m4", paths.TFLM_TARBALL)
     if reason:
         pytest.skip(reason)
 
 
 def _on_m4(folder: Path, build_dir: Path, esp32: bool = False, **defines) -> list[str]:
-    """Build ``folder``'s sketch with tflm_build's Arduino stand-in for the Cortex-M4F, run it
-    on QEMU and return its lines."""
+    """Build ``folder``'s sketch with tflm_build's Arduino stand-in for the Cortex-M4F (plain
+    C: no TFLM library linked), run it on QEMU and return its lines."""
+    from tinyml_helpers.tooling import paths
+
     program = tflm_build.build_sketch(folder, "m4", build_dir, esp32=esp32,
-                                      defines={**RUN_ONCE, **defines})
+                                      defines={**RUN_ONCE, **defines}, src=paths.tflm_source())
     run = tflm_build.run_sketch(program, "m4")
     assert run.returncode == 0, run.stderr[-2000:]
     return run.lines
@@ -724,17 +733,17 @@ def test_a_changed_float_weight_fails_the_self_test_on_a_simulated_uno(bad_float
 
 def test_tflm_readmes_show_what_the_per_tensor_model_prints(models):
     float_tflite, int8_tflite, arena, tflm_tflite = models
-    loaded = projects.load_models(float_tflite, int8_tflite, arena, tflm_tflite=tflm_tflite)
-    lines = projects.expected_output(loaded, tflm_sketch=True).splitlines()
+    loaded = sine_projects.load_models(float_tflite, int8_tflite, arena, tflm_tflite=tflm_tflite)
+    lines = sine_projects.expected_output(loaded, tflm_sketch=True).splitlines()
     model = dense.int8_layers(tflm_tflite)
-    x = projects.sketch_x()[:len(lines)]
+    x = sine_projects.sketch_x()[:len(lines)]
     codes = tflm.run(tflm_tflite, model.quantize(x).reshape(-1, 1))
     want = [f"y={y:.3f}" for y in model.dequantize(codes)[:, 0]]
     assert [line.split(", ")[1] for line in lines] == want
-    assert lines != projects.expected_output(loaded).splitlines()  # another model, other codes
+    assert lines != sine_projects.expected_output(loaded).splitlines()  # another model, other codes
     ok = self_test.from_tflm(tflm_tflite).ok_line()
     for folder in (ARDUINO / "hello_world_tflm", WOKWI / "esp32_hello_world_tflm"):
         readme = (folder / "README.md").read_text()
         assert "\n".join(lines) in readme and ok in readme
         assert "Not checked" in readme or "What was verified" in readme
-        assert projects.TFLM_NAME in readme
+        assert sine_projects.TFLM_NAME in readme

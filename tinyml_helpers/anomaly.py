@@ -12,7 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import checks, data
+from . import checks, data, models, vibration
+from .deploy import env
+
+# Bounds on what a call may allocate, so a slip in a count gets a message and not NumPy's or
+# TensorFlow's MemoryError: the k-means distance array (samples × clusters × features) and
+# the autoencoder's weights and biases.
+MAX_KMEANS_VALUES = 20_000_000
+MAX_AUTOENCODER_PARAMS = 10_000_000
+_RANK_BLOCK = 4_000_000  # auc_rank compares this many score pairs at a time
 
 
 def _matrix(x, name: str = "features") -> np.ndarray:
@@ -167,6 +175,10 @@ def kmeans(x, k: int, seed: int = 0, n_init: int = 10,
     k = checks.check_int("k", k)
     if k > len(x):
         raise ValueError(f"k = {k} clusters need at least {k} samples, got {len(x)}")
+    if len(x) * k * x.shape[1] > MAX_KMEANS_VALUES:
+        raise ValueError(f"k = {k} clusters of {len(x)} samples with {x.shape[1]} features "
+                         f"need a distance array of {len(x) * k * x.shape[1]:,} values; at most "
+                         f"{MAX_KMEANS_VALUES:,} are allowed: use fewer clusters or samples")
     seed = checks.check_seed(seed)
     n_init = checks.check_int("n_init", n_init)
     max_iter = checks.check_int("max_iter", max_iter)
@@ -231,10 +243,16 @@ def fit_kmeans_mahalanobis(x, k: int, seed: int = 0, ridge: float = 1e-6) -> Mah
 
 def build_autoencoder(n_features: int, hidden=(8, 4, 8), learning_rate: float = 0.01):
     """Return a compiled dense autoencoder n_features-hidden...-n_features (ReLU, linear out)."""
-    from . import models
 
     n_features = checks.check_int("n_features", n_features)
     hidden = _check_hidden(hidden)
+    widths = (n_features, *hidden, n_features)
+    params = sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:], strict=True))
+    if params > MAX_AUTOENCODER_PARAMS:
+        raise ValueError(f"an autoencoder {'-'.join(map(str, widths))} would have {params:,} "
+                         f"weights and biases; at most {MAX_AUTOENCODER_PARAMS:,} are allowed "
+                         "(and a microcontroller holds far fewer): use fewer features or "
+                         "narrower hidden layers")
     models.check_learning_rate(learning_rate)
     model = models.mlp((n_features, *hidden, n_features), name="autoencoder")
     models.compile_regression(model, learning_rate)
@@ -244,8 +262,6 @@ def build_autoencoder(n_features: int, hidden=(8, 4, 8), learning_rate: float = 
 def train_autoencoder(x_train, x_val, epochs: int = 150, hidden=(8, 4, 8), seed: int = 0,
                       batch_size: int = 32, progress: bool = False):
     """Return (model, history): an autoencoder trained to reproduce normal ``x_train``."""
-    from . import models
-    from .deploy import env
 
     epochs = checks.check_int("epochs", epochs)
     batch_size = checks.check_int("batch_size", batch_size)
@@ -332,8 +348,12 @@ def auc_rank(scores, labels) -> float:
     """Return P(score of a random anomaly > that of a random normal), ties counting ½."""
     s, y = _scores_labels(scores, labels)
     pos, neg = s[y == 1], s[y == 0]
-    greater = (pos[:, None] > neg[None, :]).sum()
-    ties = (pos[:, None] == neg[None, :]).sum()
+    greater = ties = 0
+    step = max(1, _RANK_BLOCK // len(neg))  # whole blocks of pairs: the counts stay exact
+    for start in range(0, len(pos), step):
+        block = pos[start:start + step, None]
+        greater += int((block > neg[None, :]).sum())
+        ties += int((block == neg[None, :]).sum())
     return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
 
 
@@ -384,7 +404,6 @@ def compare(robust: bool, seed: int = 0, epochs: int = 150, percentile: float = 
             test_normal_per_speed: int = 270, clusters: int = 4) -> dict[str, Metrics]:
     """Return {method: :class:`Metrics`} for every detector in :data:`METHODS`, all fitted on
     the same normal windows and scored on the same test set (by default 10 % anomalies)."""
-    from . import vibration
 
     robust = checks.check_bool("robust", robust)
     seed = checks.check_seed(seed)

@@ -121,7 +121,7 @@ SPLIT_FIELDS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 
 
 def check_split(value, name: str = "data", need_val: bool = True, need_test: bool = False):
-    """Return ``value`` after checking it is a :class:`Split` (or has its six arrays).
+    """Return ``value`` after checking it is a :class:`data.Split` (or has its six arrays).
 
     Every array must be numeric and finite (NaN labels would train silently into NaN
     weights); the training part must be non-empty; x and y of each part equally long; with

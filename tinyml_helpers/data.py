@@ -10,6 +10,8 @@ import numpy as np
 from .checks import check_array, check_int, check_number, check_seed
 
 TWO_PI = 2.0 * math.pi
+# Largest sine data set made at once: 10 million samples take about 0.3 GB while being drawn.
+MAX_SAMPLES = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ def sine_samples(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return (x, y): x uniform in [0, 2π], y = sin(x) + Gaussian noise of std ``noise``."""
     num_samples = _check_count("num_samples", num_samples)
+    if num_samples > MAX_SAMPLES:
+        raise ValueError(f"num_samples must be at most {MAX_SAMPLES:,}, got {num_samples:,}")
     noise = check_number("noise", noise, low=0.0)
     rng = np.random.default_rng(check_seed(seed))
     x = rng.uniform(0.0, TWO_PI, size=num_samples).astype(np.float32)
@@ -59,12 +63,32 @@ def split_sizes(num_samples: int, fractions=(0.6, 0.2, 0.2)) -> tuple[int, int, 
                       for i, f in enumerate(fractions))
     if not math.isclose(sum(fractions), 1.0, abs_tol=1e-9):
         raise ValueError(f"fractions must sum to 1, got {tuple(fractions)} (sum {sum(fractions)})")
+    sizes = _sizes(num_samples, fractions)
+    if not _usable(sizes, fractions):
+        hint = ""
+        for more in range(num_samples + 1, num_samples + 10_001):
+            bigger = _sizes(more, fractions)
+            if _usable(bigger, fractions):
+                hint = f" ({more} samples would give {bigger[0]}, {bigger[1]}, {bigger[2]})"
+                break
+        raise ValueError(f"num_samples={num_samples} is too few for fractions {fractions}: "
+                         f"after rounding, train would get {sizes[0]}, validation {sizes[1]} "
+                         f"and test {sizes[2]} samples, but every part with a fraction above "
+                         f"0 needs at least one; use more samples{hint}, or fraction 0 for a "
+                         "part you do not want")
+    return sizes
+
+
+def _usable(sizes: tuple[int, int, int], fractions: tuple) -> bool:
+    """Return True if no part is negative and every part asked for (fraction > 0) is not
+    empty."""
+    return all(n > 0 or (n == 0 and f == 0) for n, f in zip(sizes, fractions, strict=True))
+
+
+def _sizes(num_samples: int, fractions: tuple) -> tuple[int, int, int]:
     n_train = round(fractions[0] * num_samples)
     n_val = round(fractions[1] * num_samples)
-    n_test = num_samples - n_train - n_val
-    if n_test < 0:  # only reachable through rounding of tiny sets
-        raise ValueError(f"{num_samples} samples are too few for fractions {tuple(fractions)}")
-    return n_train, n_val, n_test
+    return n_train, n_val, num_samples - n_train - n_val
 
 
 def split(x: np.ndarray, y: np.ndarray, fractions=(0.6, 0.2, 0.2)) -> Split:

@@ -20,7 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import checks, data, models
+from . import checks, data, models, sizing
+from .deploy import env
 from .deploy.env import import_tf
 
 TASKS = ("regression", "classification")
@@ -350,8 +351,6 @@ def sine_distillation_table(seed: int = 0, steps: int = STEPS) -> list[dict]:
     Rows: the teacher, then each student trained alone, distilled, and distilled with
     :data:`SINE_EXTRA` teacher-labelled extra x (about 10 s on two cores).
     """
-    from . import sizing
-    from .deploy import env
 
     seed, steps = checks.check_seed(seed), _check_positive_int("steps", steps)
     split = data.sine_dataset(1000, noise=0.1, seed=seed)
@@ -386,8 +385,6 @@ def spiral_distillation_table(seed: int = 0, steps: int = STEPS,
     Rows: the teacher (trained with ``teacher_dropout``), the student trained alone, the
     student distilled with soft targets (about 8 s on two cores).
     """
-    from . import sizing
-    from .deploy import env
 
     seed, steps = checks.check_seed(seed), _check_positive_int("steps", steps)
     checks.check_number("teacher_dropout", teacher_dropout, low=0.0, high=1.0, high_open=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .deploy import dense, tflm
 from .deploy.c_model import CModel
 
 NOT_ATTEMPTED, CORRECT, TRY_AGAIN = "not attempted", "correct", "try again"
@@ -247,7 +248,6 @@ def check_int8_model(tflite, target, max_mse: float, what: str = "cos_tflite") -
     and an MSE under ``max_mse`` when run by TFLM."""
     if tflite is None:
         return _not_attempted(what)
-    from .deploy import dense, tflm
 
     try:
         model = dense.layers_from_tflite(tflite)

@@ -31,11 +31,14 @@ from pathlib import Path
 import numpy as np
 
 from . import checks, vibration
+from .anomaly import Scaler, threshold
 from .deploy import cgen, export, firmware, self_test, tflite_file
+from .deploy import projects as deploy_projects
 from .deploy.c_model import CModel
 from .deploy.dense import Int8Model, data_bytes, int8_reference, layers_from_tflite
 from .deploy.files import write_files
-from .deploy.projects import DetectorProject
+from .deploy.hello_world import ESP32_LED_PIN
+from .deploy.projects import Project
 
 COUNTS_PER_G = 16384  # int16 counts per g at ±2 g full scale
 TFLITE_NAME = "fan_autoencoder_int8.tflite"
@@ -46,6 +49,11 @@ C_ORIGIN = "tinyml_helpers/fan_c"  # named in the banner of copied files
 TEMPLATES = C_DIR / "templates"
 HAND_WRITTEN = ("fan_features.h", "fan_features.c", "fan_detector.h", "fan_detector.c")
 SELF_TEST_NAME = "fan_ae_self_test.h"  # the sketches' boot self-test of the autoencoder
+PROJECT_TEMPLATES = Path(__file__).resolve().parent / "project_templates"
+ARDUINO_FOLDER = "fan_anomaly"
+WOKWI_FOLDERS = ("esp32_fan_anomaly", "uno_fan_anomaly")
+PROJECT_FOLDERS = (ARDUINO_FOLDER, *WOKWI_FOLDERS)
+UNO_LED_PIN = "13"  # LED_BUILTIN: the fan sketch only switches its LED on and off
 # C computes in float32, NumPy in float64: a feature may differ by this much. Measured worst
 # case over the 2,000 windows of tests/test_fan_detector.py: 6.9e-5 relative, 4.2e-7 g
 # absolute (the DFT peaks; RMS within 2e-6 relative). MAD is exact.
@@ -99,7 +107,6 @@ def calibrate(tflite: bytes, scaler, normal_windows, percentile: float = 99.0,
               config: vibration.FanConfig | None = None) -> Detector:
     """Return a :class:`Detector` whose threshold is the ``percentile``-th percentile of its
     own scores (int8, as the board computes them) on normal validation ``normal_windows``."""
-    from .anomaly import threshold
 
     percentile = _check_percentile(percentile)
     provisional = make(tflite, scaler, 1.0, percentile, config)
@@ -153,7 +160,6 @@ def load(directory) -> Detector:
     if missing_keys:
         raise ValueError(f"{paths[1]} lacks {', '.join(missing_keys)}: export it again with "
                          "lesson 07")
-    from .anomaly import Scaler
 
     config = vibration.FanConfig(num_samples=int(meta["num_samples"]),
                                  sample_rate=float(meta["sample_rate"]))
@@ -430,10 +436,26 @@ def _check_directory(directory) -> Path:
     return Path(directory)
 
 
-def project(detector: Detector) -> DetectorProject:
-    """Return what the fan_anomaly sketches are made of: the detector's C (with the
-    autoencoder's boot self-test, :data:`SELF_TEST_NAME`), the sample windows, the files it was
-    made from and the facts their READMEs quote."""
+def _sketch(name: str, project: str, facts: dict[str, str]) -> str:
+    stop_running = cgen.render(PROJECT_TEMPLATES / "stop_running.ino.part").rstrip("\n")
+    return cgen.render(PROJECT_TEMPLATES / "fan_anomaly.ino",
+                       BANNER=cgen.banner(name).rstrip("\n"), PROJECT=project,
+                       STOP_RUNNING=stop_running,
+                       SELF_TEST_ADVICE=self_test.advice("C"), N_WINDOWS=facts["N_WINDOWS"],
+                       SAMPLE_RATE=facts["SAMPLE_RATE"], ESP32_LED_PIN=ESP32_LED_PIN)
+
+
+def _readme(template: str, project: str, facts: dict[str, str]) -> str:
+    return cgen.render(PROJECT_TEMPLATES / template,
+                       BANNER=cgen.banner(f"{project}/README.md", "html").rstrip("\n"),
+                       PROJECT=project, **facts)
+
+
+def projects(detector: Detector) -> list[Project]:
+    """Return the fan_anomaly projects (``arduino/fan_anomaly`` and the ESP32 and Uno Wokwi
+    projects): the detector's C (with the autoencoder's boot self-test,
+    :data:`SELF_TEST_NAME`), the sample windows, the files it was made from and the facts
+    their READMEs quote."""
     if not isinstance(detector, Detector):
         raise TypeError(f"detector must be a fan_detector.Detector, got {type(detector).__name__}")
     counts, labels = sample_windows()
@@ -447,12 +469,28 @@ def project(detector: Detector) -> DetectorProject:
         "AE_BYTES": f"{len(detector.tflite):,}",
         "AE_DATA_BYTES": f"{data_bytes(detector.model):,}",
         "WINDOW_BYTES": f"{counts[0].nbytes:,}",
+        "ESP32_LED_PIN": ESP32_LED_PIN,
+        **deploy_projects.CORE_FACTS,
     }
     test = self_test_cases(detector)
     facts["SELF_TEST"] = test.ok_line()
-    files = c_files(detector)
-    files[SELF_TEST_NAME] = self_test.c_header(SELF_TEST_NAME, {AE_PREFIX: test})
-    return DetectorProject(c_files=files,
-                           hand_written={name: C_ORIGIN for name in HAND_WRITTEN},
-                           windows_header=windows_header(counts, labels),
-                           model_files=saved_files(detector), facts=facts)
+    sources = c_files(detector)
+    sources[SELF_TEST_NAME] = self_test.c_header(SELF_TEST_NAME, {AE_PREFIX: test})
+    sources.update(deploy_projects.copied({n: sources[n] for n in HAND_WRITTEN}, C_ORIGIN))
+    sources.update(deploy_projects.copied(export.kernel_files(), export.KERNEL_ORIGIN))
+    sources["fan_windows.h"] = windows_header(counts, labels)
+    kept = saved_files(detector)
+    arduino = {f"{ARDUINO_FOLDER}.ino": _sketch(f"{ARDUINO_FOLDER}.ino", ARDUINO_FOLDER, facts),
+               **sources,
+               "sketch.yaml": deploy_projects.sketch_yaml(
+                   ARDUINO_FOLDER, [deploy_projects.UNO_PROFILE, deploy_projects.ESP32_PROFILE]),
+               "README.md": _readme("arduino_fan_anomaly.md", ARDUINO_FOLDER, facts), **kept}
+    found = [Project("arduino", ARDUINO_FOLDER, arduino, facts)]
+    for project, board, pin in (("esp32_fan_anomaly", "esp32", ESP32_LED_PIN),
+                                ("uno_fan_anomaly", "uno", UNO_LED_PIN)):
+        found.append(deploy_projects.wokwi_sketch_project(
+            project, board, pin, _sketch(f"{project}/sketch.ino", project, facts), sources,
+            "the detector", _readme(f"wokwi_{project}.md", project, facts), kept, facts))
+    return found
+
+

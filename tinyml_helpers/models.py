@@ -11,6 +11,7 @@ import numpy as np
 
 from . import checks
 from . import data as _data
+from .deploy import env
 from .deploy.env import import_tf
 
 
@@ -314,7 +315,6 @@ def trained_sine_model(seed: int = 0, epochs: int = 500, progress: bool = False)
     Later lessons start from this instead of loading a file; with the same seed the weights
     are the same every run (about 10 s on two CPU cores).
     """
-    from .deploy import env
 
     seed = checks.check_seed(seed)
     epochs = checks.check_int("epochs", epochs)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import checks
+from .models import check_widths
+from .sizing import count_params
 
 
 def _plt():
@@ -24,7 +26,8 @@ def _axes(ax, plt):
 
 
 def plot_split(data, ax=None):
-    """Scatter the train / validation / test points of a sine :class:`Split`; return the axes."""
+    """Scatter the train / validation / test points of a sine-wave :class:`data.Split`;
+    return the axes."""
     checks.check_split(data, "data")
     plt = _plt()
     ax = _axes(ax, plt)
@@ -111,8 +114,6 @@ def draw_network(widths=(1, 16, 16, 1), ax=None, max_drawn: int = 16):
     """
     from matplotlib.collections import LineCollection
 
-    from .models import check_widths
-    from .sizing import count_params
 
     widths = check_widths(widths)
     max_drawn = checks.check_int("max_drawn", max_drawn, 2)

@@ -16,8 +16,9 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from . import checks, data
+from . import checks, data, models
 from .deploy.env import import_tf, quiet_stderr, set_seed
+from .models import check_data_widths, check_learning_rate, check_model, io_widths, kernel_and_bias
 
 # Pruning hyper-parameters measured on the lesson-01 sine model (see lesson 03): a gentler
 # learning rate than training (0.01 knocks a fine-tuned model off its minimum) and a
@@ -93,7 +94,6 @@ def _chosen_names(model, layers: Iterable[str] | None) -> list[str]:
 
 def copy_model(model):
     """Return an independent copy of a Keras model (same architecture and weights)."""
-    from .models import check_model
 
     tf = import_tf()
     check_model(model)
@@ -137,7 +137,6 @@ def _check_epochs(epochs) -> int:
 
 def _check_training(model, split, learning_rate, batch_size, seed) -> None:
     """Check the training arguments shared by the fine-tuning functions (before any work)."""
-    from .models import check_data_widths, check_learning_rate
 
     checks.check_split(split, "split")
     for part in ("train", "val"):
@@ -156,7 +155,6 @@ def finetune_masked(model, split, epochs: int = 80, learning_rate: float = FINET
     which the optimizer applies after every update.
     """
     tf = import_tf()
-    from . import models
 
     epochs = _check_epochs(epochs)
     dense_layers(model)  # type check
@@ -267,7 +265,6 @@ def prune_with_tfmot(model, split, target_sparsity: float, epochs: int = 80,
 
 def _check_inputs(model, x, name: str = "x") -> np.ndarray:
     """Return ``x`` as float32 after checking it is finite (n, features) input for ``model``."""
-    from .models import io_widths
 
     x = checks.check_array(name, x, ndim=2)
     width = io_widths(model)[0]
@@ -279,7 +276,6 @@ def _check_inputs(model, x, name: str = "x") -> np.ndarray:
 
 def predict(model, x) -> np.ndarray:
     """Return ``model``'s outputs for ``x`` (an eager call: no tracing for tiny inputs)."""
-    from .models import check_model
 
     check_model(model)
     return np.asarray(model(_check_inputs(model, x), training=False))
@@ -294,7 +290,6 @@ def model_mse_vs_sin(model, x) -> float:
 
 def tflite_bytes(model) -> bytes:
     """Return ``model`` converted to a float32 .tflite flatbuffer (no optimizations)."""
-    from .models import check_model
 
     tf = import_tf()
     check_model(model)
@@ -345,7 +340,6 @@ def neuron_scores(model, x=None) -> list[np.ndarray]:
     the neuron's mean activation over ``x``, so a neuron that never fires (a dead ReLU)
     scores 0 however large its weights.
     """
-    from .models import kernel_and_bias
 
     layers = dense_layers(model)
     pairs = [kernel_and_bias(layer) for layer in layers]
@@ -370,7 +364,6 @@ def live_neurons(model, x) -> list[int]:
     were all pruned) adds nothing a bias could not; one whose outgoing weights are all zero is
     disconnected.
     """
-    from .models import kernel_and_bias
 
     layers = dense_layers(model)
     h = _check_inputs(model, x)
@@ -391,7 +384,6 @@ def neuron_prune(model, keep: Sequence[int], x=None):
     incoming weights, biases and outgoing weights are copied, so the result computes the
     same function as the sub-network of ``model`` made of those neurons (no retraining).
     """
-    from . import models
 
     layers = dense_layers(model)
     if isinstance(keep, (str, bytes)) or not isinstance(keep, Iterable):

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import checks, data, models
 from .data import mse_vs_sin  # noqa: F401  (re-exported: lesson 04 measures with it)
-from .deploy import dense, env
+from .deploy import dense, env, litert
 from .deploy.quant import (  # noqa: F401  (re-exported for lesson 04)
     affine_params,
     check_bits,
@@ -110,7 +110,6 @@ def _check_representative(representative):
 
 def table_row(name: str, tflite_bytes: bytes, split) -> dict:
     """Return one comparison row: sizes, test MSE vs sin(x) and tensor dtypes of a .tflite."""
-    from .deploy import litert
 
     name = checks.check_str("name", name)
     if not isinstance(tflite_bytes, (bytes, bytearray)):
@@ -129,7 +128,6 @@ def table_row(name: str, tflite_bytes: bytes, split) -> dict:
 
 def ptq_table(model, split, representative=None, modes=None) -> list[dict]:
     """Return a :func:`table_row` per post-training quantization mode of ``model``."""
-    from .deploy import litert
 
     models.check_model(model)
     checks.check_split(split, "split", need_val=False, need_test=True)
@@ -246,7 +244,6 @@ def qat_fine_tune(model, split, epochs: int = 20, learning_rate: float = 3e-4,
 def qat_row(model, split, epochs: int = 20, learning_rate: float = 3e-4,
             representative=None, seed: int = 0) -> dict:
     """Return the :func:`table_row` of ``model`` fine-tuned with QAT and converted to int8."""
-    from .deploy import litert
 
     checks.check_seed(seed)
     checks.check_int("epochs", epochs)

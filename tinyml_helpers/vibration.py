@@ -38,6 +38,10 @@ ONE_X_BAND = (1.5, 5.0)  # Hz: where the once-per-revolution peak lies at low..h
 BLADE_BAND = (5.0, 30.0)  # Hz: blade-pass frequency and its second harmonic
 FEATURE_KINDS = ("rms", "mad", "peak_1x", "peak_blade")
 FEATURE_NAMES = tuple(f"{kind}_{axis}" for kind in FEATURE_KINDS for axis in AXES)
+# Largest windows × samples one call of :func:`windows` simulates (per axis): the simulation
+# holds several float64 arrays of that size × 3 at once, about 0.6 GB at this bound.
+MAX_WINDOW_SAMPLES = 5_000_000
+MAX_DFT_SAMPLES = 10_000_000  # largest window length dft_bins lays out bins for
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,9 @@ class FanConfig:
 
     def __post_init__(self):
         checks.check_int("num_samples", self.num_samples, 8)
+        if self.num_samples > MAX_WINDOW_SAMPLES:
+            raise ValueError(f"num_samples must be at most {MAX_WINDOW_SAMPLES:,} samples per "
+                             f"window, got {self.num_samples:,}")
         checks.check_int("n_blades", self.n_blades, 1)
         checks.check_int("harmonics", self.harmonics, 1)
         for f in fields(self):
@@ -116,6 +123,19 @@ def mount_response(freq, natural_hz: float, damping: float) -> tuple[np.ndarray,
     return gain, np.arctan2(2 * damping * r, 1 - r**2)
 
 
+def _check_window_count(name: str, count, cfg: FanConfig, minimum: int = 1) -> int:
+    """Return ``count`` after checking it is an int >= ``minimum`` and that ``count`` windows
+    of ``cfg.num_samples`` samples stay within :data:`MAX_WINDOW_SAMPLES`."""
+    count = checks.check_int(name, count, minimum)
+    if count * cfg.num_samples > MAX_WINDOW_SAMPLES:
+        most = MAX_WINDOW_SAMPLES // cfg.num_samples
+        raise ValueError(f"{name} = {count:,} windows of {cfg.num_samples} samples is too "
+                         f"many: one call simulates at most {MAX_WINDOW_SAMPLES:,} samples per "
+                         f"axis ({most:,} windows of {cfg.num_samples}); ask for fewer, or make "
+                         "several calls with different seeds")
+    return count
+
+
 def _rotations(rng: np.random.Generator, count: int, tilt_deg: float) -> np.ndarray:
     """Return ``count`` 3×3 rotations: a random heading, then a tilt up to ``tilt_deg``."""
     yaw = rng.uniform(0, 2 * np.pi, count)
@@ -143,7 +163,7 @@ def windows(speed: str, count: int, imbalance: bool = False, robust: bool = Fals
         raise TypeError(f"config must be a FanConfig, got {type(config).__name__}")
     cfg = config or FanConfig()
     base = check_speed(speed)
-    count = checks.check_int("count", count, 1)
+    count = _check_window_count("count", count, cfg)
     seed = checks.check_int("seed", seed, 0)
     imbalance = checks.check_bool("imbalance", imbalance)
     robust = checks.check_bool("robust", robust)
@@ -218,12 +238,13 @@ def dataset(normal_per_speed: int = 150, anomalous_per_speed: int = 40, robust: 
     independent stream, so training and validation windows stay the same whatever it is:
     a large value makes anomalies rare in the test set, as they are in real life.
     """
-    normal_per_speed = checks.check_int("normal_per_speed", normal_per_speed, 5)
-    anomalous_per_speed = checks.check_int("anomalous_per_speed", anomalous_per_speed, 1)
-    seed = checks.check_int("seed", seed, 0)
-    robust = checks.check_bool("robust", robust)
     if not isinstance(config, (FanConfig, type(None))):
         raise TypeError(f"config must be a FanConfig, got {type(config).__name__}")
+    cfg = config or FanConfig()
+    normal_per_speed = _check_window_count("normal_per_speed", normal_per_speed, cfg, 5)
+    anomalous_per_speed = _check_window_count("anomalous_per_speed", anomalous_per_speed, cfg)
+    seed = checks.check_int("seed", seed, 0)
+    robust = checks.check_bool("robust", robust)
     if isinstance(anomaly_speeds, str) or not isinstance(anomaly_speeds, (list, tuple)) or (
             not anomaly_speeds):
         raise ValueError(f"anomaly_speeds must be a non-empty list of speed names, "
@@ -232,8 +253,8 @@ def dataset(normal_per_speed: int = 150, anomalous_per_speed: int = 40, robust: 
         check_speed(speed)
     n_train, n_val = round(0.6 * normal_per_speed), round(0.2 * normal_per_speed)
     n_rest = normal_per_speed - n_train - n_val
-    n_test = n_rest if test_normal_per_speed is None else checks.check_int(
-        "test_normal_per_speed", test_normal_per_speed, 1)
+    n_test = n_rest if test_normal_per_speed is None else _check_window_count(
+        "test_normal_per_speed", test_normal_per_speed, cfg)
     # Independent streams per group, so normal and anomalous windows share no noise.
     child = np.random.SeedSequence(seed).generate_state(3)
     parts = {"train": [], "val": [], "test": []}
@@ -263,6 +284,9 @@ def dataset(normal_per_speed: int = 150, anomalous_per_speed: int = 40, robust: 
 def dft_bins(num_samples: int, sample_rate: float, band: tuple) -> np.ndarray:
     """Return the indices of the DFT bins whose frequency lies in [band[0], band[1])."""
     num_samples = checks.check_int("num_samples", num_samples, 1)
+    if num_samples > MAX_DFT_SAMPLES:
+        raise ValueError(f"num_samples must be at most {MAX_DFT_SAMPLES:,} samples per window, "
+                         f"got {num_samples:,}")
     sample_rate = checks.check_number("sample_rate", sample_rate, low=0.0, low_open=True)
     if isinstance(band, (str, bytes)) or not hasattr(band, "__len__") or len(band) != 2:
         raise TypeError(f"band must be a (low, high) pair of frequencies in Hz, got {band!r}")

@@ -1,21 +1,45 @@
 """The deploy core: from a trained model to C on a (simulated) board.
 
-Data flows: a lesson's Keras model -> :mod:`litert` (convert to .tflite, run it) ->
-:mod:`tflite_file` (read and check it once) -> :mod:`dense` (its layers, NumPy forward passes)
--> :mod:`export` (C arrays and plain-C inference, through :mod:`cgen` and the kernels in
-``c/``) -> :mod:`firmware` (the harness in ``harness/`` on the Uno / Cortex-M4 / host) and
-:mod:`projects` (Arduino and Wokwi folders, :mod:`wokwi` diagrams). :mod:`quant` holds the one
-quantization arithmetic, :mod:`tflm` the TFLM reference runtime, :mod:`toolchains` the
-compilers and simulators, :mod:`files` safe writes, :mod:`env` TensorFlow's set-up.
-:mod:`self_test` makes the boot-time checks every generated sketch runs; :mod:`tflm_build`
-builds TFLM from source for the PC and the Cortex-M4F, and :mod:`esp_nn` builds it the way the
-ESP32's Arduino core does (ESP-NN kernels).
+Every module, in the order a model passes through them.
 
-Convolutional networks (work in progress, not yet used by the exporters): :mod:`graph` reads a
-.tflite once into a typed graph of CONV_2D, DEPTHWISE_CONV_2D, pooling, FULLY_CONNECTED,
-RESHAPE and SOFTMAX ops, :mod:`ops` runs it in NumPy and :mod:`graph_c` writes it as
-library-free C over the reference kernels of ``c/tinyml_ops.c``, both int8 bit-exact with TFLM
-(the C on the host, the Uno and the Cortex-M4F).
+The model a lesson hands over, read and run on this PC:
+
+* :mod:`env` — TensorFlow set up before a lesson trains: quiet, seeded, deterministic, Keras 2.
+* :mod:`litert` — converts the Keras model to a .tflite and runs it with LiteRT's interpreter.
+* :mod:`tflite_file` — reads the .tflite flatbuffer once and checks it from end to end.
+* :mod:`graph` — the checked file as a typed graph of operators (Dense chains, small CNNs).
+* :mod:`quant` — the one int8 quantization arithmetic (rounding, Q31 requantization).
+* :mod:`dense` — a Dense chain's layers (from Keras or a graph) and its NumPy forward passes.
+* :mod:`ops` — NumPy reference kernels for a graph's operators, int8 bit-exact with TFLM.
+* :mod:`tflm` — the TFLM runtime (its C++ kernels), the reference for the boards; exact arena.
+
+The model as code for a board:
+
+* :mod:`cgen` — checked C identifiers, literals, banners, include guards, filled templates.
+* :mod:`c_model` — generated library-free C as one value: its files and what firmware needs.
+* :mod:`export` — the .tflite as a C array for TFLM; a Dense chain as C over ``c/`` kernels.
+* :mod:`graph_c` — a full-int8 graph as C over the reference kernels of ``c/tinyml_ops.c``.
+* :mod:`self_test` — inputs and TFLM's outputs for them, checked by every sketch at boot.
+* :mod:`hello_world` — what the hello-world sketches compute: x values, int8 outputs, LED pins.
+* :mod:`micropython` — a full-int8 model as plain-Python MicroPython modules, a Wokwi project.
+
+The code built and run on simulated boards, offline:
+
+* :mod:`toolchains` — installs the Debian toolchains; Uno sketches built and run in simavr.
+* :mod:`boards` — the simulated Uno, Cortex-M4F and this PC: compile, run, size, clock.
+* :mod:`harness_output` — the strict lines the firmware harness prints, and their parser.
+* :mod:`firmware` — generated C inside the harness (``harness/``), run on a simulated board.
+* :mod:`tflm_build` — TFLM built from source; any int8 model run under it on this PC or the
+  Cortex-M4F, and measured beside the plain C (a package; its docstring lists its modules).
+* :mod:`esp_nn` — TFLM built as the ESP32's Arduino core builds it, with ESP-NN's kernels.
+* :mod:`micropython_vm` — generated MicroPython run on MicroPython's WebAssembly build.
+
+The projects a student opens:
+
+* :mod:`wokwi` — Wokwi ``diagram.json`` files, built from parts and checked pin by pin.
+* :mod:`projects` — Arduino sketch folders and Wokwi projects as values, the pieces they
+  share, and ``arduino/`` and ``wokwi/`` written atomically.
+* :mod:`files` — atomic writes: one file, a set of files, whole folders swapped in.
 
 Nothing here imports a lesson module or the repository tooling: whatever a project writes
 (models, sample windows, thresholds) is handed to it by the caller.

@@ -16,7 +16,6 @@ outside the names the kernels and the harness use themselves (``tinyml_*``, ``ha
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,9 @@ from . import cgen
 KERNEL_DIR = Path(__file__).resolve().parent / "c"
 C_TEMPLATES = Path(__file__).resolve().parent / "templates" / "c"
 DENSE_KERNELS = ("tinyml_kernels.h", "tinyml_kernels.c")  # the Dense fast paths
-OPS_KERNELS = ("tinyml_ops.h", "tinyml_ops.c")  # the reference kernels of CNN operators
+# The reference kernels of CNN operators, with the Dense file they take TINYML_CONST and the
+# requantization from.
+OPS_KERNELS = (*DENSE_KERNELS, "tinyml_ops.h", "tinyml_ops.c")
 KINDS = ("int8", "float")
 # Names the hand-written C owns: the kernels (tinyml_*), the firmware harness (harness.c,
 # harness_cases.h, harness_empty_invoke, HARNESS_*) and its platform files (platform*.c/.h).
@@ -38,7 +39,7 @@ RESERVED_PREFIXES = ("tinyml", "harness", "platform")
 def check_prefix(prefix) -> str:
     """Return ``prefix`` after checking it can name generated C (files, functions, macros)."""
     cgen.identifier(prefix, "prefix")
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", prefix):
+    if prefix != prefix.lower() or prefix[0].isdigit():
         raise ValueError(f"prefix must be a lower-case C identifier, got {prefix!r}")
     clash = next((r for r in RESERVED_PREFIXES if prefix.startswith(r)), None)
     if clash is not None:

@@ -1,13 +1,16 @@
-"""Dense layers read out of a Keras model or a .tflite, and the NumPy forward passes that
-mirror the C kernels exactly.
+"""Dense layers read out of a Keras model or a model's graph, and the NumPy forward passes
+that mirror the Dense fast kernels of the C exactly.
 
 * :class:`FloatDense` lists come from :func:`float_layers` (Keras) or
-  :func:`float_layers_from_tflite`; :func:`float_forward` runs them as the float C kernel does.
-* An :class:`Int8Model` comes from :func:`int8_layers` (a full-int8 .tflite);
-  :func:`int8_forward` is TFLM's fixed-point FULLY_CONNECTED arithmetic in NumPy.
+  :func:`float_layers_from_tflite`; :func:`float_reference` runs them as the float C kernel
+  does.
+* An :class:`Int8Model` comes from :func:`int8_layers` (a full-int8 model);
+  :func:`int8_reference` is TFLM's fixed-point FULLY_CONNECTED arithmetic in NumPy.
 
-Only stacks of Dense (FULLY_CONNECTED) layers with ReLU or linear activations can be expressed;
-anything else is refused with a TypeError or ValueError that says what was found.
+The .tflite readers take bytes or a :class:`~.graph.Graph` (read once by :func:`graph.read`)
+and view a chain of FULLY_CONNECTED ops with ReLU or no activation as Dense layers
+(:func:`is_dense_chain`); any other graph is refused with a TypeError or ValueError that says
+what was found (:func:`export.plain_c_files` takes such graphs whole).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import graph, quant
+from .env import import_tf
 from .ops import requantization
 
 
@@ -80,7 +84,6 @@ class Int8Model:
 
 def float_layers(model) -> list[FloatDense]:
     """Return the Dense layers of a Keras model as :class:`FloatDense` (weights transposed)."""
-    from .env import import_tf
 
     tf = import_tf()
     if not isinstance(model, tf.keras.Model):
@@ -284,10 +287,18 @@ def _count(name: str, value, minimum: int) -> int:
     return int(value)
 
 
+MAX_CODE_INPUTS = 65_536  # all_int8_codes: inputs per row
+MAX_CODE_VALUES = 16_000_000  # and codes in all (16 MB of int8)
+
+
 def all_int8_codes(n_inputs: int, extra_random: int = 0) -> np.ndarray:
     """Return rows in which every input takes each of the 256 int8 codes (plus random rows)."""
     n_inputs = _count("n_inputs", n_inputs, 1)
     extra_random = _count("extra_random", extra_random, 0)
+    if n_inputs > MAX_CODE_INPUTS or (256 + extra_random) * n_inputs > MAX_CODE_VALUES:
+        raise ValueError(f"all_int8_codes makes (256 + extra_random) rows of n_inputs codes: "
+                         f"at most {MAX_CODE_INPUTS:,} inputs and {MAX_CODE_VALUES:,} codes in "
+                         f"all, got n_inputs={n_inputs:,}, extra_random={extra_random:,}")
     base = np.arange(256)
     rows = np.stack([(base + 85 * j) % 256 - 128 for j in range(n_inputs)], axis=1)
     if extra_random:

@@ -17,7 +17,6 @@ holds only checked identifiers and finite numbers.
 from __future__ import annotations
 
 import itertools
-import re
 
 import numpy as np
 

@@ -28,6 +28,26 @@ def _check_path(name: str, path) -> Path:
     return Path(path)
 
 
+def file_in_the_way(path) -> Path | None:
+    """Return the first part of ``path`` (from the root down, ``path`` itself excluded) that
+    exists but is a file, so nothing can be created below it; None if there is none."""
+    path = _check_path("path", path)
+    for part in reversed(path.parents):
+        try:
+            if part.exists() and not part.is_dir():
+                return part
+        except OSError:  # no permission to look: the write itself reports it
+            return None
+    return None
+
+
+def _refuse_file_in_the_way(path: Path, what: str) -> None:
+    blocker = file_in_the_way(path)
+    if blocker is not None:
+        raise ValueError(f"cannot create {what} {path}: {blocker} is a file, not a folder; "
+                         f"choose a path whose folders are folders, or move {blocker} away")
+
+
 def _check_content(name: str, content) -> None:
     if not isinstance(content, (str, bytes, bytearray)):
         raise TypeError(f"content of {name} must be str or bytes, got {type(content).__name__}")
@@ -57,6 +77,7 @@ def write_atomic(path, content: str | bytes) -> Path:
     """
     path = _check_path("path", path)
     _check_content(path.name, content)
+    _refuse_file_in_the_way(path, "file")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"folder {path.parent} does not exist")
     if path.is_dir():
@@ -85,6 +106,7 @@ def write_files(directory, files: dict[str, str | bytes]) -> list[Path]:
     directory = _check_path("directory", directory)
     if directory.exists() and not directory.is_dir():
         raise ValueError(f"{directory} is a file, not a folder")
+    _refuse_file_in_the_way(directory, "folder")
     directory.mkdir(parents=True, exist_ok=True)
     for name in files:
         if (directory / name).is_dir():
@@ -105,6 +127,7 @@ def write_files(directory, files: dict[str, str | bytes]) -> list[Path]:
 def new_folder_beside(target: Path) -> Path:
     """Return a new empty folder next to ``target`` (for staging), with the umask's mode."""
     target = _check_path("target", target)
+    _refuse_file_in_the_way(target, "folder")
     target.parent.mkdir(parents=True, exist_ok=True)
     new = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
     os.chmod(new, 0o777 & ~_umask())  # mkdtemp makes it private; the result is not

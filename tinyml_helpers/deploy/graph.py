@@ -189,7 +189,8 @@ def _tensor(t: tflite_file.Tflite, index: int) -> Tensor:
     if data is not None:
         data = data.copy()
         data.setflags(write=False)
-    return Tensor(name, tuple(int(d) for d in raw.shape), dtype, _quantization(raw), data)
+    shape = () if raw.shape is None else tuple(int(d) for d in raw.shape)  # None: a scalar
+    return Tensor(name, shape, dtype, _quantization(raw), data)
 
 
 def _quantization(raw) -> Quantization | None:
@@ -262,6 +263,12 @@ def _check(graph: Graph) -> None:
                          "or float32")
     for index in graph.inputs + graph.outputs:
         _activation_tensor(graph, index, "graph input/output")
+    for t in graph.tensors:
+        if t.data is not None and t.dtype == np.float32 and not np.all(np.isfinite(t.data)):
+            bad = int(np.count_nonzero(~np.isfinite(t.data)))
+            raise ValueError(f"the constant tensor {t.name!r} holds {bad} NaN or inf values: the "
+                             "model was saved from a diverged training or damaged; retrain it "
+                             "or fix its weights before deploying it")
     for o, op in enumerate(graph.ops):
         where = f"operator {o} ({op.kind})"
         if len(op.outputs) != 1:
@@ -314,6 +321,29 @@ def _same_quantization(where: str, x: Tensor, out: Tensor) -> None:
         raise ValueError(f"{where} copies int8 codes, so its input and output need the same "
                          f"quantization; got scale {a.scale[0]} / zero point {a.zero_point[0]} "
                          f"and {b.scale[0]} / {b.zero_point[0]}")
+
+
+def check_int8_chain(graph: Graph, who: str) -> None:
+    """Raise ValueError unless ``graph`` is what two ping-pong buffers can run: full int8, one
+    input and one output, at least one operator, each reading the previous one's output.
+    ``who`` names the consumer in the messages (e.g. "the MicroPython module")."""
+    if not graph.is_int8:
+        raise ValueError(f"{who} runs full-int8 graphs only; this one is {graph.dtype.name} "
+                         "(convert the model with full-integer quantization and int8 input and "
+                         "output)")
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1 or not graph.ops:
+        raise ValueError(f"{who} needs a graph with one input, one output and at least one "
+                         f"operator; this one has {len(graph.inputs)} inputs, "
+                         f"{len(graph.outputs)} outputs and {len(graph.ops)} operators")
+    current = graph.inputs[0]
+    for i, op in enumerate(graph.ops):
+        if op.inputs[0] != current:
+            raise ValueError(f"operator {i} ({op.kind}) reads tensor {op.inputs[0]}, not the "
+                             "output of the operator before it: only chains of operators can "
+                             "run in two ping-pong buffers")
+        current = op.outputs[0]
+    if current != graph.outputs[0]:
+        raise ValueError("the last operator does not compute the graph's output tensor")
 
 
 def out_size(padding: str, size: int, filter_size: int, stride: int, dilation: int = 1) -> int:

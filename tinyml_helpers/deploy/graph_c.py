@@ -7,7 +7,8 @@ two ping-pong activation buffers, and ``<prefix>_invoke(const int8_t *input, int
 calling the kernels of ``c/tinyml_ops.c`` in order. The result is a :class:`~.c_model.CModel`
 like :func:`export.plain_c_files`' (which calls this for any graph that is not a Dense chain),
 so :func:`firmware.build` and :func:`firmware.measure` run it unchanged. The parameters are
-derived as TFLM's Prepare steps derive them (:mod:`ops` holds that arithmetic and the NumPy twin of each kernel).
+derived as TFLM's Prepare steps derive them (:mod:`ops` holds that arithmetic and the NumPy
+twin of each kernel).
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import cgen, ops, quant
-from .c_model import C_TEMPLATES, OPS_KERNELS, CModel, check_prefix, kernel_files
-from .graph import Graph, Op, Tensor
+from .c_model import C_TEMPLATES, OPS_KERNELS, CModel, check_prefix
+from .graph import Graph, Op, Tensor, check_int8_chain
 
-OPS_FILES = OPS_KERNELS
 MAX_DIM = 32767  # loops count with C's int, 16 bits on the AVR
 MAX_SOFTMAX_DEPTH = 511  # the final RoundingDivideByPOT shifts by at most 31 below this
 KERNELS = {"CONV_2D": "tinyml_conv_2d", "DEPTHWISE_CONV_2D": "tinyml_depthwise_conv_2d",
@@ -44,11 +44,6 @@ class _Emitted:
     declarations: str
     call: str  # with {src} and {dst} left to fill
     constant_bytes: int
-
-
-def ops_files() -> dict[str, str]:
-    """Return {file name: source} of the reference kernels (tinyml_ops.h / .c)."""
-    return kernel_files(OPS_KERNELS)
 
 
 def generate(graph: Graph, prefix: str = "model") -> GraphC:
@@ -77,26 +72,9 @@ def _check_graph(graph: Graph) -> None:
     """Raise TypeError/ValueError unless ``graph`` is an int8 chain the kernels can run."""
     if not isinstance(graph, Graph):
         raise TypeError(f"expected a graph.Graph (from graph.read), got {type(graph).__name__}")
-    if not graph.is_int8:
-        raise ValueError(f"graph_c writes full-int8 graphs only; this one is {graph.dtype.name} "
-                         "(convert with full-integer quantization; export.plain_c_files writes "
-                         "float Dense chains)")
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1 or not graph.ops:
-        raise ValueError(f"graph_c needs one input, one output and at least one operator; this "
-                         f"graph has {len(graph.inputs)}, {len(graph.outputs)} and "
-                         f"{len(graph.ops)}")
-    current = graph.inputs[0]
-    for i, op in enumerate(graph.ops):
-        # Two buffers hold only the latest tensor and the one being written: a chain.
-        if op.inputs[0] != current:
-            raise ValueError(f"operator {i} ({op.kind}) reads tensor {op.inputs[0]}, not the "
-                             f"output of the operator before it: only chains of operators "
-                             "can run in two ping-pong buffers")
-        current = op.outputs[0]
-    if current != graph.outputs[0]:
-        raise ValueError("the last operator does not compute the graph's output tensor")
+    check_int8_chain(graph, "graph_c")
     for t in graph.tensors:
-        if t.data is None and max(t.shape) > MAX_DIM:
+        if t.data is None and max(t.shape, default=1) > MAX_DIM:
             raise ValueError(f"tensor {t.name!r} has the shape {list(t.shape)}; the kernels "
                              f"count each dimension in a C int (at most {MAX_DIM})")
 

@@ -52,6 +52,128 @@ def _representative(data, features: tuple | None = None) -> Callable:
     return lambda: iter([[x]])
 
 
+def _walk_layers(layer):
+    """Yield ``layer`` and every layer inside it, parents before their children."""
+    yield layer
+    for child in getattr(layer, "layers", None) or []:
+        yield from _walk_layers(child)
+
+
+def _check_finite_weights(model) -> None:
+    """Raise ValueError naming the layer and variable if any float weight is NaN or inf.
+
+    The converter takes such a model without complaint; the float .tflite then computes NaN
+    and the int8 one comes out with float operators or broken scales.
+    """
+    owner: dict[int, str] = {}
+    for layer in _walk_layers(model):  # a child overwrites its parent: the innermost wins
+        for variable in getattr(layer, "weights", []):
+            owner[id(variable)] = layer.name
+    for variable in model.weights:
+        values = np.asarray(variable)
+        if not np.issubdtype(values.dtype, np.floating):
+            continue
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = np.isfinite(values.astype(np.float32))
+        if not np.all(finite):
+            name = variable.name.split(":")[0]
+            layer = owner.get(id(variable), model.name)
+            raise ValueError(
+                f"layer {layer!r}: weight {name!r} holds NaN or inf in {int(np.sum(~finite))} "
+                f"of its {finite.size} values (or values too large for float32); retrain the "
+                "model (a diverging training often needs a smaller learning rate) or fix the "
+                "weights before converting")
+
+
+# Operators with a weight tensor (input 1) and an optional bias tensor (input 2, or 3 for
+# TRANSPOSE_CONV): in a full-int8 model the weights are int8 and the bias int32.
+_WEIGHT_OPS = {"FULLY_CONNECTED": 2, "CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "TRANSPOSE_CONV": 3}
+_FLOAT_TYPES = {"FLOAT32", "FLOAT16", "FLOAT64", "BFLOAT16", "COMPLEX64", "COMPLEX128"}
+_LISTED = 8  # tensors named in the error message before "and N more"
+
+
+def _not_full_int8(tflite: bytes) -> tuple[list[str], list[str]]:
+    """Return (descriptions of the tensors that break full int8, operators computing in
+    float) of a converted model; two empty lists for a full-int8 model.
+
+    Full int8 here means: the model's inputs and outputs are int8; every tensor an operator
+    reads or writes is an integer (no float anywhere); the activations in and out of
+    FULLY_CONNECTED / CONV_2D / DEPTHWISE_CONV_2D / TRANSPOSE_CONV are int8, their weights
+    int8 and their bias int32; other computed tensors are int8 (int32 only for shape
+    arithmetic) and other constants int8 or int32 (shapes, axes, paddings).
+    """
+    from ai_edge_litert import schema_py_generated as schema
+
+    op_name = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    type_name = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    t = tflite_file.read(tflite)
+    bad: dict[tuple[int, int], str] = {}
+    float_ops: list[str] = []
+
+    def flag(g: int, index: int, role: str, allowed: tuple[str, ...]) -> bool:
+        tensor = t.model.subgraphs[g].tensors[index]
+        kind = type_name.get(int(tensor.type), f"type {tensor.type}")
+        if kind in allowed:
+            return False
+        if (g, index) not in bad:
+            name = tensor.name.decode("utf-8", "replace") if tensor.name else f"#{index}"
+            bad[(g, index)] = f"{name!r} ({kind.lower()}, {role})"
+        return True
+
+    for g, graph in enumerate(t.model.subgraphs):
+        tensors = graph.tensors or []
+        constant = {i for i, tensor in enumerate(tensors)
+                    if t.model.buffers[tensor.buffer].data is not None
+                    and len(t.model.buffers[tensor.buffer].data) > 0}
+        if g == 0:
+            for index in graph.inputs:
+                flag(g, int(index), "model input", ("INT8",))
+            for index in graph.outputs:
+                flag(g, int(index), "model output", ("INT8",))
+        for op in graph.operators or []:
+            name = op_name.get(tflite_file.builtin_code(t.model, op), "custom operator")
+            inputs = [int(i) for i in (op.inputs if op.inputs is not None else [])]
+            outputs = [int(i) for i in (op.outputs if op.outputs is not None else [])]
+            in_float = False
+            for k, index in enumerate(inputs):
+                if index < 0:
+                    continue
+                if name in _WEIGHT_OPS and k == 1:
+                    found = flag(g, index, f"weights of {name}", ("INT8",))
+                elif name in _WEIGHT_OPS and k == _WEIGHT_OPS[name]:
+                    found = flag(g, index, f"bias of {name}", ("INT32",))
+                elif index in constant:
+                    found = flag(g, index, f"constant input of {name}", ("INT8", "INT32"))
+                else:
+                    allowed = ("INT8",) if name in _WEIGHT_OPS else ("INT8", "INT32")
+                    found = flag(g, index, f"input of {name}", allowed)
+                kind = type_name.get(int(tensors[index].type), "")
+                in_float = in_float or (found and kind in _FLOAT_TYPES)
+            for index in outputs:
+                allowed = ("INT8",) if name in _WEIGHT_OPS else ("INT8", "INT32")
+                found = flag(g, index, f"output of {name}", allowed)
+                kind = type_name.get(int(tensors[index].type), "")
+                in_float = in_float or (found and kind in _FLOAT_TYPES)
+            if in_float and name not in ("QUANTIZE", "DEQUANTIZE") and name not in float_ops:
+                float_ops.append(name)
+    return list(bad.values()), float_ops
+
+
+def _check_full_int8(tflite: bytes) -> None:
+    """Raise ValueError naming the tensors of an int8 conversion that are not full int8."""
+    bad, float_ops = _not_full_int8(tflite)
+    if not bad:
+        return
+    listed = ", ".join(bad[:_LISTED]) + (f" and {len(bad) - _LISTED} more"
+                                         if len(bad) > _LISTED else "")
+    why = f"Operators left in float: {', '.join(float_ops)}. " if float_ops else ""
+    raise ValueError(f"int8 conversion did not give a full-int8 model: {len(bad)} tensor(s) "
+                     f"break it: {listed}. {why}The converter does that silently where it has "
+                     "no int8 kernel for an operator or cannot quantize a tensor. Replace "
+                     "those layers with ones that have int8 kernels, or convert with "
+                     "mode='float32'")
+
+
 def convert(model, mode: str = "float32", representative=None,
             per_channel: bool = True) -> bytes:
     """Return the .tflite flatbuffer of Keras ``model`` converted in ``mode``.
@@ -62,6 +184,10 @@ def convert(model, mode: str = "float32", representative=None,
     function, covering the whole input range). ``per_channel=False`` gives Dense layers one
     weight scale per layer instead of one per output neuron (int8 only): every TFLM build
     computes those right, esp-tflite-micro's ESP-NN kernel before 1.3.4 included.
+
+    A model with a NaN or inf weight is refused (ValueError naming the layer and the
+    variable), and so is an ``"int8"`` result that is not full int8 (the converter keeps
+    float operators where it has no int8 kernel): the ValueError names the tensors.
     """
     if not isinstance(mode, str) or mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
@@ -74,6 +200,7 @@ def convert(model, mode: str = "float32", representative=None,
     tf = env.import_tf()
     if not isinstance(model, tf.keras.Model):
         raise TypeError(f"model must be a Keras model, got {type(model).__name__}")
+    _check_finite_weights(model)
     features = None
     shape = getattr(model, "input_shape", None)
     if isinstance(shape, tuple) and all(isinstance(d, int) for d in shape[1:]):
@@ -94,7 +221,10 @@ def convert(model, mode: str = "float32", representative=None,
             not per_channel
     with env.quiet_stderr(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return converter.convert()
+        tflite = converter.convert()
+    if mode == "int8":
+        _check_full_int8(tflite)
+    return tflite
 
 
 def interpreter(tflite_bytes: bytes, keep_all_tensors: bool = False):

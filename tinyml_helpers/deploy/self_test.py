@@ -24,6 +24,9 @@ from . import cgen, tflm
 from .dense import Int8Model, int8_reference
 
 DEFAULT_CASES = 8
+# Most model inputs a self-test draws codes for: a 96×96 RGB image (27 648) fits, and the
+# cases still fit in a board's flash.
+MAX_INPUTS = 65_536
 # float models: a board's float32 arithmetic differs from the PC's in the last bits (FMA
 # contraction, libm); int8 models must match exactly.
 FLOAT_TOLERANCE = 1e-4
@@ -69,6 +72,9 @@ def spread_inputs(n_inputs: int, count: int = DEFAULT_CASES, seed: int = 0) -> n
     drawn from a seeded generator (the same on every computer)."""
     if isinstance(n_inputs, bool) or not isinstance(n_inputs, (int, np.integer)) or n_inputs < 1:
         raise ValueError(f"n_inputs must be an int >= 1, got {n_inputs!r}")
+    if n_inputs > MAX_INPUTS:
+        raise ValueError(f"n_inputs must be at most {MAX_INPUTS:,} (the self-test cases go "
+                         f"into the board's flash), got {n_inputs:,}")
     if isinstance(count, bool) or not isinstance(count, (int, np.integer)) \
             or not 1 <= count <= 256:
         raise ValueError(f"count must be an int in 1..256, got {count!r}")

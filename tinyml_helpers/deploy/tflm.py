@@ -67,11 +67,12 @@ def _failure(done: subprocess.CompletedProcess) -> str | None:
     return f"the TFLM runtime refused it: {lines[-1] if lines else f'exit {done.returncode}'}"
 
 
-def _check_runs(data: bytes, arena_size: int) -> None:
-    """Raise ValueError unless TFLM allocates and invokes ``data`` in a child process."""
-    key = (hashlib.sha256(data).hexdigest(), arena_size)
+def _check_runs(checked: tflite_file.Tflite, arena_size: int) -> None:
+    """Raise ValueError unless TFLM allocates and invokes the checked model in a child
+    process."""
+    key = (hashlib.sha256(checked.data).hexdigest(), arena_size)
     if key not in _probed:
-        with _model_file(data) as path:
+        with _model_file(checked) as path:
             _probed[key] = _failure(_probe(path, arena_size))
     if _probed[key] is not None:
         raise ValueError(f"cannot run the .tflite with a {arena_size}-byte arena: "
@@ -83,11 +84,12 @@ def interpreter(tflite: bytes, arena_size: int | None = None):
 
     Raises ValueError if the model is corrupt or TFLM cannot allocate and run it.
     """
-    data = tflite_file.read(tflite).data
+    checked = tflite_file.read(tflite)
+    data = checked.data
     arena = check_arena_size(arena_size, "arena_size", allow_none=True) or DEFAULT_ARENA
     from tflite_micro.python.tflite_micro import runtime  # ImportError here, not in the probe
 
-    _check_runs(data, arena)
+    _check_runs(checked, arena)
 
     try:
         return runtime.Interpreter.from_bytes(data, arena_size=arena)
@@ -146,7 +148,9 @@ def _runs_with(tflite_path: str, arena_size: int) -> bool:
 
 
 @contextlib.contextmanager
-def _model_file(tflite: bytes):
+def _model_file(tflite):
+    """Yield the path of a temporary copy of the model (bytes, checked here, or a value read
+    before: a checked file or a graph)."""
     data = tflite_file.read(tflite).data
     fd, path = tempfile.mkstemp(suffix=".tflite")
     try:

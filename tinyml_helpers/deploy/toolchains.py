@@ -20,13 +20,20 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+# Every Debian/Ubuntu package name the course uses is spelled here, once; boards.py takes each
+# board's list from these groups.
+AVR_PACKAGES = ("gcc-avr", "avr-libc", "simavr")  # plain C on the Uno, run by simavr
 # What an Arduino sketch needs to build for the Uno and run on simavr (lesson 06 installs these
 # in Colab).
-UNO_PACKAGES = ("gcc-avr", "avr-libc", "simavr", "arduino-core-avr", "arduino-builder")
+UNO_PACKAGES = (*AVR_PACKAGES, "arduino-core-avr", "arduino-builder")
+M4_PACKAGES = ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "qemu-system-arm")
+# C++ on the Cortex-M4F (TFLM built from source) also needs the C++ headers for arm-none-eabi.
+M4_CXX_PACKAGES = (*M4_PACKAGES, "libstdc++-arm-none-eabi-dev")
+# This PC's own compilers: assumed present (build-essential), so not in DEBIAN_PACKAGES.
+HOST_PACKAGES = ("gcc", "binutils")
+HOST_CXX_PACKAGES = ("g++", "binutils")
 DEBIAN_PACKAGES = (
-    *UNO_PACKAGES, "libsimavr-dev",
-    "gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "qemu-system-arm",
-    "libstdc++-arm-none-eabi-dev",  # C++ headers: TFLM built for the Cortex-M4F (tflm_build)
+    *UNO_PACKAGES, "libsimavr-dev", *M4_CXX_PACKAGES,
     "qemu-user",  # runs the course's Python on an emulated older x86-64 CPU (portability test)
 )
 UNO_FQBN = "arduino:avr:uno"

@@ -5,7 +5,8 @@ A diagram lists parts (``{"type", "id", "top", "left", "attrs"}``) and wires
 (``[from, to, color, path]`` with endpoints ``"part_id:pin"``). Wokwi accepts a diagram with a
 misspelled pin and just leaves the wire dangling, so :func:`validate` checks every endpoint
 against the pin names of the part types used here (copied from wokwi-boards / wokwi-elements /
-wokwi-docs) and that the serial monitor is wired TX -> RX and RX -> TX.
+wokwi-docs), that the serial monitor is wired TX -> RX and RX -> TX, that no wire or chain of
+wires joins a supply pin to a ground pin, and that no LED has its anode on the ground side.
 
 CLI: ``python -m tinyml_helpers.deploy.wokwi validate wokwi/*/diagram.json``.
 """
@@ -34,6 +35,17 @@ PART_PINS: dict[str, frozenset[str]] = {
     "wokwi-led": frozenset({"A", "C"}),  # anode, cathode
     "wokwi-resistor": frozenset({"1", "2"}),
 }
+# Each board's ground pins and supply pins (a wire between the two shorts the supply).
+BOARD_GROUND_PINS: dict[str, frozenset[str]] = {
+    "board-esp32-devkit-c-v4": frozenset({"GND.1", "GND.2", "GND.3"}),
+    "wokwi-arduino-uno": frozenset({"GND.1", "GND.2", "GND.3"}),
+}
+BOARD_SUPPLY_PINS: dict[str, frozenset[str]] = {
+    "board-esp32-devkit-c-v4": frozenset({"3V3", "5V"}),
+    "wokwi-arduino-uno": frozenset({"5V", "3.3V", "VIN", "IOREF"}),
+}
+# Parts that conduct both ways, so a pin reaches what is wired to their other pin.
+CONDUCTING_PARTS = frozenset({"wokwi-resistor"})
 # Virtual parts that exist without being listed in "parts".
 VIRTUAL_PINS: dict[str, frozenset[str]] = {"$serialMonitor": frozenset({"RX", "TX"})}
 # Each board's UART0 (the port behind Serial) as (TX pin, RX pin).
@@ -283,6 +295,79 @@ def _check_serial(types: dict[str, str], wires: set, problems: list[str]) -> Non
                                 f"(add [\"{pid}:{pin}\", \"{monitor}\", \"\", []])")
 
 
+class _Nets:
+    """Union-find over "part:pin" endpoints."""
+
+    def __init__(self):
+        self.parent: dict[str, str] = {}
+
+    def find(self, pin: str) -> str:
+        self.parent.setdefault(pin, pin)
+        while self.parent[pin] != pin:
+            self.parent[pin] = self.parent[self.parent[pin]]
+            pin = self.parent[pin]
+        return pin
+
+    def join(self, a: str, b: str) -> None:
+        self.parent[self.find(a)] = self.find(b)
+
+    def groups(self) -> list[list[str]]:
+        found: dict[str, list[str]] = {}
+        for pin in self.parent:
+            found.setdefault(self.find(pin), []).append(pin)
+        return sorted(sorted(members) for members in found.values())
+
+
+def _board_pins(types: dict[str, str], table: dict[str, frozenset[str]]) -> set[str]:
+    return {f"{pid}:{pin}" for pid, ptype in types.items() for pin in table.get(ptype, ())}
+
+
+def _check_circuit(types: dict[str, str], wires: set, problems: list[str]) -> None:
+    """Report supplies wired to ground and LEDs wired the wrong way round."""
+    grounds = _board_pins(types, BOARD_GROUND_PINS)
+    supplies = _board_pins(types, BOARD_SUPPLY_PINS)
+    wired = _Nets()  # pins joined by wires only
+    for item in wires:
+        ends = sorted(item)
+        wired.join(ends[0], ends[-1])
+    for net in wired.groups():
+        shorted = [pin for pin in net if pin in supplies]
+        ground = [pin for pin in net if pin in grounds]
+        if shorted and ground:
+            label = "supply pins" if len(shorted) > 1 else "supply pin"
+            problems.append(f"short circuit: {label} {' and '.join(shorted)} wired to "
+                            f"ground ({', '.join(ground)}) through the net "
+                            f"{' - '.join(net)}; remove one of those wires")
+    # Which pins a pin reaches through wires and conducting parts (not through an LED).
+    reach = _Nets()
+    for pin in wired.parent:
+        reach.join(pin, wired.find(pin))
+    for pid, ptype in types.items():
+        if ptype in CONDUCTING_PARTS:
+            first, *rest = sorted(PART_PINS[ptype])
+            for pin in rest:
+                reach.join(f"{pid}:{first}", f"{pid}:{pin}")
+    boards = {pid: ptype for pid, ptype in types.items() if ptype in BOARD_GROUND_PINS}
+    drives = _board_pins(boards, PART_PINS) - grounds  # GPIOs and supplies of the boards
+    drives &= set(reach.parent)
+    grounds &= set(reach.parent)
+    for pid, ptype in sorted(types.items()):
+        if ptype != "wokwi-led":
+            continue
+        anode, cathode = f"{pid}:A", f"{pid}:C"
+        anode_ground = sorted(p for p in grounds if reach.find(p) == reach.find(anode))
+        cathode_ground = [p for p in grounds if reach.find(p) == reach.find(cathode)]
+        if not anode_ground or cathode_ground:
+            continue
+        cathode_drive = sorted(p for p in drives if reach.find(p) == reach.find(cathode))
+        other = f"while its cathode (C) reaches {', '.join(cathode_drive)}" \
+            if cathode_drive else "and its cathode (C) reaches no ground"
+        problems.append(f"LED {pid!r} is wired in reverse: its anode (A) reaches ground "
+                        f"({', '.join(anode_ground)}) {other}; it never lights. Swap the "
+                        f"wires on {anode} and {cathode}: the cathode goes to GND, the anode "
+                        "to the GPIO side (through the resistor)")
+
+
 def problems(doc) -> list[str]:
     """Return every problem found in a diagram (dict or path); an empty list if it is valid."""
     doc, _ = _load(doc)
@@ -307,6 +392,7 @@ def problems(doc) -> list[str]:
     types = _check_parts(parts, found)
     wires = _check_connections(connections, types, found)
     _check_serial(types, wires, found)
+    _check_circuit(types, wires, found)
     return found
 
 

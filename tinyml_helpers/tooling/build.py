@@ -26,7 +26,10 @@ import sys
 import time
 from pathlib import Path
 
-from ..deploy.files import write_atomic
+from .. import fan_detector, measurements, sine_projects
+from ..deploy.files import swap_in, write_atomic
+from ..deploy.projects import WOKWI_BUILD
+from ..sine_projects import FLOAT_NAME, INT8_NAME, TFLM_NAME
 from .course import NOTEBOOK_DIR, ROOT, lessons
 
 BUILD_DIR = ROOT / "build"
@@ -166,8 +169,6 @@ def _tracked_files(tree: Path) -> dict[str, bytes]:
     A Wokwi project's compiled firmware (``wokwi/<project>/build/``) is made on each machine
     and not committed, so it is left out.
     """
-    from ..deploy.projects import WOKWI_BUILD
-
     if not tree.is_dir():
         return {}
     files = {}
@@ -201,20 +202,17 @@ def export_projects(export_dir: Path, root: Path, staging: Path,
     ``update`` is set; otherwise ``root`` keeps the committed projects. Returns the lines
     naming the files that differ (empty when the build reproduced the committed projects).
     """
-    from ..deploy import projects
-
-    sources = [Path(export_dir) / name
-               for name in (projects.FLOAT_NAME, projects.INT8_NAME, projects.TFLM_NAME)]
+    sources = [Path(export_dir) / name for name in (sine_projects.FLOAT_NAME,
+                                                    sine_projects.INT8_NAME,
+                                                    sine_projects.TFLM_NAME)]
     if not any(path.exists() for path in sources):
         return []  # lesson 06 did not run in this build: keep the committed projects
     missing = [path.name for path in sources if not path.exists()]
     if missing:
         raise ValueError(f"{export_dir} lacks {', '.join(missing)}: the export is from an older "
                          "lesson 06; run lesson 06 again")
-    from .. import fan_detector
-
     detector = fan_detector.load_exported(export_dir)
-    fan = None if detector is None else fan_detector.project(detector)
+    fan = None if detector is None else fan_detector.projects(detector)
     if fan is None:
         print("lesson 07's fan detector is not in the export: keeping the fan projects")
     staging = Path(staging)
@@ -224,16 +222,14 @@ def export_projects(export_dir: Path, root: Path, staging: Path,
     for name in PROJECT_FOLDERS:  # start from the committed folders, so kept parts stay
         if (root / name).is_dir():
             shutil.copytree(root / name, staging / name, symlinks=True)
-    from .. import measurements
-
     # model.h gets the arena measured on a 32-bit board in every ESP32 library build, with a
     # margin (benchmarks/esp32_tflm_kernels.py --write; tests/test_esp32_kernels.py checks it
     # is current), not the 64-bit Python runtime's.
     arena, note = measurements.sketch_arena()
     print("generating Arduino and Wokwi projects ...", flush=True)
-    projects.generate(sources[0].read_bytes(), sources[1].read_bytes(),
-                      staging / "arduino", staging / "wokwi", arena_size=arena, fan=fan,
-                      arena_note=note, tflm_tflite=sources[2].read_bytes())
+    sine_projects.generate(sources[0].read_bytes(), sources[1].read_bytes(),
+                           staging / "arduino", staging / "wokwi", arena_size=arena, fan=fan,
+                           arena_note=note, tflm_tflite=sources[2].read_bytes())
     differences = [f"{line[:9]}{name}/{line[9:]}" for name in PROJECT_FOLDERS
                    for line in compare_trees(staging / name, root / name)]
     if differences and not update:
@@ -245,7 +241,7 @@ def export_projects(export_dir: Path, root: Path, staging: Path,
               "kind of CPU (an arm64 machine computes other last bits); after changing a "
               "lesson on purpose, accept them with `make build UPDATE=1`.", file=sys.stderr)
         return differences
-    projects.swap_in([(staging / name, root / name) for name in PROJECT_FOLDERS])
+    swap_in([(staging / name, root / name) for name in PROJECT_FOLDERS])
     if differences:
         print(f"updated {len(differences)} file(s) under arduino/ and wokwi/")
     else:
@@ -320,8 +316,6 @@ def main(argv=None) -> int:
         if args.refresh:
             return refresh(args.lessons)
         if args.from_export is not None:
-            from ..deploy.projects import FLOAT_NAME, INT8_NAME, TFLM_NAME
-
             for name in (FLOAT_NAME, INT8_NAME, TFLM_NAME):
                 if not (args.from_export / name).is_file():
                     raise ValueError(f"--from-export: no {name} in {args.from_export} "

@@ -5,15 +5,16 @@
  * Part of the TinyML course (tinyml_helpers/deploy/tflm_harness), built by
  * tinyml_helpers.deploy.tflm_build. The board's platform_<target>.c is compiled with
  * -Dplatform_init=platform_base_init, so the harness's first call lands in platform_init()
- * below: it sets TFLM up exactly as the hello_world_tflm sketch does (GetModel, a resolver
- * with FULLY_CONNECTED, the interpreter, AllocateTensors), measures that, invokes once, and
- * prints, before the harness's BEGIN line,
+ * below: it sets TFLM up as a sketch does (GetModel, a resolver with exactly the model's
+ * operators, the interpreter, AllocateTensors), measures that, invokes once, and prints,
+ * before the harness's BEGIN line,
  *
  *   TFLM SETUP <instructions per set-up> STACK <set-up bytes> <Invoke bytes> ARENA <size> <used>
  *
  * or "TFLM ERROR ..." and exits 3. The arena size is kTensorArenaSize (model.h) unless the run
- * asks for another one (at most TFLM_ARENA_MAX): the TFLM_ARENA environment variable on the
- * PC, the semihosting command line ("-semihosting-config ...,arg=bench,arg=<bytes>") on QEMU.
+ * asks for another one (at most TFLM_ARENA_MAX) as the last number on its command line: argv
+ * on the PC, the semihosting command line ("-semihosting-config ...,arg=bench,arg=<bytes>") on
+ * QEMU. The generated tflm_ops.h names the model's operators (TFLM_OP_COUNT, TFLM_ADD_OPS).
  * -DTFLM_BENCH_EMPTY builds the empty baseline: the same files, no TFLM.
  */
 #include <stdint.h>
@@ -35,6 +36,7 @@ extern "C" void platform_init(void) { platform_base_init(); }
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
 #include "tensorflow/lite/schema/schema_generated.h"
 #include "tflm_model.h"
+#include "tflm_ops.h"
 
 #ifndef TFLM_ARENA_MAX
 #define TFLM_ARENA_MAX kTensorArenaSize
@@ -42,7 +44,7 @@ extern "C" void platform_init(void) { platform_base_init(); }
 #define STACK_PAINT 8192u
 
 namespace {
-using Resolver = tflite::MicroMutableOpResolver<1>;
+using Resolver = tflite::MicroMutableOpResolver<TFLM_OP_COUNT>;
 alignas(16) uint8_t g_arena[TFLM_ARENA_MAX];
 alignas(Resolver) uint8_t g_resolver_storage[sizeof(Resolver)];
 alignas(tflite::MicroInterpreter) uint8_t g_interpreter_storage[sizeof(tflite::MicroInterpreter)];
@@ -83,6 +85,18 @@ __attribute__((noreturn)) void fail(const char *what, uint32_t value) {
 }
 
 /* ---- the arena size this run asks for ------------------------------------------------------ */
+#if !defined(__arm__)
+/* glibc (and macOS) hand main's arguments to constructors too: the bench reads its command
+ * line without owning main(), which is the harness's. */
+int g_argc = 0;
+char **g_argv = nullptr;
+
+__attribute__((constructor)) void keep_command_line(int argc, char **argv, char **) {
+  g_argc = argc;
+  g_argv = argv;
+}
+#endif
+
 uint32_t parse_last_number(const char *text) {
   const char *end = text + strlen(text);
   while (end > text && (end[-1] == ' ' || end[-1] == '\n')) --end;
@@ -108,8 +122,7 @@ uint32_t requested_arena() {
   const char *space = strchr(command, ' ');
   return space ? parse_last_number(space) : 0;
 #else
-  const char *text = getenv("TFLM_ARENA");
-  return text ? parse_last_number(text) : 0;
+  return g_argc > 1 ? parse_last_number(g_argv[g_argc - 1]) : 0;
 #endif
 }
 
@@ -131,7 +144,7 @@ __attribute__((noinline)) TfLiteStatus set_up(size_t arena_size) {
   const tflite::Model *model = tflite::GetModel(g_model);
   if (model->version() != TFLITE_SCHEMA_VERSION) return kTfLiteError;
   Resolver *resolver = new (g_resolver_storage) Resolver();
-  if (resolver->AddFullyConnected() != kTfLiteOk) return kTfLiteError;
+  if (!TFLM_ADD_OPS(resolver)) return kTfLiteError;
   g_interpreter =
       new (g_interpreter_storage) tflite::MicroInterpreter(model, *resolver, g_arena, arena_size);
   return g_interpreter->AllocateTensors();

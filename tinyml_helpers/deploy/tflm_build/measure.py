@@ -1,0 +1,180 @@
+"""TFLM next to the plain C on the same simulated Cortex-M4F: flash (and where it comes from,
+read from the linker map), RAM, stack, instructions per inference and TFLM's one-time set-up,
+both inside the same firmware harness over every input code."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import dense, export, firmware, tflm
+from .arena import Arena, arena_for_tflite
+from .bench import build_bench, parse_bench_line
+from .source import Source, TflmBuildError, require
+
+_FLASH_SECTIONS = (".text", ".ARM.exidx", ".eh_frame", ".data")  # what `size` counts as flash
+_MAP_OUTPUT = re.compile(r"^(\.[\w.]+)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)|^(\.[\w.]+)$",
+                         re.MULTILINE)
+_MAP_INPUT = re.compile(r"^ (\.\S+|COMMON)\s*\n?\s+0x([0-9a-f]+)\s+0x([0-9a-f]+) (\S.*)$",
+                        re.MULTILINE)
+
+
+def _origin(path: str) -> str:
+    if "libtflm.a" in path:
+        return "TFLM library"
+    if re.search(r"/model-\w+\.o$", path):
+        return "model"
+    if re.search(r"lib(c|m|c_nano|g_nano|rdimon\w*|nosys)\.a", path):
+        return "C library"
+    if "libgcc.a" in path or Path(path.split("(")[0]).name.startswith("crt"):
+        return "compiler runtime"
+    return "program"
+
+
+def flash_by_origin(elf) -> dict[str, int]:
+    """Return the flash bytes of an ELF built here by where they come from, read from the
+    linker map beside it: "TFLM library", "model" (the flatbuffer), "C library" (newlib-nano,
+    libm), "compiler runtime" (libgcc: soft double arithmetic...), "program" (the rest).
+    Input sections are clipped at the next one's address (merged strings overlap), so the
+    parts add up to the flash that ``size`` reports, give or take alignment padding."""
+    text = Path(f"{elf}.map").read_text(encoding="utf-8", errors="replace")
+    text = text[text.find("Linker script and memory map"):]
+    heads = list(_MAP_OUTPUT.finditer(text))
+    ranges, pieces = [], []
+    for head, after in zip(heads, [*heads[1:], None], strict=True):
+        if head.group(1) not in _FLASH_SECTIONS:
+            continue
+        start = int(head.group(2), 16)
+        ranges.append((start, start + int(head.group(3), 16)))
+        block = text[head.end():after.start() if after else len(text)]
+        pieces += [(int(a, 16), int(s, 16), _origin(path))
+                   for _, a, s, path in _MAP_INPUT.findall(block) if int(s, 16)]
+    pieces.sort()
+    totals: dict[str, int] = {}
+    for i, (address, size, kind) in enumerate(pieces):
+        limit = next(hi for lo, hi in ranges if lo <= address < hi)
+        if i + 1 < len(pieces) and pieces[i + 1][0] < limit:
+            limit = pieces[i + 1][0]
+        totals[kind] = totals.get(kind, 0) + max(0, min(size, limit - address))
+    return totals
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """One way to run the model on the M4, measured in the same harness."""
+
+    name: str
+    flash: int  # bytes over the empty harness
+    model_bytes: int  # of which: the model's data (flatbuffer / C arrays)
+    static_ram: int  # .data + .bss over the empty harness, arena excluded
+    arena: int
+    stack: int  # deepest stack of one inference
+    instructions: float  # mean per inference
+    setup_instructions: int  # one-time set-up before the first inference
+    outputs_equal_tflm: bool  # all inputs give TFLM's Python-runtime codes
+    baseline_flash: int  # flash of the empty harness it is measured over
+    flash_parts: dict[str, int] = field(default_factory=dict)  # flash over the baseline by origin
+
+    @property
+    def ram(self) -> int:
+        """Return static RAM + arena + stack."""
+        return self.static_ram + self.arena + self.stack
+
+
+@dataclass(frozen=True)
+class SideBySide:
+    """TFLM and the plain C on the same simulated Cortex-M4F."""
+
+    tflm: Implementation
+    plain: Implementation
+    source: str
+    cases: int
+
+
+def side_by_side(tflite: bytes, build_dir=None, arena: Arena | None = None,
+                 src: Source | None = None) -> SideBySide:
+    """Measure the one-input int8 Dense model ``tflite`` under TFLM and as plain C on the
+    Cortex-M4F (QEMU), both inside deploy/harness/harness.c over every input code: flash and
+    static RAM over each one's empty harness, arena, stack, instructions per inference and the
+    one-time set-up. ``arena`` (default: measured here with :func:`arena_for_tflite`) is the
+    TFLM arena the firmware gets."""
+    src = require("m4", src)
+    build_dir = Path(build_dir) if build_dir else Path(tempfile.mkdtemp(prefix="tflm-vs-c-"))
+    codes = np.arange(-128, 128, dtype=np.int8).reshape(-1, 1)
+    want = tflm.run(tflite, codes)
+    if arena is None:
+        arena = arena_for_tflite("m4", tflite, build_dir / "arena", src=src)
+    full = build_bench("m4", tflite, codes, build_dir, arena_size=arena.size, src=src)
+    empty = build_bench("m4", tflite, codes, build_dir, arena_size=arena.size, baseline=True,
+                        src=src)
+    result = firmware.run("m4", full)
+    line = parse_bench_line(result.text.splitlines())
+    if line is None:
+        raise TflmBuildError("the TFLM firmware printed no TFLM SETUP line:\n" + result.text)
+    full_size, base_size = firmware.sizes("m4", full), firmware.sizes("m4", empty)
+    full_parts, base_parts = flash_by_origin(full), flash_by_origin(empty)
+    parts = {kind: size - base_parts.get(kind, 0) for kind, size in full_parts.items()}
+    tflm_side = Implementation(
+        "TFLM", full_size.flash - base_size.flash, len(tflite),
+        full_size.ram - base_size.ram - line.arena, line.arena, line.invoke_stack,
+        float(result.cost.mean()), line.setup_cost, bool(np.array_equal(result.outputs, want)),
+        base_size.flash, parts)
+    model = dense.int8_layers(tflite)
+    plain_dir = build_dir / "plain"
+    m = firmware.measure("m4", export.plain_c_files(model, "sine_int8"), codes,
+                         build_dir=plain_dir)
+    plain_base = firmware.sizes("m4", plain_dir / "sine_int8_baseline.m4.elf")
+    plain_side = Implementation(
+        "plain C", m.flash, dense.data_bytes(model), m.static_ram, 0, m.stack, float(m.cost),
+        0, bool(np.array_equal(m.result.outputs, want)), plain_base.flash)
+    return SideBySide(tflm_side, plain_side, src.label, len(codes))
+
+
+def side_by_side_table(record: dict) -> str:
+    """Return a :func:`side_by_side_record` as a Markdown table."""
+    t, p = record["TFLM"], record["plain C"]
+    rows = [
+        ("flash over the empty harness (B)", f"{t['flash']:,}", f"{p['flash']:,}"),
+        ("  of which the model's data (B)", f"{t['model_bytes']:,} (flatbuffer)",
+         f"{p['model_bytes']:,} (C arrays)"),
+        ("  TFLM's own code (B)", f"{t['code_bytes']:,}", "—"),
+        ("  C library + compiler runtime it pulls in (B)", f"{t['libc_bytes']:,}", "—"),
+        ("static RAM, arena excluded (B)", f"{t['static_ram']:,}", f"{p['static_ram']:,}"),
+        ("tensor arena (B)", f"{t['arena']:,}", "—"),
+        ("stack of one inference (B)", f"{t['stack']:,}", f"{p['stack']:,}"),
+        ("RAM in all (B)", f"{t['ram']:,}", f"{p['ram']:,}"),
+        ("instructions per inference", f"{t['instructions']:,.0f}", f"{p['instructions']:,.0f}"),
+        ("one-time set-up (instructions)", f"{t['setup_instructions']:,}",
+         "0 (nothing to set up)"),
+        (f"all {record['cases']} input codes = TFLM runtime",
+         "yes" if t["outputs_equal_tflm"] else "NO", "yes" if p["outputs_equal_tflm"] else "NO"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    lines = [f"| {record['board']:{width}} | TFLM ({record['tflm']}, reference kernels) "
+             "| plain C |", f"|{'-' * (width + 2)}|---|---|"]
+    lines += [f"| {a:{width}} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def side_by_side_record(result: SideBySide, arenas: dict[str, Arena]) -> dict:
+    """Return the measurement as plain data (what ``benchmarks/tflm_vs_plain_c.py --write``
+    stores for the lesson and the build): both implementations and the arena minima."""
+    def implementation(side: Implementation) -> dict:
+        return {"flash": side.flash, "model_bytes": side.model_bytes,
+                "code_bytes": side.flash_parts.get("TFLM library", 0),
+                "libc_bytes": side.flash_parts.get("C library", 0)
+                + side.flash_parts.get("compiler runtime", 0),
+                "static_ram": side.static_ram, "arena": side.arena, "stack": side.stack,
+                "ram": side.ram, "instructions": round(side.instructions, 1),
+                "setup_instructions": side.setup_instructions,
+                "outputs_equal_tflm": side.outputs_equal_tflm}
+
+    return {"board": "Cortex-M4F (QEMU mps2-an386, -icount shift=0)", "tflm": result.source,
+            "cases": result.cases, "TFLM": implementation(result.tflm),
+            "plain C": implementation(result.plain),
+            "arena": {target: {"size": a.size, "used": a.used, "provenance": a.provenance}
+                      for target, a in sorted(arenas.items())}}
