@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyml_helpers import anomaly, data, vibration
+from tinyml_helpers import anomaly, data, sine_projects, vibration
 from tinyml_helpers.deploy import (
     dense,
     export,
@@ -443,3 +443,19 @@ def test_a_tflite_with_non_finite_float_weights_is_refused_when_read():
     for call in (graph.read, export.plain_c_files):
         with pytest.raises(ValueError, match=f"{weights.name!r} holds 1 NaN or inf"):
             call(bytes(data))
+
+
+def test_a_model_too_big_for_the_uno_is_refused_before_any_compiler():
+    """The plain sketch builds for the Uno: a model whose constants cannot fit its flash is
+    refused while the project is made, naming the board, not by avr-gcc's "size of array"."""
+    plain = Path(__file__).resolve().parents[1] / "arduino" / "hello_world_plain"
+    float_tflite = (plain / sine_projects.FLOAT_NAME).read_bytes()
+    int8_tflite = (plain / sine_projects.INT8_NAME).read_bytes()
+    rng = np.random.default_rng(0)
+    wide = dense.from_pairs([(rng.normal(size=(1, 128)), np.zeros(128)),
+                             (rng.normal(size=(128, 128)), np.zeros(128)),
+                             (rng.normal(size=(128, 1)), np.zeros(1))])
+    models = sine_projects.Models(float_tflite, int8_tflite, wide, dense.int8_layers(int8_tflite),
+                                  1344)
+    with pytest.raises(ValueError, match=r"do not fit the 32,256 B of flash of the Arduino Uno"):
+        sine_projects.arduino_projects(models)

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from . import fan_detector
-from .deploy import cgen, export, graph, micropython, projects, self_test, tflm
+from .deploy import cgen, export, firmware, graph, micropython, projects, self_test, tflm
 from .deploy.cgen import banner
 from .deploy.dense import Int8Model, data_bytes, layers_from_tflite
 from .deploy.hello_world import (  # noqa: F401  (int8_predictions: part of this module's interface)
@@ -132,8 +132,10 @@ class Models:
     def plain_sources(self) -> dict[str, str]:
         """Return the plain-C sketch's C files (generated once, shared by three projects)."""
         files = {}
-        files.update(export.plain_c_files(self.int8, prefix="sine_int8"))
-        files.update(export.plain_c_files(self.float_layers, prefix="sine_float"))
+        for model in (export.plain_c_files(self.int8, prefix="sine_int8"),
+                      export.plain_c_files(self.float_layers, prefix="sine_float")):
+            firmware.check_fits("uno", model)  # the sketch builds for the Uno: before a compiler
+            files.update(model)
         files.update(projects.copied(export.kernel_files(), export.KERNEL_ORIGIN))
         files["sine_self_test.h"] = self_test.c_header(
             "sine_self_test.h", {"sine_int8": self.int8_test, "sine_float": self.float_test})

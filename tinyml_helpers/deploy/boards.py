@@ -88,6 +88,12 @@ TARGETS = {
 # The Nano 33 BLE (nRF52840) runs its Cortex-M4F at 64 MHz; QEMU counts instructions, so
 # microseconds there assume one instruction per cycle.
 M4_CLOCK_NOTE = "at 64 MHz (Nano 33 BLE), assuming 1 instruction/cycle"
+# The real boards the simulated targets stand for: (name, flash bytes, RAM bytes). The
+# firmware checks a model against them before any compiler runs.
+MEMORY = {
+    "uno": ("the Arduino Uno", toolchains.UNO_FLASH_BYTES, toolchains.UNO_RAM_BYTES),
+    "m4": ("the Nano 33 BLE's nRF52840 (Cortex-M4F)", 1024 * 1024, 256 * 1024),
+}
 
 
 class FirmwareError(RuntimeError):

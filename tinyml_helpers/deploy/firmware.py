@@ -38,6 +38,7 @@ import numpy as np
 from . import c_model, cgen, export, graph, quant, toolchains
 from .boards import (  # noqa: F401  (part of this module's interface)
     M4_CLOCK_NOTE,
+    MEMORY,
     TARGETS,
     FirmwareError,
     Target,
@@ -73,13 +74,6 @@ def _check_model(model) -> CModel:
     return model
 
 
-# The real boards the simulated targets stand for: (name, flash bytes, RAM bytes).
-BOARD_MEMORY = {
-    "uno": ("the Arduino Uno", toolchains.UNO_FLASH_BYTES, toolchains.UNO_RAM_BYTES),
-    "m4": ("the Nano 33 BLE's nRF52840 (Cortex-M4F)", 1024 * 1024, 256 * 1024),
-}
-
-
 def check_fits(target: str, model: CModel, rows: np.ndarray | None = None) -> None:
     """Raise ValueError, naming the board and its memory, if the model's constants (plus the
     embedded input ``rows``) cannot fit its flash or its buffers and harness arrays its RAM.
@@ -88,9 +82,9 @@ def check_fits(target: str, model: CModel, rows: np.ndarray | None = None) -> No
     top), so a refusal here is certain; a model that passes may still fail at link time.
     """
     model = _check_model(model)
-    if target not in BOARD_MEMORY:
+    if target not in MEMORY:
         return
-    board, flash, ram = BOARD_MEMORY[target]
+    board, flash, ram = MEMORY[target]
     width = 1 if model.kind == "int8" else 4
     inputs = 0 if rows is None else rows.size * width
     need_flash = model.constant_bytes + inputs
