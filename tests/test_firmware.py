@@ -326,3 +326,28 @@ def test_requantize_matches_the_reference_bit_for_bit(board, tmp_path):
     got = result.outputs.view(np.int32).ravel()
     expected = quant.requantize(cases[:, 0], cases[:, 1], cases[:, 2])
     np.testing.assert_array_equal(got, expected)
+
+
+@needs_boards
+@pytest.mark.parametrize("board", [*BOARDS, "host"])
+@pytest.mark.parametrize("kind", ["int8", "float"])
+def test_a_wide_output_comes_in_several_lines(board, kind, tmp_path):
+    """simavr prints at most 256 characters per UART line: 100 outputs come in OUT lines of 32
+    codes (16 floats) each and are read back whole, on every target."""
+    ctype, n = ("int8_t" if kind == "int8" else "float"), 100
+    header = (f"#include <stdint.h>\n#define WIDE_INPUTS 1\n#define WIDE_OUTPUTS {n}\n"
+              f"void wide_invoke(const {ctype} *input, {ctype} *output);\n")
+    source = ('#include "wide.h"\n'
+              f"void wide_invoke(const {ctype} *input, {ctype} *output) {{\n"
+              f"  for (int o = 0; o < {n}; ++o) output[o] = ({ctype})(input[0] + o - 50);\n}}\n")
+    model = c_model.CModel("wide", kind, 1, n, {"wide.h": header, "wide.c": source},
+                           c_model.DENSE_KERNELS, 0, 0)
+    rows = np.array([[-60], [3], [70]], dtype=np.int8 if kind == "int8" else np.float32)
+    result = firmware.run(board, firmware.build(board, model, rows, build_dir=tmp_path))
+    expected = rows.astype(np.float32) + np.arange(n) - 50
+    if kind == "int8":
+        expected = ((expected + 128) % 256 - 128).astype(np.int8)  # C's wrap to int8_t
+    np.testing.assert_array_equal(result.outputs, expected)
+    assert max(len(line) for line in result.text.splitlines()) < 256
+    assert sum(line.startswith("OUT 0") for line in result.text.splitlines()) == \
+        -(-n // (32 if kind == "int8" else 16))

@@ -21,9 +21,6 @@ UNO_INPUT_FLASH = 12_000  # bytes of embedded input rows that leave room in the 
 # and ours (about 450 bytes measured for the strided CNN): what the activations may take.
 UNO_RAM = 2048
 UNO_RESERVED = 96 + 700
-# simavr prints UART lines of at most 256 characters: an "OUT <row>" line holds 48 codes of up
-# to 5 characters. Wider outputs are read on the Uno one slice per build (see _slices).
-UNO_LINE_CODES = 48
 
 # One or more cases per operator and per parameter kind: strides, SAME / VALID, dilation,
 # RELU / RELU6 / none, groups of input channels, depth multiplier, window sizes, softmax, the
@@ -73,29 +70,6 @@ def _uno_skip(c: graph_c.GraphC) -> str | None:
     return None
 
 
-def _slices(c: graph_c.GraphC, width: int) -> list[tuple[int, int, c_model.CModel]]:
-    """Return (start, stop, model) whose ``part_invoke`` runs the whole model and hands the
-    harness only outputs start..stop (all of them, ``c`` itself, if they fit ``width``)."""
-    if c.n_outputs <= width:
-        return [(0, c.n_outputs, c)]
-    parts = []
-    for start in range(0, c.n_outputs, width):
-        stop = min(start + width, c.n_outputs)
-        header = (f"#include <stdint.h>\n#define PART_INPUTS {c.n_inputs}\n"
-                  f"#define PART_OUTPUTS {stop - start}\n"
-                  "void part_invoke(const int8_t *input, int8_t *output);\n")
-        source = ('#include "net.h"\n#include "part.h"\n'
-                  "void part_invoke(const int8_t *input, int8_t *output) {\n"
-                  "  static int8_t all[NET_OUTPUTS];\n  net_invoke(input, all);\n"
-                  f"  for (uint16_t i = 0; i < PART_OUTPUTS; ++i) output[i] = all[{start} + i];\n"
-                  "}\n")
-        files = {**c.files, "part.h": header, "part.c": source}
-        parts.append((start, stop, c_model.CModel("part", "int8", c.n_inputs, stop - start, files,
-                                                  c.kernels, c.constant_bytes,
-                                                  c.activation_bytes)))
-    return parts
-
-
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("name", CASE_NAMES)
 def test_generated_c_equals_tflm(cases, name, target, tmp_path):
@@ -109,12 +83,8 @@ def test_generated_c_equals_tflm(cases, name, target, tmp_path):
         rows = rows[:max(1, UNO_INPUT_FLASH // c.n_inputs)]  # the rows live in flash
         expected = expected[:len(rows)]
     assert np.array_equal(ops.run(g, rows).reshape(len(rows), -1), expected)
-    width = UNO_LINE_CODES if target == "uno" else c.n_outputs
-    pieces = []
-    for k, (_, _, model) in enumerate(_slices(c, width)):
-        elf = firmware.build(target, model, rows, build_dir=tmp_path / str(k))
-        pieces.append(firmware.run(target, elf).outputs)
-    outputs = np.concatenate(pieces, axis=1)
+    # Outputs wider than one UART line of simavr come in several OUT lines of the same case.
+    outputs = firmware.run(target, firmware.build(target, c, rows, build_dir=tmp_path)).outputs
     assert outputs.shape == expected.shape
     differ = np.flatnonzero((outputs != expected).any(axis=1))
     assert differ.size == 0, (f"{name} on {target}: {differ.size} of {len(rows)} rows differ "

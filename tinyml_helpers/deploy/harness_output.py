@@ -86,6 +86,7 @@ class _Reading:
     def __init__(self, kind: str, n: int, n_out: int, text: str):
         self.kind, self.n, self.n_out, self.text = kind, n, n_out, text
         self.outputs: list[np.ndarray] = []
+        self.partial: list[str] = []  # values of a case whose OUT lines are not all read yet
         self.cost: list[int] = []
         self.stack: int | None = None
 
@@ -96,14 +97,18 @@ class _Reading:
         where = f"line {number}: {line!r}"
         if not match:
             raise failure(f"garbled {where}", self.text)
-        if key == "OUT":
+        if key == "OUT":  # a wide output comes in several OUT lines of the same case
             case, values = int(match.group(1)), match.group(2).split()
-            if case != len(self.outputs) or len(values) != self.n_out \
+            self.partial += values
+            if case != len(self.outputs) or len(self.partial) > self.n_out \
                     or len(self.outputs) != len(self.cost):
                 raise failure(f"{where} out of order or wrong length", self.text)
-            self.outputs.append(_out_values(self.kind, values, where, self.text))
+            if len(self.partial) == self.n_out:
+                self.outputs.append(_out_values(self.kind, self.partial, where, self.text))
+                self.partial = []
         elif key == "CYC":
-            if int(match.group(1)) != len(self.cost) or len(self.cost) + 1 != len(self.outputs):
+            if int(match.group(1)) != len(self.cost) or len(self.cost) + 1 != len(self.outputs) \
+                    or self.partial:
                 raise failure(f"{where} out of order", self.text)
             self.cost.append(int(match.group(2)))
         elif key == "STACK":
