@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+from tqdm import tqdm
 
 from . import checks
 from . import data as _data
@@ -188,7 +189,7 @@ class _TextProgress:
         self.every = max(1, total // 50)
         self.started = time.perf_counter()
         self.handle = self.bar = None
-        try:
+        try:  # IPython is there in a notebook, not a dependency of the package
             from IPython import get_ipython
             from IPython.display import Pretty, display
         except ImportError:
@@ -197,8 +198,6 @@ class _TextProgress:
             self._pretty = Pretty
             self.handle = display(Pretty(self.text()), display_id=True)
         else:
-            from tqdm import tqdm
-
             self.bar = tqdm(total=total, desc=desc, unit="epoch", leave=True)
 
     def text(self) -> str:

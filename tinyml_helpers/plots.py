@@ -10,6 +10,7 @@ from .sizing import count_params
 
 
 def _plt():
+    # pyplot picks a backend and costs about 0.3 s when imported: only when a plot is drawn.
     import matplotlib.pyplot as plt
 
     return plt

@@ -21,6 +21,8 @@ import random
 import sys
 import warnings
 
+import numpy as np
+
 DEFAULT_SEED = 42
 
 # Set before TensorFlow is first imported; afterwards they have no effect.
@@ -98,8 +100,6 @@ def set_seed(seed: int = DEFAULT_SEED) -> None:
     """Seed Python, NumPy and (if imported) TensorFlow so runs repeat exactly."""
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
         raise ValueError(f"seed must be a non-negative int below 2**32, got {seed!r}")
-    import numpy as np
-
     os.environ["PYTHONHASHSEED"] = str(seed)
     random.seed(seed)
     np.random.seed(seed)

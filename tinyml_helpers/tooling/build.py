@@ -67,6 +67,8 @@ def _patch_nbclient() -> None:
     Patched on the channel class, so it holds for papermill (``make build``) and nbclient
     (``--refresh``) alike, with jupyter_client 7 or 8.
     """
+    # The notebook machinery (zmq, jupyter_client, papermill, nbclient, nbformat) loads only
+    # for the commands that execute notebooks: --check and --from-export need none of it.
     import zmq
     import zmq.asyncio
     from jupyter_client.channels import ZMQSocketChannel
