@@ -232,5 +232,6 @@ def requantize(acc, multiplier, shift) -> np.ndarray:
         raise ValueError("acc must be int32 accumulator values")
     _check_broadcast(acc, multiplier=multiplier, shift=shift)
     left, right = np.maximum(shift, 0), np.maximum(-shift, 0)
-    return _divide_by_power_of_two(_doubling_high_mul(acc << left, np.asarray(multiplier)),
-                                   right)
+    # TFLM multiplies by 1 << left in int32: a large accumulator wraps around, and so here.
+    shifted = ((acc << left) + 2**31) % 2**32 - 2**31
+    return _divide_by_power_of_two(_doubling_high_mul(shifted, np.asarray(multiplier)), right)

@@ -141,8 +141,8 @@ def rounding_divide_by_power_of_two(x, exponent):
 def multiply_by_quantized_multiplier(acc, multiplier, shift):
     """Return acc * multiplier * 2**(shift - 31), rounded as TFLM does: the two functions above
     in one, without their calls (multiplier is in [0, 2**31), so nothing saturates)."""
-    if shift > 0:
-        acc <<= shift
+    if shift > 0:  # in int32, as TFLM multiplies by 1 << shift: a large sum wraps around
+        acc = ((acc << shift) + 0x80000000) % 0x100000000 - 0x80000000
     # saturating_rounding_doubling_high_mul(acc, multiplier)
     ab = acc * multiplier
     if ab >= 0:
