@@ -459,3 +459,18 @@ def test_a_model_too_big_for_the_uno_is_refused_before_any_compiler():
                                   1344)
     with pytest.raises(ValueError, match=r"do not fit the 32,256 B of flash of the Arduino Uno"):
         sine_projects.arduino_projects(models)
+
+
+@pytest.mark.parametrize("weight, fragment", [(0.0, "too small for TFLM's int8 softmax"),
+                                              (3000.0, "too large for the int8 softmax")])
+def test_a_softmax_input_scale_outside_the_kernels_is_refused_when_read(tf, weight, fragment):
+    """Logits that never vary in calibration (TFLM aborts on them) or that span thousands (TFLM
+    saturates them; the kernels here stop below 2^30): graph.read names the op and the scale."""
+    keras = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(5),
+                                 tf.keras.layers.Softmax()])
+    keras.set_weights([np.full((4, 5), weight, np.float32) * np.arange(5, dtype=np.float32),
+                       np.zeros(5, np.float32)])
+    x = np.random.default_rng(0).uniform(-1, 1, size=(64, 4)).astype(np.float32)
+    tflite = litert.convert(keras, "int8", x)
+    with pytest.raises(ValueError, match=rf"operator 1 \(SOFTMAX\): .*{fragment}"):
+        graph.read(tflite)

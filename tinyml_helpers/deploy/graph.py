@@ -475,6 +475,21 @@ def _check_softmax(graph: Graph, where: str, op: Op, x: Tensor, out: Tensor) -> 
         if q.zero_point[0] != -128 or q.scale[0] != np.float32(1 / 256):
             raise ValueError(f"{where}: an int8 softmax output needs scale 1/256 and zero "
                              f"point -128, got {q.scale[0]} and {q.zero_point[0]}")
+        # TFLM turns input differences into Q5.26 with beta * scale * 2^26, which it requires
+        # to be above 1 (it aborts otherwise); above 2^30 the kernels' left shift would pass
+        # 30 bits (TFLM saturates there and answers one-hot): both refused, with the reason.
+        real = op.params.beta * float(x.quantization.scale[0]) * (1 << 26)
+        if real <= 1:
+            raise ValueError(f"{where}: its input scale {x.quantization.scale[0]:.3g} is too "
+                             "small for TFLM's int8 softmax (beta x scale x 2^26 must be above "
+                             "1; the TFLM runtime aborts on it): the values before the softmax "
+                             "hardly vary in calibration; calibrate with data that spreads them")
+        if real >= 2**30:
+            raise ValueError(f"{where}: its input scale {x.quantization.scale[0]:.3g} is too "
+                             "large for the int8 softmax kernels here (beta x scale x 2^26 must "
+                             "stay below 2^30, scale below 16): the logits span thousands; "
+                             "TFLM saturates them into one-hot outputs. Keep the logits smaller "
+                             "(weight decay, normalized inputs)")
 
 
 def _check_reshape(graph: Graph, where: str, op: Op, x: Tensor, out: Tensor) -> None:
