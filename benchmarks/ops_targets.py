@@ -105,14 +105,9 @@ def _differences(results: list[dict], targets: tuple[str, ...]) -> list[str]:
         m = r["model"]
         for source in ("ops", *targets):
             got = m.reference if source == "ops" else r["outputs"].get(source)
-            if got is None or np.array_equal(got, m.expected):
-                continue
-            bad = np.flatnonzero(np.any(got != m.expected, axis=1))
-            row = int(bad[0])
-            at = np.flatnonzero(got[row] != m.expected[row])[:8]
-            lines.append(f"- {m.name} on {source}: {len(bad)} of {len(got)} rows differ; row "
-                         f"{row} (input {m.rows[row][:12].tolist()}...), outputs {at.tolist()}:"
-                         f" TFLM {m.expected[row][at].tolist()}, got {got[row][at].tolist()}")
+            line = None if got is None else rm.mismatch(m, got, source)
+            if line is not None:
+                lines.append(f"- {line}")
     return lines
 
 

@@ -874,3 +874,16 @@ def run_models(target: str, models: list[RandomModel], build_dir: Path, per_batc
             info.update(flash=sizes.flash, ram=sizes.ram, stack=result.stack_bytes)
         runs.append(info)
     return outputs, runs, skipped
+
+
+def mismatch(m: RandomModel, got: np.ndarray, source: str, width: int = 8) -> str | None:
+    """Return one line on where ``got`` (outputs of ``m`` from ``source``) differs from TFLM's
+    outputs, naming the first row that differs; None if every row is equal."""
+    bad = np.flatnonzero(np.any(got != m.expected, axis=1))
+    if not bad.size:
+        return None
+    row = int(bad[0])
+    at = np.flatnonzero(got[row] != m.expected[row])[:width]
+    return (f"{m.name} on {source}: {bad.size} of {len(got)} rows differ; row {row} (input "
+            f"{m.rows[row][:12].tolist()}...), outputs {at.tolist()}: TFLM "
+            f"{m.expected[row][at].tolist()}, got {got[row][at].tolist()}")

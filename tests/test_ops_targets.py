@@ -54,19 +54,10 @@ def dead_relu(tf):
     return m
 
 
-def _mismatches(models, outputs) -> list[str]:
+def _mismatches(models, outputs, source: str = "this target") -> list[str]:
     """Return a line for each model whose outputs differ from TFLM's somewhere."""
-    lines = []
-    for m in models:
-        got = outputs[id(m)]
-        bad = np.flatnonzero(np.any(got != m.expected, axis=1))
-        if bad.size:
-            row = int(bad[0])
-            at = np.flatnonzero(got[row] != m.expected[row])[:6]
-            lines.append(f"{m.name}: {bad.size} of {len(got)} rows differ; row {row}, outputs "
-                         f"{at.tolist()}: TFLM {m.expected[row][at].tolist()}, got "
-                         f"{got[row][at].tolist()}")
-    return lines
+    lines = (rm.mismatch(m, outputs[id(m)], source, width=6) for m in models)
+    return [line for line in lines if line is not None]
 
 
 def test_ops_run_equals_tflm(models):
