@@ -445,12 +445,6 @@ def _sketch(name: str, project: str, facts: dict[str, str]) -> str:
                        SAMPLE_RATE=facts["SAMPLE_RATE"], ESP32_LED_PIN=ESP32_LED_PIN)
 
 
-def _readme(template: str, project: str, facts: dict[str, str]) -> str:
-    return cgen.render(PROJECT_TEMPLATES / template,
-                       BANNER=cgen.banner(f"{project}/README.md", "html").rstrip("\n"),
-                       PROJECT=project, **facts)
-
-
 def projects(detector: Detector) -> list[Project]:
     """Return the fan_anomaly projects (``arduino/fan_anomaly`` and the ESP32 and Uno Wokwi
     projects): the detector's C (with the autoencoder's boot self-test,
@@ -484,13 +478,16 @@ def projects(detector: Detector) -> list[Project]:
                **sources,
                "sketch.yaml": deploy_projects.sketch_yaml(
                    ARDUINO_FOLDER, [deploy_projects.UNO_PROFILE, deploy_projects.ESP32_PROFILE]),
-               "README.md": _readme("arduino_fan_anomaly.md", ARDUINO_FOLDER, facts), **kept}
+               "README.md": deploy_projects.readme(PROJECT_TEMPLATES / "arduino_fan_anomaly.md",
+                                                ARDUINO_FOLDER, **facts), **kept}
     found = [Project("arduino", ARDUINO_FOLDER, arduino, facts)]
     for project, board, pin in (("esp32_fan_anomaly", "esp32", ESP32_LED_PIN),
                                 ("uno_fan_anomaly", "uno", UNO_LED_PIN)):
+        readme = deploy_projects.readme(PROJECT_TEMPLATES / f"wokwi_{project}.md", project,
+                                        **facts)
         found.append(deploy_projects.wokwi_sketch_project(
             project, board, pin, _sketch(f"{project}/sketch.ino", project, facts), sources,
-            "the detector", _readme(f"wokwi_{project}.md", project, facts), kept, facts))
+            "the detector", readme, kept, facts))
     return found
 
 

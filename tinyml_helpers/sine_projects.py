@@ -246,8 +246,8 @@ def _facts(models: Models) -> dict[str, str]:
 
 
 def _readme(template: str, project: str, models: Models) -> str:
-    return render(template, BANNER=banner(f"{project}/README.md", "html").rstrip("\n"),
-                  PROJECT=project, **models.facts)
+    return projects.readme(TEMPLATES / cgen.file_name(template, "template"), project,
+                           **models.facts)
 
 
 def _stop_running() -> str:
@@ -357,7 +357,7 @@ def generate(float_tflite, int8_tflite, arduino_dir, wokwi_dir,
     if not isinstance(compile_uno, bool):
         raise TypeError(f"compile_uno must be True or False, got {compile_uno!r}")
     roots = {"arduino": arduino_dir, "wokwi": wokwi_dir}
-    projects._check_roots(roots)  # before the models are read: a wrong folder fails at once
+    projects.check_roots(roots)  # before the models are read: a wrong folder fails at once
     models = load_models(float_tflite, int8_tflite, arena_size, arena_note, tflm_tflite)
     found = [*arduino_projects(models), *wokwi_projects(models), *(fan or [])]
     return projects.write(found, roots, {tree: index_readme(tree) for tree in roots},

@@ -151,27 +151,15 @@ def _dense_ops(tflite) -> tuple[graph.Graph, list[graph.Op]]:
     """Return (the graph, its FULLY_CONNECTED ops) of a .tflite (bytes or a read graph) that is
     a plain stack of Dense layers; raise TypeError/ValueError saying what else it holds."""
     g = graph.read(tflite)
-    if len(g.inputs) != 1 or len(g.outputs) != 1:
-        raise ValueError("the Dense layers view needs exactly one input and one output tensor")
     other = next((op.kind for op in g.ops if op.kind != "FULLY_CONNECTED"), None)
     if other is not None:
         raise TypeError(f"the Dense layers view supports FULLY_CONNECTED ops only; found {other} "
                         "(export.plain_c_files takes the whole graph of a CNN)")
-    if not g.ops:
-        raise ValueError("the model has no FULLY_CONNECTED op to export")
     for i, op in enumerate(g.ops, start=1):
         if op.params.activation not in _RELU:
             raise ValueError(f"FULLY_CONNECTED op {i} fuses {op.params.activation}; the Dense "
                              "kernels compute ReLU or none")
-    flow = g.inputs[0]
-    for i, op in enumerate(g.ops, start=1):
-        if op.inputs[0] != flow:
-            raise ValueError(f"FULLY_CONNECTED op {i} does not take the previous layer's "
-                             "output (or the model input): not a plain stack of Dense layers")
-        flow = op.outputs[0]
-    if flow != g.outputs[0]:
-        raise ValueError("the model output is not the last FULLY_CONNECTED op's output: not a "
-                         "plain stack of Dense layers")
+    graph.check_chain(g, "the Dense layers view")
     return g, list(g.ops)
 
 

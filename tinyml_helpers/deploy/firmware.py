@@ -81,7 +81,11 @@ def check_fits(target: str, model: CModel, rows: np.ndarray | None = None) -> No
     Both sums are lower bounds of what the firmware needs (code, stack and the harness come on
     top), so a refusal here is certain; a model that passes may still fail at link time.
     """
-    model = _check_model(model)
+    _fits(target, _check_model(model), rows)
+
+
+def _fits(target: str, model: CModel, rows: np.ndarray | None) -> None:
+    """:func:`check_fits` for a model already checked."""
     if target not in MEMORY:
         return
     board, flash, ram = MEMORY[target]
@@ -177,7 +181,7 @@ def build(target: str, model: CModel, inputs, kind: str | None = None, *,
         raise ValueError(f"kind={kind!r} but {prefix}_invoke takes {model_kind} values")
     n_in, n_out = model.n_inputs, model.n_outputs
     rows = _check_inputs(inputs, model_kind, n_in)
-    check_fits(target, model, rows)
+    _fits(target, model, rows)
     require(target)
     if build_dir is not None and Path(build_dir).exists() and not Path(build_dir).is_dir():
         raise ValueError(f"build_dir {build_dir} is a file, not a folder")
@@ -189,8 +193,9 @@ def build(target: str, model: CModel, inputs, kind: str | None = None, *,
         files[template] = (HARNESS_DIR / template).read_text(encoding="utf-8")
     sources = ["harness.c", *spec.platform_files]
     if not baseline:
-        files.update(model.all_files())
-        sources += sorted(n for n in model.all_files() if n.endswith(".c"))
+        compiled = model.all_files()
+        files.update(compiled)
+        sources += sorted(n for n in compiled if n.endswith(".c"))
     write_files(src_dir, files)
     elf = build_dir / f"{name}.{target}.elf"
     flags = [f.format(templates=HARNESS_DIR) for f in spec.cflags]
@@ -329,10 +334,9 @@ def measure(target: str, model: CModel, inputs, build_dir=None,
     if build_dir is not None and not isinstance(build_dir, (str, os.PathLike)):
         raise TypeError(f"build_dir must be a path or None, got {type(build_dir).__name__}")
     build_dir = Path(build_dir) if build_dir else Path(tempfile.mkdtemp(prefix=f"tinyml-{target}-"))
-    model = _check_model(model)
-    prefix, kind = model.prefix, model.kind
-    elf = build(target, model, inputs, build_dir=build_dir)
+    elf = build(target, model, inputs, build_dir=build_dir)  # checks the model
     empty = build(target, model, inputs, baseline=True, build_dir=build_dir)
+    prefix, kind = model.prefix, model.kind
     result = run(target, elf, timeout_s)
     full, base = sizes(target, elf), sizes(target, empty)
     cost = cost_max = None

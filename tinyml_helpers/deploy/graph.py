@@ -324,13 +324,19 @@ def _same_quantization(where: str, x: Tensor, out: Tensor) -> None:
 
 
 def check_int8_chain(graph: Graph, who: str) -> None:
-    """Raise ValueError unless ``graph`` is what two ping-pong buffers can run: full int8, one
-    input and one output, at least one operator, each reading the previous one's output.
+    """Raise ValueError unless ``graph`` is full int8 and a chain (:func:`check_chain`).
     ``who`` names the consumer in the messages (e.g. "the MicroPython module")."""
     if not graph.is_int8:
         raise ValueError(f"{who} runs full-int8 graphs only; this one is {graph.dtype.name} "
                          "(convert the model with full-integer quantization and int8 input and "
                          "output)")
+    check_chain(graph, who)
+
+
+def check_chain(graph: Graph, who: str) -> None:
+    """Raise ValueError unless ``graph`` is what two ping-pong buffers can run: one input and
+    one output, at least one operator, each reading the previous one's output, the last one
+    computing the graph's output."""
     if len(graph.inputs) != 1 or len(graph.outputs) != 1 or not graph.ops:
         raise ValueError(f"{who} needs a graph with one input, one output and at least one "
                          f"operator; this one has {len(graph.inputs)} inputs, "

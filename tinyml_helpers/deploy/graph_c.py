@@ -13,12 +13,11 @@ twin of each kernel).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import cgen, ops, quant
+from . import cgen, ops
 from .c_model import C_TEMPLATES, OPS_KERNELS, CModel, check_prefix
 from .graph import Graph, Op, Tensor, check_int8_chain
 
@@ -157,8 +156,7 @@ def _requant_fields(i: int, q: ops.Int8Params) -> dict[str, str | int]:
 def _window(where: str, x: Tensor, out: Tensor, padding: str, window: tuple[int, int],
             strides: tuple[int, int], dilations: tuple[int, int]) -> dict[str, int]:
     """Return the shape, stride and padding fields shared by convolutions and pools."""
-    pads = [ops.padding(padding, x.shape[a], window[a - 1], strides[a - 1], dilations[a - 1],
-                        out.shape[a]) for a in (1, 2)]
+    pads = ops.window_padding(padding, x, out, window, strides, dilations)
     return _dims(where, batches=x.shape[0], input_height=x.shape[1], input_width=x.shape[2],
                  stride_height=strides[0], stride_width=strides[1],
                  padding_height=pads[0], padding_width=pads[1])
@@ -238,19 +236,19 @@ def _emit(graph: Graph, i: int, op: Op) -> _Emitted:
     raise ValueError(f"{where} has no C kernel")  # graph.read refuses other kinds first
 
 
-def _softmax_fields(where: str, x: Tensor, beta: float) -> dict[str, int]:
-    """Return the softmax params as TFLM's PreprocessSoftmaxScaling and diff_min derive them."""
-    depth = x.shape[-1]
+def check_softmax_depth(where: str, depth: int) -> None:
+    """Raise ValueError if an int8 softmax normalizes over more values than the kernel's final
+    shift keeps within 32 bits (the C and the MicroPython kernels alike)."""
     if depth > MAX_SOFTMAX_DEPTH:
         raise ValueError(f"{where} normalizes over {depth} values; the int8 kernel's final "
                          f"shift stays within 32 bits only up to {MAX_SOFTMAX_DEPTH}")
-    # Input differences become Q5.26 (5 integer bits) after this multiplier, beta included.
-    real = min(beta * float(x.quantization.scale[0]) * (1 << 26), float(2**31 - 1))
-    multiplier, shift = quant.quantize_multiplier(real)
-    if shift < 0:
-        raise ValueError(f"{where}: the input scale {x.quantization.scale[0]} is too small for "
-                         "TFLM's int8 softmax (its multiplier must be >= 1)")
-    diff_min = -math.floor(31.0 * (1 << 26) / (1 << shift))  # TFLM's CalculateInputRadius
+
+
+def _softmax_fields(where: str, x: Tensor, beta: float) -> dict[str, int]:
+    """Return the softmax params as TFLM's PreprocessSoftmaxScaling and diff_min derive them."""
+    depth = x.shape[-1]
+    check_softmax_depth(where, depth)
+    multiplier, shift, diff_min = ops.softmax_params(float(x.quantization.scale[0]), beta)
     return {**_dims(where, outer_size=x.size // depth, depth=depth),
             "input_multiplier": multiplier, "input_left_shift": shift, "diff_min": diff_min}
 

@@ -45,7 +45,7 @@ import numpy as np
 from . import cgen, ops, quant, self_test, wokwi
 from .dense import Int8Model, data_bytes, int8_reference
 from .graph import Graph, Op, Tensor, check_int8_chain
-from .graph_c import MAX_SOFTMAX_DEPTH
+from .graph_c import check_softmax_depth
 from .hello_world import ESP32_LED_PIN, STEPS, int8_predictions, sketch_x
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "micropython"
@@ -273,13 +273,6 @@ def _weighted_arrays(graph: Graph, i: int, op: Op, q: ops.Int8Params,
     return lines, bias, nbytes
 
 
-def _window(x: Tensor, out: Tensor, padding: str, window: tuple[int, int],
-            strides: tuple[int, int], dilations: tuple[int, int]) -> tuple[int, int]:
-    """Return the padding before the first row and column (TFLM's ComputePadding)."""
-    return tuple(ops.padding(padding, x.shape[a], window[a - 1], strides[a - 1],
-                             dilations[a - 1], out.shape[a]) for a in (1, 2))
-
-
 def _conv_block(graph: Graph, i: int, op: Op, x: Tensor, out: Tensor, head: str) -> _Block:
     """Return the constants and call of a CONV_2D or DEPTHWISE_CONV_2D."""
     p = op.params
@@ -292,8 +285,8 @@ def _conv_block(graph: Graph, i: int, op: Op, x: Tensor, out: Tensor, head: str)
     w_abs = np.abs(w.data.astype(np.int64))
     _check_sums(where, w_abs.sum(axis=(0, 1, 2)) if depthwise else w_abs.sum(axis=(1, 2, 3)),
                 bias)
-    pad = _window(x, out, p.padding, w.shape[1:3], (p.stride_h, p.stride_w),
-                  (p.dilation_h, p.dilation_w))
+    pad = ops.window_padding(p.padding, x, out, w.shape[1:3], (p.stride_h, p.stride_w),
+                             (p.dilation_h, p.dilation_w))
     filters = ({"k_h": w.shape[1], "k_w": w.shape[2], "depth_multiplier": p.depth_multiplier}
                if depthwise else {"k_h": w.shape[1], "k_w": w.shape[2], "k_c": w.shape[3]})
     lines.append(_params_tuple(f"P{i}", [
@@ -310,8 +303,8 @@ def _conv_block(graph: Graph, i: int, op: Op, x: Tensor, out: Tensor, head: str)
 def _pool_block(graph: Graph, i: int, op: Op, x: Tensor, out: Tensor, head: str) -> _Block:
     """Return the constants and call of a MAX_POOL_2D or AVERAGE_POOL_2D."""
     p = op.params
-    pad = _window(x, out, p.padding, (p.filter_h, p.filter_w), (p.stride_h, p.stride_w),
-                  (1, 1))
+    pad = ops.window_padding(p.padding, x, out, (p.filter_h, p.filter_w),
+                             (p.stride_h, p.stride_w), (1, 1))
     low, high = ops.activation_range(p.activation, out)
     params = _params_tuple(f"P{i}", [
         {"batches": x.shape[0], "in_h": x.shape[1], "in_w": x.shape[2],
@@ -345,16 +338,9 @@ def _softmax_block(i: int, op: Op, x: Tensor, head: str) -> _Block:
     (PreprocessSoftmaxScaling and CalculateInputRadius, as :mod:`.graph_c` writes them)."""
     where = f"operator {i} ({op.kind})"
     depth = x.shape[-1]
-    if depth > MAX_SOFTMAX_DEPTH:
-        raise ValueError(f"{where} normalizes over {depth} values; TFLM's int8 softmax keeps "
-                         f"its final shift within 32 bits only up to {MAX_SOFTMAX_DEPTH}")
-    # Differences of input codes become Q5.26 (5 integer bits) after this multiplier.
-    real = min(op.params.beta * float(x.quantization.scale[0]) * (1 << 26), float(2**31 - 1))
-    multiplier, shift = quant.quantize_multiplier(real)
-    if shift < 0:
-        raise ValueError(f"{where}: the input scale {x.quantization.scale[0]} is too small for "
-                         "TFLM's int8 softmax (its multiplier must be >= 1)")
-    diff_min = -int(np.floor(31.0 * (1 << 26) / (1 << shift)))
+    check_softmax_depth(where, depth)
+    multiplier, shift, diff_min = ops.softmax_params(float(x.quantization.scale[0]),
+                                                     op.params.beta)
     params = _params_tuple(f"P{i}", [
         {"rows": x.size // depth, "depth": depth},
         {"input_multiplier": multiplier, "input_left_shift": shift, "diff_min": diff_min}])

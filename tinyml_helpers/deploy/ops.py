@@ -14,6 +14,7 @@ returns one array; :func:`run` executes a whole graph on many rows at once.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,6 +85,13 @@ def padding(p: str, size: int, filter_size: int, stride: int, dilation: int,
     effective = (filter_size - 1) * dilation + 1
     total = (out - 1) * stride + effective - size
     return max(int(total / 2), 0) if p == "SAME" else 0  # C division truncates
+
+
+def window_padding(p: str, x: Tensor, out: Tensor, window: tuple[int, int],
+                   strides: tuple[int, int], dilations: tuple[int, int]) -> tuple[int, int]:
+    """Return the padding before the first row and column of an NHWC convolution or pool."""
+    return (padding(p, x.shape[1], window[0], strides[0], dilations[0], out.shape[1]),
+            padding(p, x.shape[2], window[1], strides[1], dilations[1], out.shape[2]))
 
 
 # ---- windows: the patches a convolution or pool reads ----------------------------------------
@@ -269,16 +277,24 @@ def _one_over_one_plus(a: np.ndarray) -> np.ndarray:
     return _shift_left_saturating(x, 1)
 
 
-def softmax_int8(x: np.ndarray, input_scale: float, beta: float) -> np.ndarray:
-    """Return int8 SOFTMAX codes (scale 1/256, zero point -128) of int8 codes ``x``, last
-    axis, bit for bit TFLM's reference_ops::Softmax."""
-    # PreprocessSoftmaxScaling: input differences become Q5.26 after this multiplier.
+def softmax_params(input_scale: float, beta: float) -> tuple[int, int, int]:
+    """Return (input multiplier, its left shift, diff_min) of an int8 SOFTMAX, as TFLM's
+    PreprocessSoftmaxScaling and CalculateInputRadius derive them (every implementation of the
+    kernel here takes them from this function)."""
+    # Input differences become Q5.26 (5 integer bits) after this multiplier, beta included.
     real = min(beta * input_scale * (1 << 26), float(2**31 - 1))
     multiplier, shift = quant.quantize_multiplier(real)
     if shift < 0:
         raise ValueError(f"softmax input scale {input_scale} is too small for TFLM's int8 "
                          "kernel (its multiplier must be >= 1)")
-    diff_min = -int(np.floor(31.0 * (1 << 26) / (1 << shift)))  # CalculateInputRadius
+    diff_min = -math.floor(31.0 * (1 << 26) / (1 << shift))
+    return multiplier, shift, diff_min
+
+
+def softmax_int8(x: np.ndarray, input_scale: float, beta: float) -> np.ndarray:
+    """Return int8 SOFTMAX codes (scale 1/256, zero point -128) of int8 codes ``x``, last
+    axis, bit for bit TFLM's reference_ops::Softmax."""
+    multiplier, shift, diff_min = softmax_params(input_scale, beta)
     codes = x.astype(np.int64)
     diff = codes - codes.max(axis=-1, keepdims=True)
     used = diff >= diff_min

@@ -82,6 +82,13 @@ def copied(files: Mapping[str, str], origin: str) -> dict[str, str]:
     return {name: banner(f"{name} (copied from {origin})") + text for name, text in files.items()}
 
 
+def readme(template: Path, project: str, **facts: str) -> str:
+    """Return a project's README.md from ``template``: the generated-file banner, the project's
+    name (``{{PROJECT}}``) and the facts it quotes."""
+    return cgen.render(template, BANNER=banner(f"{project}/README.md", "html").rstrip("\n"),
+                       PROJECT=project, **facts)
+
+
 def sketch_yaml(project: str, profiles) -> str:
     """Return an arduino-cli ``sketch.yaml`` with one build profile per (name, notes, FQBN,
     platform) in ``profiles``; the first is the default."""
@@ -158,7 +165,9 @@ def _compile_uno_firmware(project_dir: Path) -> None:
             shutil.copyfile(source, target / source.name)
 
 
-def _check_roots(roots) -> dict[str, Path]:
+def check_roots(roots) -> dict[str, Path]:
+    """Return {tree: resolved folder} after checking ``roots`` can be written as whole trees
+    (:func:`write` checks them; a caller may check first, before costlier work)."""
     if not isinstance(roots, Mapping) or not roots or not set(roots) <= set(TREES):
         raise TypeError(f"roots must map trees ({', '.join(TREES)}) to folders, got {roots!r}")
     checked = {}
@@ -194,7 +203,7 @@ def write(projects: Iterable[Project], roots: Mapping[str, str | Path],
         raise TypeError("projects must be projects.Project values")
     if not isinstance(compile_uno, bool):
         raise TypeError(f"compile_uno must be True or False, got {compile_uno!r}")
-    roots = _check_roots(roots)
+    roots = check_roots(roots)
     if set(indexes) != set(roots) or not all(isinstance(v, str) for v in indexes.values()):
         raise ValueError(f"indexes must give one README text per tree: {sorted(roots)}")
     keep = set(keep)

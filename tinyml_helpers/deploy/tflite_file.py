@@ -45,8 +45,8 @@ def _already_read(tflite) -> Tflite | None:
 
 def check_bytes(tflite) -> bytes:
     """Return ``tflite`` as bytes after checking its type and the 'TFL3' file identifier."""
-    if _already_read(tflite) is not None:
-        return _already_read(tflite).data
+    if (checked := _already_read(tflite)) is not None:
+        return checked.data
     if not isinstance(tflite, (bytes, bytearray, memoryview)):
         raise TypeError(f"expected the .tflite model as bytes, got {type(tflite).__name__}")
     data = bytes(tflite)
@@ -224,8 +224,8 @@ def _check_graph(model, g: int) -> None:
 
 def read(tflite) -> Tflite:
     """Return the checked :class:`Tflite` of ``tflite`` bytes; raise ValueError if corrupt."""
-    if _already_read(tflite) is not None:
-        return _already_read(tflite)
+    if (checked := _already_read(tflite)) is not None:
+        return checked
     data = check_bytes(tflite)
     model = _unpack(data)
     if not model.subgraphs:
