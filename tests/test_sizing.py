@@ -189,11 +189,38 @@ def test_unknown_board_is_rejected():
 def test_unsupported_keras_layer_is_rejected(tf):
     model = tf.keras.Sequential([
         tf.keras.Input(shape=(8, 8, 1)),
-        tf.keras.layers.Conv2D(4, 3, name="conv"),
+        tf.keras.layers.Conv2DTranspose(4, 3, name="deconv"),
         tf.keras.layers.Flatten(),
         tf.keras.layers.Dense(1),
     ])
-    with pytest.raises(TypeError, match="Dense layers only; layer 'conv' is a Conv2D"):
+    with pytest.raises(TypeError, match="layer 'deconv' is a Conv2DTranspose"):
+        sizing.count_params(model)
+
+
+def test_a_cnn_is_sized_like_keras_counts_it(tf):
+    L = tf.keras.layers
+    model = tf.keras.Sequential([
+        tf.keras.Input(shape=(8, 8, 1)),
+        L.Conv2D(8, 3, padding="same", name="conv1"), L.MaxPooling2D(2, name="pool"),
+        L.DepthwiseConv2D(3, depth_multiplier=2, name="dw"), L.AveragePooling2D(2, name="avg"),
+        L.Flatten(), L.Dense(10, name="out")])
+    rows = {r.name: r for r in sizing.layer_table(model)}
+    assert sizing.count_params(model) == model.count_params()
+    # conv1: 3*3*1*8 weights at 8*8 positions; dw: 3*3*8*2 weights at 2*2 positions
+    assert rows["conv1"].macs == 72 * 64 and rows["conv1"].shape == (8, 8, 8)
+    assert rows["dw"].macs == 144 * 4 and rows["dw"].shape == (2, 2, 16)
+    assert rows["pool"].macs == 0 and rows["pool"].inputs == 512 and rows["pool"].outputs == 128
+    assert rows["out"].inputs == 16 and rows["out"].macs == 160
+    # the largest input + output pair: the pool reads 512 values and writes 128
+    assert sizing.activation_values(model) == 640
+    assert "8x8x8" in sizing.format_table(model)
+
+
+def test_dense_after_an_unflattened_map_is_rejected(tf):
+    model = tf.keras.Sequential([
+        tf.keras.Input(shape=(8, 8, 1)), tf.keras.layers.Conv2D(2, 3, name="c"),
+        tf.keras.layers.Dense(3, name="d")])
+    with pytest.raises(TypeError, match="flat input to Dense layer 'd'.*Flatten"):
         sizing.count_params(model)
 
 

@@ -25,14 +25,20 @@ INT8_BIAS_BYTES = 4
 
 @dataclass(frozen=True)
 class LayerSize:
-    """One row of the size table."""
+    """One row of the size table.
+
+    ``inputs`` and ``outputs`` count values (a 8x8x8 feature map is 512). A convolution applies
+    its weights at every output position, so its MACs are ``weights * positions``.
+    """
 
     name: str
-    kind: str  # "input" or "dense"
+    kind: str  # "input", "dense", "conv2d", "depthwise" or "pool"
     inputs: int
     outputs: int
     weights: int
     biases: int
+    positions: int = 1  # output positions the weights are applied at (pixels of a feature map)
+    shape: tuple[int, ...] = ()  # the output's shape without the batch (empty: (outputs,))
 
     @property
     def params(self) -> int:
@@ -42,7 +48,7 @@ class LayerSize:
     @property
     def macs(self) -> int:
         """Return the multiply-accumulates one inference spends in this layer."""
-        return self.weights
+        return self.weights * self.positions
 
 
 @dataclass(frozen=True)
@@ -89,15 +95,41 @@ def layer_table(model_or_widths) -> list[LayerSize]:
 
 
 def _table_from_widths(widths: Sequence[int]) -> list[LayerSize]:
-    rows = [LayerSize("input", "input", widths[0], widths[0], 0, 0)]
+    rows = [LayerSize("input", "input", widths[0], widths[0], 0, 0, 1, (widths[0],))]
     for i, (n_in, n_out) in enumerate(itertools.pairwise(widths), start=1):
         name = "output" if i == len(widths) - 1 else f"dense_{i}"
-        rows.append(LayerSize(name, "dense", n_in, n_out, n_in * n_out, n_out))
+        rows.append(LayerSize(name, "dense", n_in, n_out, n_in * n_out, n_out, 1, (n_out,)))
     return rows
 
 
 # Layers that hold no parameters and keep the width: they cost nothing in this table.
 _PASS_THROUGH = {"InputLayer", "Activation", "ReLU", "Dropout", "Rescaling"}
+# Layers of a convolutional network that the table sizes; Flatten only re-labels the values
+# (the int8 graph keeps them where they are), so it adds no row.
+_CONV = {"Conv2D", "DepthwiseConv2D", "MaxPooling2D", "AveragePooling2D"}
+_RESHAPE = {"Flatten", "Reshape"}
+
+
+def _shape(shape, layer) -> tuple[int, ...]:
+    if any(d is None for d in shape[1:]):
+        raise ValueError(f"layer {layer.name!r} has an unknown size {shape}; give the model a "
+                         "fixed input shape with tf.keras.Input(...)")
+    return tuple(int(d) for d in shape[1:])
+
+
+def _conv_row(layer, in_shape: tuple[int, ...]) -> LayerSize:
+    kind = type(layer).__name__
+    out_shape = _shape(layer.output.shape, layer)
+    n_in, n_out = int(np.prod(in_shape)), int(np.prod(out_shape))
+    positions = int(np.prod(out_shape[:-1]))
+    if kind in ("MaxPooling2D", "AveragePooling2D"):
+        return LayerSize(layer.name, "pool", n_in, n_out, 0, 0, positions, out_shape)
+    weights = int(np.prod(layer.get_weights()[0].shape))
+    biases = int(np.prod(layer.get_weights()[1].shape)) if layer.use_bias else 0
+    if kind == "DepthwiseConv2D":  # each output channel has its own window: weights / channels
+        return LayerSize(layer.name, "depthwise", n_in, n_out, weights, biases, positions,
+                         out_shape)
+    return LayerSize(layer.name, "conv2d", n_in, n_out, weights, biases, positions, out_shape)
 
 
 def _table_from_keras(model) -> list[LayerSize]:
@@ -106,11 +138,13 @@ def _table_from_keras(model) -> list[LayerSize]:
         raise TypeError(
             f"expected a list of layer widths or a Keras model, got {type(model).__name__}"
         )
+    known = {"Dense"} | _PASS_THROUGH | _CONV | _RESHAPE
     for layer in layers:
         kind = type(layer).__name__
-        if kind != "Dense" and kind not in _PASS_THROUGH:
+        if kind not in known:
             raise TypeError(
-                f"sizing supports Dense layers only; layer {layer.name!r} is a {kind}"
+                f"sizing supports Dense, Conv2D, DepthwiseConv2D, pooling and Flatten layers; "
+                f"layer {layer.name!r} is a {kind}"
             )
     try:
         input_shape = tuple(model.input_shape)
@@ -118,14 +152,28 @@ def _table_from_keras(model) -> list[LayerSize]:
         raise ValueError(
             f"model {model.name!r} has no input shape yet; start it with tf.keras.Input(...)"
         ) from None
-    if len(input_shape) != 2 or input_shape[-1] is None:
+    convolutional = any(type(layer).__name__ in _CONV | _RESHAPE for layer in layers)
+    if not convolutional and (len(input_shape) != 2 or input_shape[-1] is None):
         # Dense on a (batch, steps, features) input runs once per step: this table would be wrong.
         raise TypeError(f"sizing needs a flat (batch, features) input, got {input_shape}")
-    width = int(input_shape[-1])
-    rows = [LayerSize("input", "input", width, width, 0, 0)]
+    shape = _shape(input_shape, model)
+    width = int(np.prod(shape))
+    rows = [LayerSize("input", "input", width, width, 0, 0, 1, shape)]
     for layer in layers:
-        if type(layer).__name__ != "Dense":
+        kind = type(layer).__name__
+        if kind in _CONV:
+            rows.append(_conv_row(layer, shape))
+            shape = rows[-1].shape
+            width = rows[-1].outputs
             continue
+        if kind in _RESHAPE:
+            shape = _shape(layer.output.shape, layer)
+            continue
+        if kind != "Dense":
+            continue
+        if len(shape) != 1:
+            raise TypeError(f"sizing needs a flat input to Dense layer {layer.name!r}, got "
+                            f"shape {shape}: add a Flatten layer before it")
         n_in = int(layer.kernel.shape[0])
         if n_in != width:  # e.g. a functional model with branches: not one chain of layers
             raise TypeError(
@@ -134,10 +182,12 @@ def _table_from_keras(model) -> list[LayerSize]:
             )
         units = int(layer.units)
         biases = units if layer.use_bias else 0
-        rows.append(LayerSize(layer.name, "dense", width, units, width * units, biases))
+        rows.append(LayerSize(layer.name, "dense", width, units, width * units, biases, 1,
+                              (units,)))
         width = units
+        shape = (units,)
     if len(rows) == 1:
-        raise TypeError(f"model {model.name!r} has no Dense layer to size")
+        raise TypeError(f"model {model.name!r} has no Dense or convolution layer to size")
     return rows
 
 
@@ -226,7 +276,12 @@ def format_table(model_or_widths) -> str:
     rows = layer_table(model_or_widths)
     lines = [f"{'layer':<10}{'shape':>10}{'weights':>9}{'biases':>8}{'params':>8}{'MACs':>7}"]
     for r in rows:
-        shape = f"{r.inputs}->{r.outputs}" if r.kind == "dense" else f"{r.outputs}"
+        if r.kind == "dense":
+            shape = f"{r.inputs}->{r.outputs}"
+        elif r.kind == "input" or not r.shape:
+            shape = f"{r.outputs}"
+        else:
+            shape = "x".join(map(str, r.shape))
         lines.append(f"{r.name:<10}{shape:>10}{r.weights:>9}{r.biases:>8}{r.params:>8}{r.macs:>7}")
     total = sum(r.params for r in rows)
     lines.append(f"{'total':<10}{'':>10}{'':>9}{'':>8}{total:>8}{sum(r.macs for r in rows):>7}")

@@ -1,14 +1,15 @@
 """The course checkout's folders, in one place: the deploy core takes every path as an argument,
 and the tests, benchmarks and the build hand it these.
 
-The vendored tarballs (esp-tflite-micro, esp-nn) sit in ``../shared/vendor`` beside the
-repository; TFLM builds are cached in ``build/tflm``. ``TFLM_SRC=``, ``TFLM_CACHE=`` and
-``ESP_VENDOR_DIR=`` still take the place of these where the core reads them.
+The vendored tarballs (esp-tflite-micro, esp-nn, CMSIS-NN) sit in ``../shared/vendor`` beside
+the repository; TFLM builds are cached in ``build/tflm``. ``TFLM_SRC=``, ``TFLM_CACHE=``,
+``ESP_VENDOR_DIR=`` and ``CMSIS_NN_VENDOR_DIR=`` still take the place of these where the core
+reads them.
 """
 
 from __future__ import annotations
 
-from ..deploy import esp_nn, tflm_build
+from ..deploy import cmsis_nn, esp_nn, tflm_build
 from .course import ROOT
 
 REPO = ROOT  # the checkout (the folder holding pyproject.toml)
@@ -32,3 +33,9 @@ def esp_vendor():
     """Return the vendored trees :mod:`~tinyml_helpers.deploy.esp_nn` builds from (or
     ``$ESP_VENDOR_DIR``), cached in :data:`TFLM_CACHE`."""
     return esp_nn.Vendor(VENDOR_DIR, TFLM_CACHE)
+
+
+def cmsis_vendor():
+    """Return the vendored trees :mod:`~tinyml_helpers.deploy.cmsis_nn` builds from (or
+    ``$CMSIS_NN_VENDOR_DIR``), cached in :data:`TFLM_CACHE`."""
+    return cmsis_nn.Vendor(VENDOR_DIR, TFLM_CACHE)

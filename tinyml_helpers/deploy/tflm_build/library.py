@@ -163,14 +163,43 @@ def _tree_digest(root: Path, sources: list[Path]) -> str:
 @dataclass(frozen=True)
 class KernelSwap:
     """Kernels built in place of TFLM's reference ones, with the C library they call: what a
-    vendor's optimized build does (the ESP32's TFLite Micro runs ESP-NN's kernels)."""
+    vendor's optimized build does (the ESP32's TFLite Micro runs ESP-NN's kernels, Arm's
+    Cortex-M builds run CMSIS-NN's).
+
+    Each replacement is either a path relative to the TFLM tree (ESP-NN's glue ships inside
+    esp-tflite-micro) or an absolute path to a file outside it (CMSIS-NN's glue comes from
+    another tarball). ``cxx_flags`` apply to the replacements only, ``c_flags`` to
+    ``c_sources`` only; the rest of the library is built as without the swap.
+    """
 
     label: str  # e.g. "ESP-NN FULLY_CONNECTED (esp-nn 1.1.2)"
-    replace: tuple[tuple[str, str], ...]  # (reference kernel, its replacement), tree-relative
+    replace: tuple[tuple[str, str | Path], ...]  # (reference kernel, tree-relative; replacement)
     cxx_flags: tuple[str, ...]  # for the replacements (defines, include paths)
     c_sources: tuple[Path, ...]  # the library they call (absolute paths)
     c_flags: tuple[str, ...]  # for c_sources
     headers: tuple[Path, ...]  # folders whose headers take part in the cache key
+
+    def __post_init__(self):
+        if not isinstance(self.label, str) or not self.label:
+            raise TypeError(f"label must be a non-empty str, got {self.label!r}")
+        if not isinstance(self.replace, tuple) or not self.replace:
+            raise TypeError("replace must be a non-empty tuple of (reference kernel, "
+                            f"replacement) pairs, got {self.replace!r}")
+        for pair in self.replace:
+            if (not isinstance(pair, tuple) or len(pair) != 2 or not isinstance(pair[0], str)
+                    or not isinstance(pair[1], (str, Path))):
+                raise TypeError(f"{self.label}: each replacement must be a (str, str | Path) "
+                                f"pair, got {pair!r}")
+            if Path(pair[0]).is_absolute():
+                raise ValueError(f"{self.label}: the reference kernel {pair[0]} must be "
+                                 "relative to the TFLM tree")
+        for name in ("cxx_flags", "c_sources", "c_flags", "headers"):
+            if not isinstance(getattr(self, name), tuple):
+                raise TypeError(f"{self.label}: {name} must be a tuple, got "
+                                f"{type(getattr(self, name)).__name__}")
+        for path in self.c_sources:
+            if not Path(path).is_absolute():
+                raise ValueError(f"{self.label}: C source {path} must be an absolute path")
 
 
 @dataclass(frozen=True)
@@ -187,15 +216,37 @@ class Library:
 
 
 def _swapped(sources: list[Path], root: Path, swap: KernelSwap) -> list[Path]:
-    """Return ``sources`` with ``swap``'s replacements in place of the reference kernels."""
+    """Return ``sources`` with ``swap``'s replacements in place of the reference kernels
+    (tree-relative paths, or absolute paths for replacements from outside the tree)."""
     out = list(sources)
     for old, new in swap.replace:
         if Path(old) not in out:
             raise ValueError(f"{swap.label}: {old} is not among the library's sources")
-        if not (root / new).is_file():
-            raise TflmUnavailable(f"{swap.label}: {new} is not in {root}")
-        out[out.index(Path(old))] = Path(new)
+        new = Path(new)
+        where = new if new.is_absolute() else root / new
+        if not where.is_file():
+            raise TflmUnavailable(f"{swap.label}: {new} is "
+                                  + ("absent" if new.is_absolute() else f"not in {root}"))
+        out[out.index(Path(old))] = new
+    missing = [str(p) for p in swap.c_sources if not Path(p).is_file()]
+    if missing:
+        raise TflmUnavailable(f"{swap.label}: absent C source(s) {', '.join(missing[:3])}"
+                              + (f" and {len(missing) - 3} more" if len(missing) > 3 else ""))
     return out
+
+
+def _member_name(rel: Path) -> str:
+    """Return the object file name (no suffix) of a library source: tree-relative sources by
+    their path, replacements from outside the tree by their folder and name."""
+    if rel.is_absolute():
+        return f"swap__{rel.parent.name}__{rel.stem}"
+    return str(rel).replace("/", "__")[:-3]
+
+
+def _source_keys(sources: list[Path]) -> list[str]:
+    """Return the sources as cache-key entries: tree-relative paths as they are, files from
+    outside the tree by name and content (the key must not depend on where they sit)."""
+    return [f"{p.name}@{file_digest(p)[:16]}" if p.is_absolute() else str(p) for p in sources]
 
 
 def library(target: str, kernels: tuple[str, ...] | None, src: Source | None = None,
@@ -221,19 +272,21 @@ def library(target: str, kernels: tuple[str, ...] | None, src: Source | None = N
     replaced = {Path(new) for _, new in swap.replace} if swap else set()
     # (compiler, flags, source, object name) of every member of the archive
     members = [(build.compiler, [*flags, *includes, *(swap.cxx_flags if rel in replaced else ())],
-                src.root / rel, str(rel).replace("/", "__")[:-3])
+                src.root / rel, _member_name(rel))
                for rel in sources]
     if swap is not None:
         c_flags = [*build.arch, "-std=gnu99", "-O2", "-ffunction-sections", "-fdata-sections",
                    "-w", *swap.c_flags]
         members += [(get_target(target).compiler, c_flags, path,
                      f"c__{path.parent.name}__{path.stem}") for path in swap.c_sources]
-    recipe = {"v": BUILD_VERSION, "tree": _tree_digest(src.root, sources), "flags": flags,
-              "compiler": compiler_id(build.compiler), "sources": [str(s) for s in sources]}
+    in_tree = [rel for rel in sources if not rel.is_absolute()]
+    recipe = {"v": BUILD_VERSION, "tree": _tree_digest(src.root, in_tree), "flags": flags,
+              "compiler": compiler_id(build.compiler), "sources": _source_keys(sources)}
     if swap is not None:
         recipe["swap"] = {
-            "label": swap.label, "replace": swap.replace, "cxx": swap.cxx_flags,
-            "c": swap.c_flags, "files": [file_digest(p) for p in swap.c_sources],
+            "label": swap.label,
+            "replace": [[old, *_source_keys([Path(new)])] for old, new in swap.replace],
+            "cxx": swap.cxx_flags, "c": swap.c_flags, "files": [file_digest(p) for p in swap.c_sources],
             "headers": [file_digest(h) for folder in swap.headers
                         for h in sorted(Path(folder).rglob("*.h"))]}
     key = hashlib.sha256(json.dumps(recipe).encode()).hexdigest()[:16]
