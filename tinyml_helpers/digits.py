@@ -57,7 +57,10 @@ class Digits:
 
 
 def _count(name: str, value, low: int, high: int) -> int:
-    return checks.check_int(name, value, low, high)
+    value = checks.check_int(name, value, low)
+    if value > high:
+        raise ValueError(f"{name} must be at most {high:,}, got {value:,}")
+    return value
 
 
 def load(seed: int = 0, n_val: int = 180, n_test: int = 360) -> Digits:
@@ -276,8 +279,10 @@ def input_codes(g: graph.Graph, x) -> np.ndarray:
     point, clipped, one row of 64 codes per image."""
     g = graph.read(g)
     x, _ = _check_images("x", x)
-    t = g.tensors[g.inputs[0]]
-    codes = np.round(x.reshape(len(x), -1) / t.scale[0]) + t.zero_point[0]
+    q = g.tensors[g.inputs[0]].quantization
+    if q is None:
+        raise ValueError("the graph's input is not quantized: convert the model to int8 first")
+    codes = np.round(x.reshape(len(x), -1) / np.float32(q.scale[0])) + int(q.zero_point[0])
     return np.clip(codes, -128, 127).astype(np.int8)
 
 
@@ -306,3 +311,62 @@ def board_outputs(g: graph.Graph, codes, target: str, kernels: str = "fast",
             outputs.append(m.result.outputs.reshape(-1, model.n_outputs))
             first = first or m
     return np.concatenate(outputs).astype(np.int8), first
+
+
+def board_costs(g: graph.Graph, codes, targets=("uno", "m4"), kernels: str = "fast",
+                build_dir=None) -> dict[str, dict]:
+    """Return {target: flash, static RAM, stack, cost per inference and its unit, outputs} of
+    graph ``g`` as library-free C on each simulated board, run over the rows of ``codes``."""
+    result = {}
+    for target in targets:
+        outputs, m = board_outputs(g, codes, target, kernels, build_dir)
+        result[target] = {"flash": int(m.flash), "static_ram": int(m.static_ram),
+                          "stack": int(m.stack), "cost": float(m.cost), "unit": m.unit,
+                          "outputs": outputs}
+    return result
+
+
+def int8_model(model, d: Digits) -> graph.Graph:
+    """Return ``model`` converted to full int8 (calibrated on the training images), read."""
+    from .deploy import litert  # the converter needs TensorFlow, imported by the caller
+
+    return graph.read(litert.convert(model, "int8", d.x_train))
+
+
+def tflm_accuracy(g: graph.Graph, x, y) -> float:
+    """Return the fraction of images ``x`` the TFLM runtime classifies as ``y`` with ``g``."""
+    from .deploy import tflm
+
+    x, y = _check_images("x", x, y)
+    return float(np.mean(np.argmax(tflm.run(g, input_codes(g, x)), axis=1) == y))
+
+
+def pruning_experiment(seed: int, keep=(4, 8), epochs: int = 40, finetune_epochs: int = 20,
+                       rows: int = 16, targets=("uno", "m4")) -> dict:
+    """Train the Dense baseline and the CNN with ``seed``, remove filters down to ``keep``
+    and fine-tune, zero as many single weights (same sparsity per layer) and fine-tune, and
+    return for each model its float and int8 accuracy, parameters, zero weights, .tflite
+    bytes and board costs over the first ``rows`` test images (the steps of lesson 08)."""
+    d = load(seed)
+    baseline = dense_baseline()
+    train(baseline, d, epochs=epochs, seed=seed)
+    model = cnn()
+    train(model, d, epochs=epochs, seed=seed)
+    small = remove_filters(model, keep)
+    train(small, d, epochs=finetune_epochs, learning_rate=0.003, seed=seed)
+    sparse = finetune_masked(prune_weights(model, matching_sparsity(model, small)), d,
+                             epochs=finetune_epochs, seed=seed)
+    record = {"seed": seed, "keep": list(keep), "dense_accuracy": accuracy(baseline, d.x_test,
+                                                                            d.y_test)}
+    for name, m in (("original", model), ("filters removed", small),
+                    ("weights zeroed", sparse)):
+        g = int8_model(m, d)
+        costs = board_costs(g, input_codes(g, d.x_test[:rows]), targets)
+        record[name] = {
+            "float_accuracy": accuracy(m, d.x_test, d.y_test),
+            "int8_accuracy": tflm_accuracy(g, d.x_test, d.y_test),
+            "params": int(m.count_params()), "zero_weights": zero_weights(m),
+            "tflite_bytes": len(g.data),
+            "boards": {t: {k: v for k, v in c.items() if k != "outputs"}
+                       for t, c in costs.items()}}
+    return record

@@ -9,6 +9,10 @@ arena) and checked by ``tests/test_esp32_kernels.py``; lesson 06 prints it and t
 its arena into the TFLM sketch's ``model.h``. ``measured/per_tensor_cost.json`` (by
 ``benchmarks/per_tensor_cost.py --write``) is the accuracy that model's per-tensor Dense
 quantization costs, over seeds; lesson 06 prints it beside its live seed.
+``measured/digits_pruning.json`` (by ``benchmarks/digits_pruning.py --write``) is lesson 08's
+structured-vs-unstructured pruning over seeds, with the costs on the simulated boards;
+``measured/digits_tflm_vs_plain_c.json`` (by ``benchmarks/digits_tflm_vs_plain_c.py --write``)
+is the four-way TFLM / plain-C table of lesson 08's int8 CNN on the Cortex-M4F.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ FOLDER = Path(__file__).resolve().parent / "measured"
 TFLM_VS_PLAIN_C = FOLDER / "tflm_vs_plain_c.json"
 ESP32_TFLM = FOLDER / "esp32_tflm.json"
 PER_TENSOR_COST = FOLDER / "per_tensor_cost.json"
+DIGITS_PRUNING = FOLDER / "digits_pruning.json"
+DIGITS_TFLM_VS_PLAIN_C = FOLDER / "digits_tflm_vs_plain_c.json"
 
 
 def load(path: Path = TFLM_VS_PLAIN_C) -> dict:
@@ -27,7 +33,10 @@ def load(path: Path = TFLM_VS_PLAIN_C) -> dict:
     path = Path(path)
     if not path.is_file():
         writer = {ESP32_TFLM.name: "esp32_tflm_kernels.py",
-                  PER_TENSOR_COST.name: "per_tensor_cost.py"}.get(path.name, "tflm_vs_plain_c.py")
+                  PER_TENSOR_COST.name: "per_tensor_cost.py",
+                  DIGITS_PRUNING.name: "digits_pruning.py",
+                  DIGITS_TFLM_VS_PLAIN_C.name: "digits_tflm_vs_plain_c.py",
+                  }.get(path.name, "tflm_vs_plain_c.py")
         raise FileNotFoundError(f"{path} is missing: run benchmarks/{writer} --write")
     return json.loads(path.read_text(encoding="utf-8"))
 

@@ -79,9 +79,11 @@ def _check_runs(checked: tflite_file.Tflite, arena_size: int) -> None:
                          f"{_probed[key]}")
 
 
-def interpreter(tflite: bytes, arena_size: int | None = None):
+def interpreter(tflite: bytes, arena_size: int | None = None, keep_all: bool = False):
     """Return a TFLM interpreter for ``tflite`` (arena 64 KB unless given).
 
+    ``keep_all`` gives every tensor its own place in the arena, so the values an operator
+    wrote in the middle of the model can be read after ``invoke`` (see :func:`run_tensor`).
     Raises ValueError if the model is corrupt or TFLM cannot allocate and run it.
     """
     checked = tflite_file.read(tflite)
@@ -91,8 +93,10 @@ def interpreter(tflite: bytes, arena_size: int | None = None):
 
     _check_runs(checked, arena)
 
+    config = (runtime.InterpreterConfig.kPreserveAllTensors if keep_all
+              else runtime.InterpreterConfig.kAllocationRecording)
     try:
-        return runtime.Interpreter.from_bytes(data, arena_size=arena)
+        return runtime.Interpreter.from_bytes(data, arena_size=arena, intrepreter_config=config)
     except RuntimeError as exc:
         raise ValueError(f"the TFLM runtime refused the .tflite: {exc}") from None
 
@@ -140,6 +144,28 @@ def run(tflite: bytes, inputs) -> np.ndarray:
         interp.invoke()
         outputs.append(np.array(interp.get_output(0)).reshape(-1))
     return np.stack(outputs)
+
+
+def run_tensor(tflite: bytes, inputs, tensor: int) -> np.ndarray:
+    """Return the values TFLM computed for tensor number ``tensor`` (an index of the model's
+    tensor table, e.g. an operator's output in :func:`graph.read`'s graph) for each row of
+    ``inputs``: one row of its values per input row, flattened."""
+    checked = tflite_file.read(tflite)
+    n_tensors = len(checked.graph.tensors)
+    if isinstance(tensor, bool) or not isinstance(tensor, (int, np.integer)):
+        raise TypeError(f"tensor must be an int index, got {type(tensor).__name__} {tensor!r}")
+    if not 0 <= tensor < n_tensors:
+        raise ValueError(f"tensor must be an index of the model's {n_tensors} tensors "
+                         f"(0..{n_tensors - 1}), got {tensor}")
+    interp = interpreter(checked, DEFAULT_ARENA * 4, keep_all=True)
+    details = interp.get_input_details(0)
+    dtype, shape = details["dtype"], tuple(int(n) for n in details["shape"])
+    values = []
+    for row in _input_rows(inputs, dtype, shape):
+        interp.set_input(row.reshape(shape), 0)
+        interp.invoke()
+        values.append(np.array(interp.GetTensor(int(tensor), 0)["tensor_data"]).reshape(-1))
+    return np.stack(values)
 
 
 def _runs_with(tflite_path: str, arena_size: int) -> bool:
