@@ -19,6 +19,9 @@
   * :mod:`vibration` — simulated accelerometer windows of a ceiling fan and their features (07);
   * :mod:`anomaly` — detectors trained on normal data only, and how they are scored (07);
   * :mod:`fan_detector` — lesson 07's detector in plain C (``fan_c/``), with its NumPy twin;
+  * :mod:`digits` — 8x8 handwritten digits, a Dense baseline and a CNN, filter and weight
+    pruning, the int8 CNN on the simulated boards (08);
+  * :mod:`digits_projects` — lesson 08's CNN as Arduino and Wokwi projects (08);
   * :mod:`exercises` — the checkers of every lesson's exercises.
 
 * ``tinyml_helpers.tooling`` — the repository's own tools (the notebook build behind

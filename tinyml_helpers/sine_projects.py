@@ -14,9 +14,9 @@ the TFLM sketch's per-tensor model) into :class:`Models`; :func:`arduino_project
   (board + LED + resistor + serial monitor), libraries.txt and wokwi.toml, and the MicroPython
   project of :mod:`~tinyml_helpers.deploy.micropython`.
 
-:func:`generate` writes them (with lesson 07's fan projects when given, else keeping those in
-place) through :func:`tinyml_helpers.deploy.projects.write`. Templates live in
-``project_templates/``.
+:func:`generate` writes them (with lesson 07's fan projects and lesson 08's digits projects
+when given, else keeping those in place) through :func:`tinyml_helpers.deploy.projects.write`.
+Templates live in ``project_templates/``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import fan_detector
+from . import digits_projects, fan_detector
 from .deploy import cgen, export, firmware, graph, micropython, projects, self_test, tflm
 from .deploy.cgen import banner
 from .deploy.dense import Int8Model, data_bytes, layers_from_tflite
@@ -47,6 +47,7 @@ FLOAT_NAME, INT8_NAME = "sine_float.tflite", "sine_int8.tflite"
 # Dense layers wrong: tinyml_helpers.deploy.esp_nn).
 TFLM_NAME = "sine_int8_per_tensor.tflite"
 FAN_FOLDERS = fan_detector.PROJECT_FOLDERS  # kept in place when generate() gets no fan
+DIGITS_FOLDERS = digits_projects.PROJECT_FOLDERS  # kept in place when generate() gets no digits
 ARDUINO_PROJECTS = ("hello_world_plain", "hello_world_tflm")
 WOKWI_PROJECTS = ("esp32_hello_world_plain", "esp32_hello_world_tflm", "uno_hello_world_plain",
                   micropython.PROJECT)
@@ -334,31 +335,59 @@ def wokwi_projects(models: Models) -> list[projects.Project]:
     return found
 
 
-def index_readme(tree: str) -> str:
-    """Return the README of the ``arduino/`` or ``wokwi/`` folder (what each project is)."""
-    return render(f"{tree}_index.md", BANNER=banner(f"{tree}/README.md", "html").rstrip("\n"))
+def index_readme(tree: str, digits: bool = False) -> str:
+    """Return the README of the ``arduino/`` or ``wokwi/`` folder (what each project is);
+    ``digits``: the tree holds lesson 08's digits projects, list them too."""
+    if tree not in projects.TREES:
+        raise ValueError(f"tree must be one of {projects.TREES}, got {tree!r}")
+    if not isinstance(digits, bool):
+        raise TypeError(f"digits must be True or False, got {digits!r}")
+    parts = {key: render(f"{tree}_index_digits_{key.split('_')[1].lower()}.md.part")
+             if digits else "" for key in ("DIGITS_ROWS", "DIGITS_NOTE")}
+    return render(f"{tree}_index.md", BANNER=banner(f"{tree}/README.md", "html").rstrip("\n"),
+                  **parts)
+
+
+def _lists_digits(tree: str, root, digits) -> bool:
+    """Return True if the ``tree`` written into ``root`` will hold digits projects: given
+    ones, or (none given) those kept from the folder."""
+    if digits is not None:
+        return any(p.tree == tree for p in digits)
+    folders = [f for f in DIGITS_FOLDERS if f != digits_projects.ARDUINO_FOLDER] \
+        if tree == "wokwi" else [digits_projects.ARDUINO_FOLDER]
+    return any((Path(root) / folder).is_dir() for folder in folders)
+
+
+def _check_project_list(name: str, value, maker: str) -> None:
+    if value is not None and (isinstance(value, (str, bytes))
+                              or not isinstance(value, (list, tuple))
+                              or not all(isinstance(p, projects.Project) for p in value)):
+        raise TypeError(f"{name} must be the list of projects.Project that {maker} returns, "
+                        f"got {type(value).__name__}")
 
 
 def generate(float_tflite, int8_tflite, arduino_dir, wokwi_dir,
              arena_size: int | None = None, compile_uno: bool = True, fan=None,
-             arena_note: str | None = None, tflm_tflite=None) -> list[Path]:
+             arena_note: str | None = None, tflm_tflite=None, digits=None) -> list[Path]:
     """(Re)write all Arduino and Wokwi projects atomically; return the files written.
 
-    ``fan`` is the list of lesson 07's detector projects (:func:`fan_detector.projects`);
-    without it the fan projects already in the target folders are kept unchanged.
+    ``fan`` is the list of lesson 07's detector projects (:func:`fan_detector.projects`) and
+    ``digits`` that of lesson 08's digits projects (:func:`digits_projects.projects`); without
+    one of them, those projects already in the target folders are kept unchanged.
     ``compile_uno`` also builds the Uno Wokwi firmware (``build/sketch.ino.hex``/``.elf``)
     when arduino-builder is installed. ``arena_size``, ``arena_note`` and ``tflm_tflite`` (the
     TFLM sketch's per-tensor model) as for :func:`load_models`.
     """
-    if fan is not None and (isinstance(fan, (str, bytes)) or not isinstance(fan, (list, tuple))
-                            or not all(isinstance(p, projects.Project) for p in fan)):
-        raise TypeError("fan must be the list of projects.Project that fan_detector.projects "
-                        f"returns, got {type(fan).__name__}")
+    _check_project_list("fan", fan, "fan_detector.projects")
+    _check_project_list("digits", digits, "digits_projects.projects")
     if not isinstance(compile_uno, bool):
         raise TypeError(f"compile_uno must be True or False, got {compile_uno!r}")
     roots = {"arduino": arduino_dir, "wokwi": wokwi_dir}
     projects.check_roots(roots)  # before the models are read: a wrong folder fails at once
     models = load_models(float_tflite, int8_tflite, arena_size, arena_note, tflm_tflite)
-    found = [*arduino_projects(models), *wokwi_projects(models), *(fan or [])]
-    return projects.write(found, roots, {tree: index_readme(tree) for tree in roots},
-                          keep=() if fan is not None else FAN_FOLDERS, compile_uno=compile_uno)
+    found = [*arduino_projects(models), *wokwi_projects(models), *(fan or []), *(digits or [])]
+    keep = (*(() if fan is not None else FAN_FOLDERS),
+            *(() if digits is not None else DIGITS_FOLDERS))
+    indexes = {tree: index_readme(tree, _lists_digits(tree, root, digits))
+               for tree, root in roots.items()}
+    return projects.write(found, roots, indexes, keep=keep, compile_uno=compile_uno)

@@ -6,7 +6,12 @@ A diagram lists parts (``{"type", "id", "top", "left", "attrs"}``) and wires
 misspelled pin and just leaves the wire dangling, so :func:`validate` checks every endpoint
 against the pin names of the part types used here (copied from wokwi-boards / wokwi-elements /
 wokwi-docs), that the serial monitor is wired TX -> RX and RX -> TX, that no wire or chain of
-wires joins a supply pin to a ground pin, and that no LED has its anode on the ground side.
+wires joins a supply pin to a ground pin, that no LED has its anode on the ground side, and
+that every SSD1306 OLED has its supply on a board's supply, its ground on a ground and its I2C
+data and clock on the pins the board's Wire library uses by default.
+
+:func:`led_diagram` builds a board with an LED, :func:`display_diagram` a board with an
+SSD1306 OLED on I2C.
 
 CLI: ``python -m tinyml_helpers.deploy.wokwi validate wokwi/*/diagram.json``.
 """
@@ -29,11 +34,18 @@ ARDUINO_UNO_PINS = (  # wokwi-elements arduino-uno-element.ts pinInfo
     *(str(i) for i in range(14)), "A0", "A1", "A2", "A3", "A4", "A5", "A4.2", "A5.2",
     "GND.1", "GND.2", "GND.3", "5V", "3.3V", "VIN", "IOREF", "RESET", "AREF",
 )
+# A 128x64 SSD1306 OLED on I2C (wokwi-docs parts/board-ssd1306). The older part type
+# "wokwi-ssd1306" (deprecated by Wokwi) names its pins differently: DATA is SDA, CLK is SCL,
+# VIN the supply; DC, RST and CS serve SPI, which Wokwi does not simulate, and 3V3 is an output.
+SSD1306_PINS = ("GND", "VCC", "SCL", "SDA")
+OLD_SSD1306_PINS = ("DATA", "CLK", "DC", "RST", "CS", "3V3", "GND", "VIN")
 PART_PINS: dict[str, frozenset[str]] = {
     "board-esp32-devkit-c-v4": frozenset(ESP32_DEVKIT_C_V4_PINS),
     "wokwi-arduino-uno": frozenset(ARDUINO_UNO_PINS),
     "wokwi-led": frozenset({"A", "C"}),  # anode, cathode
     "wokwi-resistor": frozenset({"1", "2"}),
+    "board-ssd1306": frozenset(SSD1306_PINS),
+    "wokwi-ssd1306": frozenset(OLD_SSD1306_PINS),
 }
 # Each board's ground pins and supply pins (a wire between the two shorts the supply).
 BOARD_GROUND_PINS: dict[str, frozenset[str]] = {
@@ -52,6 +64,18 @@ VIRTUAL_PINS: dict[str, frozenset[str]] = {"$serialMonitor": frozenset({"RX", "T
 BOARD_SERIAL: dict[str, tuple[str, str]] = {
     "board-esp32-devkit-c-v4": ("TX", "RX"),
     "wokwi-arduino-uno": ("1", "0"),
+}
+# Each board's I2C pins as the Wire library uses them without arguments: (SDA pins, SCL pins).
+# The Uno's TWI is wired to A4/A5, which its header repeats as A4.2/A5.2 (SDA/SCL); an ESP32
+# can route I2C to other GPIOs with Wire.begin(sda, scl), but its default is GPIO 21 / 22.
+BOARD_I2C: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "board-esp32-devkit-c-v4": (frozenset({"21"}), frozenset({"22"})),
+    "wokwi-arduino-uno": (frozenset({"A4", "A4.2"}), frozenset({"A5", "A5.2"})),
+}
+# Display parts on I2C: their pin for each role (data, clock, supply in, ground).
+I2C_DISPLAYS: dict[str, dict[str, str]] = {
+    "board-ssd1306": {"SDA": "SDA", "SCL": "SCL", "supply": "VCC", "ground": "GND"},
+    "wokwi-ssd1306": {"SDA": "DATA", "SCL": "CLK", "supply": "VIN", "ground": "GND"},
 }
 
 TOP_LEVEL_KEYS = {"version", "author", "editor", "parts", "connections", "dependencies",
@@ -131,6 +155,35 @@ def led_diagram(board: str, led_pin: str, author: str = "") -> dict:
         wire("led1:C", f"{board_id}:{ground}", "black"),
     ]
     return diagram([board_part, led, resistor], connections, author)
+
+
+def display_diagram(board: str, author: str = "") -> dict:
+    """Return a diagram of ``board`` ("esp32" or "uno") with a 128x64 SSD1306 OLED
+    (``board-ssd1306``, I2C address 0x3C) powered by the board and wired to its default I2C
+    pins (:data:`BOARD_I2C`: GPIO 21/22 on the ESP32, A4/A5 on the Uno), and the serial
+    monitor."""
+    if board == "esp32":
+        board_part = part("board-esp32-devkit-c-v4", "esp", 0, 0)
+        oled = part("board-ssd1306", "oled1", 40, 170, i2cAddress="0x3c")
+        supply, ground = "3V3", "GND.2"
+    elif board == "uno":
+        board_part = part("wokwi-arduino-uno", "uno", 0, 0)
+        oled = part("board-ssd1306", "oled1", -130, 90, i2cAddress="0x3c")
+        supply, ground = "5V", "GND.2"
+    else:
+        raise ValueError(f"board must be 'esp32' or 'uno', got {board!r}")
+    board_id = board_part["id"]
+    tx, rx = BOARD_SERIAL[board_part["type"]]
+    sda, scl = (sorted(pins)[0] for pins in BOARD_I2C[board_part["type"]])
+    connections = [
+        wire(f"{board_id}:{tx}", "$serialMonitor:RX"),
+        wire(f"{board_id}:{rx}", "$serialMonitor:TX"),
+        wire("oled1:VCC", f"{board_id}:{supply}", "red"),
+        wire("oled1:GND", f"{board_id}:{ground}", "black"),
+        wire("oled1:SDA", f"{board_id}:{sda}", "blue"),
+        wire("oled1:SCL", f"{board_id}:{scl}", "purple"),
+    ]
+    return diagram([board_part, oled], connections, author)
 
 
 def dumps(doc: dict) -> str:
@@ -368,6 +421,47 @@ def _check_circuit(types: dict[str, str], wires: set, problems: list[str]) -> No
                         "to the GPIO side (through the resistor)")
 
 
+def _check_displays(types: dict[str, str], wires: set, problems: list[str]) -> None:
+    """Report I2C displays whose supply, ground, data or clock pin is not wired where the
+    board powers it and its Wire library talks to it."""
+    displays = sorted((pid, ptype) for pid, ptype in types.items() if ptype in I2C_DISPLAYS)
+    if not displays:
+        return
+    wired = _Nets()
+    for item in wires:
+        ends = sorted(item)
+        wired.join(ends[0], ends[-1])
+    boards = {pid: ptype for pid, ptype in types.items() if ptype in BOARD_I2C}
+    i2c = {role: {f"{pid}:{pin}" for pid, ptype in boards.items()
+                  for pin in BOARD_I2C[ptype][k]} for k, role in enumerate(("SDA", "SCL"))}
+    wanted = {"SDA": i2c["SDA"], "SCL": i2c["SCL"],
+              "supply": _board_pins(boards, BOARD_SUPPLY_PINS),
+              "ground": _board_pins(boards, BOARD_GROUND_PINS)}
+    names = {"SDA": "an I2C data pin (SDA)", "SCL": "an I2C clock pin (SCL)",
+             "supply": "a supply pin", "ground": "a ground pin"}
+    defaults = "; ".join(f"{ptype}: SDA {'/'.join(sorted(sda))}, SCL {'/'.join(sorted(scl))}"
+                         for ptype, (sda, scl) in sorted(BOARD_I2C.items()))
+    for pid, ptype in displays:
+        for role, pin in I2C_DISPLAYS[ptype].items():
+            end = f"{pid}:{pin}"
+            if end not in wired.parent:
+                problems.append(f"display {pid!r} ({ptype}): {end} is not wired; it needs "
+                                f"{names[role]} of the board")
+                continue
+            net = {p for p in wired.parent if wired.find(p) == wired.find(end)}
+            if net & wanted[role]:
+                continue
+            other = {"SDA": "SCL", "SCL": "SDA"}.get(role)
+            if other and net & wanted[other]:
+                problems.append(f"display {pid!r} ({ptype}): SDA and SCL are swapped: {end} "
+                                f"reaches {', '.join(sorted(net & wanted[other]))}")
+            else:
+                reached = sorted(net - {end}) or ["nothing"]
+                problems.append(f"display {pid!r} ({ptype}): {end} reaches "
+                                f"{', '.join(reached)}, not {names[role]} of a board"
+                                + (f" (Wire's default pins: {defaults})" if other else ""))
+
+
 def problems(doc) -> list[str]:
     """Return every problem found in a diagram (dict or path); an empty list if it is valid."""
     doc, _ = _load(doc)
@@ -393,6 +487,7 @@ def problems(doc) -> list[str]:
     wires = _check_connections(connections, types, found)
     _check_serial(types, wires, found)
     _check_circuit(types, wires, found)
+    _check_displays(types, wires, found)
     return found
 
 

@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from .. import fan_detector, measurements, sine_projects
+from .. import digits_projects, fan_detector, measurements, sine_projects
 from ..deploy.files import swap_in, write_atomic
 from ..deploy.projects import WOKWI_BUILD
 from ..sine_projects import FLOAT_NAME, INT8_NAME, TFLM_NAME
@@ -197,7 +197,7 @@ def compare_trees(new: Path, old: Path) -> list[str]:
 
 def export_projects(export_dir: Path, root: Path, staging: Path,
                     update: bool = False) -> list[str]:
-    """Regenerate ``root``/arduino and ``root``/wokwi from what lessons 06 and 07 exported.
+    """Regenerate ``root``/arduino and ``root``/wokwi from what lessons 06, 07 and 08 exported.
 
     The projects are generated into ``staging`` and compared with the ones in ``root``. They
     are moved into place when they are identical (the compiled Uno firmware comes along) or
@@ -217,6 +217,10 @@ def export_projects(export_dir: Path, root: Path, staging: Path,
     fan = None if detector is None else fan_detector.projects(detector)
     if fan is None:
         print("lesson 07's fan detector is not in the export: keeping the fan projects")
+    exported = digits_projects.load_exported(export_dir)
+    digits = None if exported is None else digits_projects.projects(exported)
+    if digits is None:
+        print("lesson 08's digits network is not in the export: keeping the digits projects")
     staging = Path(staging)
     if staging.exists():
         shutil.rmtree(staging)
@@ -231,7 +235,7 @@ def export_projects(export_dir: Path, root: Path, staging: Path,
     print("generating Arduino and Wokwi projects ...", flush=True)
     sine_projects.generate(sources[0].read_bytes(), sources[1].read_bytes(),
                            staging / "arduino", staging / "wokwi", arena_size=arena, fan=fan,
-                           arena_note=note, tflm_tflite=sources[2].read_bytes())
+                           arena_note=note, tflm_tflite=sources[2].read_bytes(), digits=digits)
     differences = [f"{line[:9]}{name}/{line[9:]}" for name in PROJECT_FOLDERS
                    for line in compare_trees(staging / name, root / name)]
     if differences and not update:

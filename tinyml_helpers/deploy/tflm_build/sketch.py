@@ -5,6 +5,13 @@ The sketch's folder gives the .ino (and any .cpp/.c/.h beside it). The model com
 caller as .tflite bytes: ``model.h`` and ``model.cpp`` are generated from them with
 :func:`export.c_array_files` and the arena size asked for, and the model's operators choose
 the kernels linked (:mod:`.kernels`). Nothing is read back from the folder's generated C.
+
+What a sketch prints is read as rows of ``key=value, key=value, ...`` with the keys the caller
+names: the hello-world sketch's ``x, y, sin, us`` (:data:`SINE_KEYS`, the default) or any other
+sketch's (lesson 08's digits sketch prints ``digit, label, class, confidence, us``), besides
+the header line ``<project>: N-byte model, arena N bytes, N used``, the self-test lines and the
+summary lines the caller allows (``notes``). :func:`check_sketch` compares the rows with the
+sine arithmetic or with rows the caller expects.
 """
 
 from __future__ import annotations
@@ -35,13 +42,15 @@ from .library import (
 )
 from .source import Source, TflmBuildError, get_target, require
 
-__all__ = ["DEFAULT_LOOPS", "DEFAULT_TIMEOUT_S", "SHIM_DIR", "SketchRun", "build_sketch",
-           "check_sketch", "compile_sketch", "execute", "expected_rows", "model_files",
-           "parse_serial", "run_sketch", "sketch_flags", "sketch_x"]
+__all__ = ["DEFAULT_LOOPS", "DEFAULT_TIMEOUT_S", "SHIM_DIR", "SINE_KEYS", "SketchRun",
+           "build_sketch", "check_sketch", "compile_sketch", "execute", "expected_rows",
+           "model_files", "parse_serial", "run_sketch", "sketch_flags", "sketch_x",
+           "split_notes"]
 
 SHIM_DIR = DEPLOY_DIR / "arduino_shim"
 DEFAULT_LOOPS = 20  # loop() calls per stand-in run: one sine period of the hello-world sketch
 DEFAULT_TIMEOUT_S = 60.0
+SINE_KEYS = ("x", "y", "sin", "us")  # what the hello-world sketch prints per inference
 
 
 def model_files(tflite: bytes, arena_size: int) -> dict[str, str]:
@@ -170,6 +179,29 @@ def execute(target: str, program, timeout_s: float,
 
 _ROW = re.compile(r"x=(-?\d+\.\d{3}), y=(-?\d+\.\d{3}), sin=(-?\d+\.\d{3}), us=(\d+)")
 _HEADER = re.compile(r"(\w+): (\d+)-byte model, arena (\d+) bytes, (\d+) used")
+_KEY = re.compile(r"[A-Za-z_]\w*")
+
+
+def _row_pattern(keys) -> re.Pattern:
+    """Return the pattern of one row printing ``keys`` in order: the sine's exact number
+    formats for :data:`SINE_KEYS`, else ``key=value`` pairs (values without commas or
+    spaces) joined by ", "."""
+    if isinstance(keys, str) or not isinstance(keys, (tuple, list)) or not keys \
+            or not all(isinstance(k, str) and _KEY.fullmatch(k) for k in keys) \
+            or len(set(keys)) != len(keys):
+        raise ValueError(f"keys must be a non-empty tuple of distinct names, got {keys!r}")
+    if tuple(keys) == SINE_KEYS:
+        return _ROW
+    return re.compile(", ".join(rf"{re.escape(k)}=([^,\s]+)" for k in keys))
+
+
+def _notes_pattern(notes) -> re.Pattern | None:
+    if notes is None or isinstance(notes, re.Pattern):
+        return notes
+    if isinstance(notes, str):
+        return re.compile(notes)
+    raise TypeError(f"notes must be a regular expression (str or compiled), got "
+                    f"{type(notes).__name__}")
 
 
 @dataclass
@@ -178,7 +210,7 @@ class SketchRun:
 
     target: str
     lines: list[str]
-    rows: list[dict[str, str]]  # {"x", "y", "sin", "us"} as printed
+    rows: list[dict[str, str]]  # {key: value} as printed, e.g. {"x", "y", "sin", "us"}
     arena: int | None  # the arena size the sketch reported (None if setup() failed)
     arena_used: int | None
     returncode: int
@@ -186,6 +218,7 @@ class SketchRun:
     seconds: float
     other: list[str] = field(default_factory=list)  # lines that are neither header nor row
     self_test: self_test.Result | None = None  # what the sketch's boot-time check printed
+    notes: list[str] = field(default_factory=list)  # the summary lines the caller allowed
 
     @property
     def ok(self) -> bool:
@@ -193,21 +226,27 @@ class SketchRun:
         return (self.returncode == 0 and self.arena is not None and not self.other
                 and self.self_test is not None and self.self_test.ok)
 
-    def printed(self) -> list[tuple[str, str]]:
-        """Return the (x, y) pairs exactly as printed."""
-        return [(row["x"], row["y"]) for row in self.rows]
+    def printed(self, keys: tuple[str, ...] = ("x", "y")) -> list[tuple[str, ...]]:
+        """Return the values of ``keys`` of every row, exactly as printed (default the
+        hello-world sketch's (x, y) pairs)."""
+        return [tuple(row[k] for k in keys) for row in self.rows]
 
 
-def parse_serial(lines: list[str]) -> tuple[tuple[int, int] | None, list[dict[str, str]],
-                                             list[str]]:
-    """Return ((arena, used) or None, rows, other lines) of the sketch's serial output; the
-    self-test lines are none of these (:func:`self_test.parse` reads them)."""
+def parse_serial(lines: list[str], keys: tuple[str, ...] = SINE_KEYS,
+                 notes=None) -> tuple[tuple[int, int] | None, list[dict[str, str]], list[str]]:
+    """Return ((arena, used) or None, rows, other lines) of the sketch's serial output, rows
+    being the lines that print ``keys`` (:func:`_row_pattern`); the self-test lines and those
+    matching ``notes`` (a regular expression; :func:`split_notes` returns them) are none of
+    these (:func:`self_test.parse` reads the self-test)."""
+    row, allowed = _row_pattern(keys), _notes_pattern(notes)
     header, rows, other = None, [], []
     for line in lines:
         if not line.strip() or line.startswith(self_test.PREFIX):
             continue
-        if match := _ROW.fullmatch(line):
-            rows.append(dict(zip(("x", "y", "sin", "us"), match.groups(), strict=True)))
+        if allowed is not None and allowed.fullmatch(line):
+            continue
+        if match := row.fullmatch(line):
+            rows.append(dict(zip(keys, match.groups(), strict=True)))
         elif (match := _HEADER.fullmatch(line)) and header is None and not rows:
             header = (int(match.group(3)), int(match.group(4)))
         else:
@@ -215,15 +254,25 @@ def parse_serial(lines: list[str]) -> tuple[tuple[int, int] | None, list[dict[st
     return header, rows, other
 
 
-def run_sketch(program, target: str = "host", timeout_s: float = DEFAULT_TIMEOUT_S) -> SketchRun:
+def split_notes(lines: list[str], notes) -> list[str]:
+    """Return the lines that match ``notes`` (a regular expression; None matches none)."""
+    allowed = _notes_pattern(notes)
+    return [] if allowed is None else [line for line in lines if allowed.fullmatch(line)]
+
+
+def run_sketch(program, target: str = "host", timeout_s: float = DEFAULT_TIMEOUT_S,
+               keys: tuple[str, ...] = SINE_KEYS, notes=None) -> SketchRun:
     """Run a program from :func:`build_sketch` (on QEMU for "m4") and return its
-    :class:`SketchRun`; a crash or hang shows as a non-zero ``returncode``."""
+    :class:`SketchRun`, reading rows of ``keys`` and setting apart the lines matching
+    ``notes`` (see :func:`parse_serial`); a crash or hang shows as a non-zero
+    ``returncode``."""
     get_target(target)
+    _row_pattern(keys)  # bad keys fail before the run
     code, lines, err, seconds = execute(target, Path(program), timeout_s)
-    header, rows, other = parse_serial(lines)
+    header, rows, other = parse_serial(lines, keys, notes)
     arena, used = header if header else (None, None)
     return SketchRun(target, lines, rows, arena, used, code, err, seconds, other,
-                     self_test.parse(lines))
+                     self_test.parse(lines), split_notes(lines, notes))
 
 
 def expected_rows(tflite: bytes, steps: int = DEFAULT_LOOPS) -> list[tuple[str, str]]:
@@ -235,28 +284,57 @@ def expected_rows(tflite: bytes, steps: int = DEFAULT_LOOPS) -> list[tuple[str, 
     return [(f"{xi:.3f}", f"{yi:.3f}") for xi, yi in zip(x, y, strict=True)]
 
 
+def _check_expected(expected, compare) -> list[tuple[str, ...]]:
+    if isinstance(compare, str) or not isinstance(compare, (tuple, list)) or not compare:
+        raise ValueError(f"compare must be a non-empty tuple of keys, got {compare!r}")
+    if isinstance(expected, (str, bytes)) or not isinstance(expected, (list, tuple)) \
+            or not expected:
+        raise TypeError("expected must be a non-empty list of rows (tuples of printed values)")
+    rows = []
+    for i, row in enumerate(expected):
+        if isinstance(row, (str, bytes)) or not isinstance(row, (tuple, list)) \
+                or len(row) != len(compare) or not all(isinstance(v, str) for v in row):
+            raise TypeError(f"expected[{i}] must be {len(compare)} printed values (str) for "
+                            f"{tuple(compare)}, got {row!r}")
+        rows.append(tuple(row))
+    return rows
+
+
 def check_sketch(folder, target: str = "host", build_dir=None, *, tflite: bytes,
                  arena_size: int, steps: int = DEFAULT_LOOPS,
-                 timeout_s: float = DEFAULT_TIMEOUT_S, **build_options) -> SketchRun:
-    """Build the hello-world sketch in ``folder`` with the model ``tflite`` and ``arena_size``
-    (see :func:`build_sketch`), run it, and return its run after checking every printed
-    (x, y) equals :func:`expected_rows` (``steps``: the sketch's x values per period).
-    Raises :class:`TflmBuildError` saying what differs."""
+                 timeout_s: float = DEFAULT_TIMEOUT_S, keys: tuple[str, ...] = SINE_KEYS,
+                 expected=None, compare: tuple[str, ...] = ("x", "y"), notes=None,
+                 **build_options) -> SketchRun:
+    """Build the sketch in ``folder`` with the model ``tflite`` and ``arena_size`` (see
+    :func:`build_sketch`), run it, and return its run after checking what it printed.
+
+    By default the sketch is the hello-world one: every printed (x, y) must equal
+    :func:`expected_rows` (``steps``: the sketch's x values per period) and it must print one
+    row per loop. Another sketch names the ``keys`` of its rows, the ``expected`` values of the
+    ``compare`` keys of each row (the whole run, in order, as printed) and the summary lines
+    it may print besides (``notes``, a regular expression). Raises :class:`TflmBuildError`
+    saying what differs."""
+    want = None if expected is None else _check_expected(expected, compare)
+    if want is not None and not set(compare) <= set(keys):
+        raise ValueError(f"compare {tuple(compare)} must be among the keys {tuple(keys)}")
     program = build_sketch(folder, target, build_dir, tflite=tflite, arena_size=arena_size,
                            **build_options)
-    run = run_sketch(program, target, timeout_s)
+    run = run_sketch(program, target, timeout_s, keys, notes)
     if run.self_test is not None and not run.self_test.ok:
         checks = [line for line in run.lines if line.startswith(self_test.PREFIX)]
         raise TflmBuildError(f"the sketch's self-test failed on {target}:\n" + "\n".join(checks))
-    if not run.ok or len(run.rows) != build_options.get("loops", DEFAULT_LOOPS):
+    rows = build_options.get("loops", DEFAULT_LOOPS) if want is None else len(want)
+    if not run.ok or len(run.rows) != rows:
         raise TflmBuildError(f"the sketch did not run to its end on {target} (exit "
-                             f"{run.returncode}):\n" + "\n".join(run.lines[-20:])
-                             + run.stderr[-2000:])
-    want = expected_rows(tflite, steps)
-    want = [want[i % len(want)] for i in range(len(run.rows))]
-    if run.printed() != want:
-        diff = [f"{got} != {exp}" for got, exp in zip(run.printed(), want, strict=True)
-                if got != exp]
-        raise TflmBuildError(f"{target}: {len(diff)} printed (x, y) differ from the plain-C "
-                             f"arithmetic: {diff[:5]}")
+                             f"{run.returncode}, {len(run.rows)} of {rows} rows):\n"
+                             + "\n".join(run.lines[-20:]) + run.stderr[-2000:])
+    if want is None:
+        sine = expected_rows(tflite, steps)
+        want = [sine[i % len(sine)] for i in range(len(run.rows))]
+    got = run.printed(tuple(compare))
+    if got != want:
+        diff = [f"{g} != {e}" for g, e in zip(got, want, strict=True) if g != e]
+        what = "the plain-C arithmetic" if expected is None else "the expected rows"
+        raise TflmBuildError(f"{target}: {len(diff)} printed {tuple(compare)} differ from "
+                             f"{what}: {diff[:5]}")
     return run
