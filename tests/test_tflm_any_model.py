@@ -12,7 +12,7 @@ minutes on two cores); later runs take it from the cache.
 import numpy as np
 import pytest
 
-from tinyml_helpers.deploy import firmware, graph, litert, tflm, tflm_build
+from tinyml_helpers.deploy import export, firmware, graph, litert, tflm, tflm_build
 from tinyml_helpers.tooling import paths
 
 CNN_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D", "RESHAPE",
@@ -26,9 +26,8 @@ def _needs(target: str):
         pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
-def cnn(tf) -> tuple[bytes, bytes]:
-    """A small CNN as (int8 .tflite, float32 .tflite)."""
+def cnn_models(tf) -> tuple[bytes, bytes]:
+    """Return the small CNN as (int8 .tflite, float32 .tflite) (also used by test_cmsis_nn)."""
     tf.keras.utils.set_random_seed(0)
     L = tf.keras.layers
     keras = tf.keras.Sequential([
@@ -41,13 +40,24 @@ def cnn(tf) -> tuple[bytes, bytes]:
     return litert.convert(keras, "int8", representative=rep), litert.convert(keras, "float32")
 
 
-@pytest.fixture(scope="module")
-def codes() -> np.ndarray:
-    """Input rows for the CNN: random codes plus the two extremes, each (8, 8, 1)."""
+def cnn_codes() -> np.ndarray:
+    """Return input rows for the CNN: random codes plus the two extremes, each (8, 8, 1)."""
     rng = np.random.default_rng(1)
     rows = rng.integers(-128, 128, size=(48, 8, 8, 1), dtype=np.int16)
     extremes = np.stack([np.full((8, 8, 1), -128), np.full((8, 8, 1), 127)])
     return np.concatenate([rows, extremes]).astype(np.int8)
+
+
+@pytest.fixture(scope="module")
+def cnn(tf) -> tuple[bytes, bytes]:
+    """A small CNN as (int8 .tflite, float32 .tflite)."""
+    return cnn_models(tf)
+
+
+@pytest.fixture(scope="module")
+def codes() -> np.ndarray:
+    """Input rows for the CNN: random codes plus the two extremes, each (8, 8, 1)."""
+    return cnn_codes()
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +133,48 @@ def test_the_command_line_builds_the_library_of_a_model(cnn, src, tmp_path, caps
     assert code == 0 and "libtflm.a" in out and "-".join(CNN_KERNELS) in out
     assert tflm_build.main(["library", "host", "--model", str(tmp_path / "absent.tflite"),
                             "--src", str(paths.TFLM_TARBALL), "--cache", str(src.cache)]) == 1
+
+
+def test_a_depthwise_only_model_links(tf, src, tmp_path):
+    # depthwise_conv_common.cc uses the tensor indices conv_common.cc defines: a model without
+    # a CONV_2D must still get that file into its library.
+    import test_ops
+
+    index = next(i for i, c in enumerate(test_ops.CASES) if c.op == "DEPTHWISE_CONV_2D")
+    int8 = test_ops.models(test_ops.CASES[index], index, tf)["int8"]
+    assert tflm_build.kernels_for(tflm_build.model_ops(int8)) == ("depthwise_conv",)
+    rows = test_ops.random_inputs(graph.read(int8), 8, seed=5)
+    elf = tflm_build.build_bench("host", int8, rows, tmp_path, arena_size=16384, src=src)
+    assert np.array_equal(firmware.run("host", elf).outputs, tflm.run(int8, rows))
+
+
+def test_tflm_and_the_plain_c_are_measured_alike_on_the_m4(cnn, codes, src, tmp_path):
+    _needs("m4")
+    int8 = cnn[0]
+    t = tflm_build.tflm_implementation(int8, codes, tmp_path / "tflm", src=src)
+    p = tflm_build.plain_implementation(export.plain_c_files(int8, "model"), codes,
+                                        tmp_path / "plain", tflite=int8)
+    print(f"\nTFLM: {t}\nplain C: {p}")
+    assert t.outputs_equal_tflm and t.equal_rows == t.cases == len(codes)
+    assert p.outputs_equal_tflm and p.equal_rows == p.cases == len(codes)
+    assert t.name == "TFLM" and p.name == "plain C"
+    assert 0 < t.arena < 16384 and p.arena == 0 and p.setup_instructions == 0
+    assert t.setup_instructions > 0 and t.instructions > 0 and p.instructions > 0
+    assert t.flash_parts["model"] == t.model_bytes == len(int8)
+    assert abs(sum(t.flash_parts.values()) - t.flash) < 256  # the parts add up
+    assert abs(t.baseline_flash - p.baseline_flash) < 256  # the same empty harness
+    assert t.flash > p.flash > 0 and t.stack > 0 and p.stack > 0
+    # the arena it measured is the minimum: one byte less and set-up fails
+    small = tflm_build.build_bench("m4", int8, codes[:1], tmp_path / "small",
+                                   arena_size=t.arena, src=src)
+    assert tflm_build.probe_arena("m4", small, t.arena - 1) is None
+
+
+def test_the_measurement_refuses_a_wrong_arena(cnn, codes, src, tmp_path):
+    with pytest.raises(TypeError, match="arena must be"):
+        tflm_build.tflm_implementation(cnn[0], codes, tmp_path, src=src, arena="big")
+    host = tflm_build.Arena(4096, 4000, "host", "made up", False)
+    with pytest.raises(ValueError, match="measured on host, not on m4"):
+        tflm_build.tflm_implementation(cnn[0], codes, tmp_path, src=src, arena=host)
+    with pytest.raises(TypeError, match="CModel"):
+        tflm_build.plain_implementation(cnn[0], codes, tmp_path, tflite=cnn[0])

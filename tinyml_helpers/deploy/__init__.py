@@ -32,6 +32,7 @@ The code built and run on simulated boards, offline:
 * :mod:`tflm_build` — TFLM built from source; any int8 model run under it on this PC or the
   Cortex-M4F, and measured beside the plain C (a package; its docstring lists its modules).
 * :mod:`esp_nn` — TFLM built as the ESP32's Arduino core builds it, with ESP-NN's kernels.
+* :mod:`cmsis_nn` — TFLM built with Arm's CMSIS-NN kernels: TFLM at its best on a Cortex-M.
 * :mod:`micropython_vm` — generated MicroPython run on MicroPython's WebAssembly build.
 
 The projects a student opens:

@@ -23,13 +23,15 @@ Modules, by job:
 
 * :mod:`.source`  — the TFLM tree (a checkout, a tarball unpacked once, or ``$TFLM_SRC``), its
   cache, the boards that build C++ and their tools;
-* :mod:`.library` — the library's sources and flags, the static library, kernel swaps, the
-  object cache and the link;
+* :mod:`.library` — the library's sources and flags, the static library, kernel swaps
+  (replacements from the tree or from outside it: ESP-NN, CMSIS-NN), the object cache and the
+  link;
 * :mod:`.kernels` — a model's operators -> TFLM kernels and ``MicroMutableOpResolver`` calls;
 * :mod:`.sketch`  — a sketch built with the Arduino stand-in, run, and its Serial output read;
 * :mod:`.bench`   — any int8 model under TFLM inside the firmware harness;
 * :mod:`.arena`   — the smallest tensor arena, bisected (and confirmed with a sketch);
-* :mod:`.measure` — TFLM side by side with the plain C on the same Cortex-M4F;
+* :mod:`.measure` — any int8 model under TFLM (reference or swapped kernels) and any plain-C
+  model measured the same way on the same Cortex-M4F, side by side;
 * :mod:`.cli`     — ``python -m tinyml_helpers.deploy.tflm_build run|arena|library ...``.
 """
 
@@ -50,9 +52,11 @@ from .measure import (
     Implementation,
     SideBySide,
     flash_by_origin,
+    plain_implementation,
     side_by_side,
     side_by_side_record,
     side_by_side_table,
+    tflm_implementation,
 )
 from .sketch import (
     DEFAULT_LOOPS,
@@ -95,7 +99,7 @@ __all__ = [
     "cache_dir", "check_sketch", "compile_sketch", "expected_rows", "flash_by_origin",
     "get_target", "include_flags", "kernels_for", "library", "library_sources", "locate",
     "main", "missing_tools", "model_files", "model_ops", "parse_bench_line", "parse_serial",
-    "probe_arena", "require", "resolver_header", "run_sketch", "side_by_side",
-    "side_by_side_record", "side_by_side_table", "sketch_flags", "sketch_x", "source",
-    "source_problem", "unavailable", "unpack",
+    "plain_implementation", "probe_arena", "require", "resolver_header", "run_sketch",
+    "side_by_side", "side_by_side_record", "side_by_side_table", "sketch_flags", "sketch_x",
+    "source", "source_problem", "tflm_implementation", "unavailable", "unpack",
 ]

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +84,10 @@ def _jobs() -> int:
 
 # --- the library's sources -------------------------------------------------------------------
 
+# Kernel sources that use another kernel's common file: depthwise_conv_common.cc reads the
+# tensor indices (kConvInputTensor...) that conv_common.cc defines.
+_NEEDS = {"depthwise_conv": ("conv_common",)}
+
 _SKIP = re.compile(r"(_test|test_helpers?|test_helper_custom_ops|fake_micro_context|"
                    r"mock_micro_graph|kernel_runner)\.cc$")
 
@@ -107,6 +112,7 @@ def library_sources(root: Path, kernels: tuple[str, ...] | None = None) -> list[
     else:
         wanted = {"kernel_util", "micro_tensor_utils"}
         wanted |= {k for name in kernels for k in (name, f"{name}_common")}
+        wanted |= {k for name in kernels for k in _NEEDS.get(name, ())}
         found = {p.stem for p in all_kernels}
         absent = sorted(set(kernels) - found)
         if absent:
@@ -274,11 +280,19 @@ def library(target: str, kernels: tuple[str, ...] | None, src: Source | None = N
     members = [(build.compiler, [*flags, *includes, *(swap.cxx_flags if rel in replaced else ())],
                 src.root / rel, _member_name(rel))
                for rel in sources]
+    shared: dict[int, Path] = {}  # member index -> object in the cache shared by all libraries
     if swap is not None:
+        c_compiler = get_target(target).compiler
         c_flags = [*build.arch, "-std=gnu99", "-O2", "-ffunction-sections", "-fdata-sections",
                    "-w", *swap.c_flags]
-        members += [(get_target(target).compiler, c_flags, path,
-                     f"c__{path.parent.name}__{path.stem}") for path in swap.c_sources]
+        swap_headers = [file_digest(h) for folder in swap.headers
+                        for h in sorted(Path(folder).rglob("*.h"))]
+        salt = json.dumps([compiler_id(c_compiler), c_flags, swap_headers, BUILD_VERSION])
+        for path in swap.c_sources:
+            name = f"c__{path.parent.name}__{path.stem}"
+            digest = hashlib.sha256(salt.encode() + file_digest(path).encode()).hexdigest()
+            shared[len(members)] = src.cache / "obj" / "swap-c" / f"{name}-{digest[:16]}.o"
+            members.append((c_compiler, c_flags, path, name))
     in_tree = [rel for rel in sources if not rel.is_absolute()]
     recipe = {"v": BUILD_VERSION, "tree": _tree_digest(src.root, in_tree), "flags": flags,
               "compiler": compiler_id(build.compiler), "sources": _source_keys(sources)}
@@ -286,9 +300,9 @@ def library(target: str, kernels: tuple[str, ...] | None, src: Source | None = N
         recipe["swap"] = {
             "label": swap.label,
             "replace": [[old, *_source_keys([Path(new)])] for old, new in swap.replace],
-            "cxx": swap.cxx_flags, "c": swap.c_flags, "files": [file_digest(p) for p in swap.c_sources],
-            "headers": [file_digest(h) for folder in swap.headers
-                        for h in sorted(Path(folder).rglob("*.h"))]}
+            "cxx": swap.cxx_flags, "c": swap.c_flags,
+            "files": [file_digest(p) for p in swap.c_sources],
+            "headers": swap_headers}
     key = hashlib.sha256(json.dumps(recipe).encode()).hexdigest()[:16]
     kind = ("all" if kernels is None else "-".join(kernels) or "none") + \
         ("-swapped" if swap else "")
@@ -297,13 +311,17 @@ def library(target: str, kernels: tuple[str, ...] | None, src: Source | None = N
     with locked(out.parent / f"{out.name}.lock"):
         if archive.is_file():
             return Library(archive, target, src, flags, len(members), False, swap)
-        objects = [out / "obj" / f"{name}.o" for *_, name in members]
+        # The C library a swap calls does not depend on the kernels chosen: its objects are
+        # shared by every library built with it.
+        objects = [shared.get(i, out / "obj" / f"{name}.o")
+                   for i, (*_, name) in enumerate(members)]
         todo = [(m, o) for m, o in zip(members, objects, strict=True) if not o.is_file()]
-        (out / "obj").mkdir(parents=True, exist_ok=True)
+        for folder in {o.parent for o in objects}:
+            folder.mkdir(parents=True, exist_ok=True)
 
         def build_one(item):
             (compiler, member_flags, path, _), obj = item
-            tmp = obj.with_suffix(f".{os.getpid()}.tmp")
+            tmp = obj.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
             compile_command([compiler, *member_flags, "-c", str(path), "-o", str(tmp)],
                             str(path))
             os.replace(tmp, obj)

@@ -1,6 +1,11 @@
 """TFLM next to the plain C on the same simulated Cortex-M4F: flash (and where it comes from,
 read from the linker map), RAM, stack, instructions per inference and TFLM's one-time set-up,
-both inside the same firmware harness over every input code."""
+both inside the same firmware harness over the same inputs.
+
+:func:`tflm_implementation` measures any int8 model under TFLM (reference kernels, or a
+:class:`KernelSwap` such as CMSIS-NN's), :func:`plain_implementation` any plain-C
+:class:`CModel`; both return an :class:`Implementation`, so a benchmark can set several side by
+side. :func:`side_by_side` is the sine model's pair (TFLM reference vs the plain-C Dense)."""
 
 from __future__ import annotations
 
@@ -11,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import dense, export, firmware, tflm
+from .. import dense, export, firmware, graph, tflm
+from ..c_model import CModel
 from .arena import Arena, arena_for_tflite
 from .bench import build_bench, parse_bench_line
+from .library import KernelSwap
 from .source import Source, TflmBuildError, require
 
 _FLASH_SECTIONS = (".text", ".ARM.exidx", ".eh_frame", ".data")  # what `size` counts as flash
@@ -73,11 +80,13 @@ class Implementation:
     static_ram: int  # .data + .bss over the empty harness, arena excluded
     arena: int
     stack: int  # deepest stack of one inference
-    instructions: float  # mean per inference
+    instructions: float  # mean per inference (NaN on the host: no counter)
     setup_instructions: int  # one-time set-up before the first inference
     outputs_equal_tflm: bool  # all inputs give TFLM's Python-runtime codes
     baseline_flash: int  # flash of the empty harness it is measured over
     flash_parts: dict[str, int] = field(default_factory=dict)  # flash over the baseline by origin
+    equal_rows: int = 0  # input rows whose outputs equal TFLM's Python runtime...
+    cases: int = 0  # ...of this many
 
     @property
     def ram(self) -> int:
@@ -95,42 +104,118 @@ class SideBySide:
     cases: int
 
 
+def _equal_rows(got: np.ndarray, want: np.ndarray) -> int:
+    """Return how many rows of ``got`` equal ``want`` (0 if the shapes differ)."""
+    got, want = np.asarray(got), np.asarray(want).reshape(len(want), -1)
+    if got.shape != want.shape:
+        return 0
+    return int(np.all(got == want, axis=1).sum())
+
+
+def _mean_cost(cost) -> float:
+    return float("nan") if cost is None else float(np.mean(cost))
+
+
+def tflm_implementation(model, rows, build_dir, *, swap: KernelSwap | None = None,
+                        src: Source | None = None, target: str = "m4",
+                        arena: Arena | int | None = None,
+                        name: str | None = None) -> Implementation:
+    """Measure the int8 model (.tflite bytes or a :class:`graph.Graph`) under TFLM on
+    ``target`` (default the Cortex-M4F on QEMU), inside deploy/harness/harness.c over every
+    row of int8 ``rows``: flash and static RAM over the empty harness (and the flash by origin,
+    :func:`flash_by_origin`), the smallest arena, the stack of one Invoke, the mean
+    instructions per Invoke, the one-time set-up, and whether every row's outputs equal the
+    TFLM Python runtime (:func:`tflm.run`).
+
+    ``swap`` builds optimized kernels in place of the reference ones (e.g.
+    :func:`cmsis_nn.swap_for`). ``arena`` is the arena the firmware gets: an :class:`Arena`
+    or a byte count, default the minimum measured here with :func:`arena_for_tflite` (bisected:
+    it runs at that size and fails one byte below). Builds go to ``build_dir``. On the host
+    there is no instruction counter: ``instructions`` is NaN and the set-up 0.
+    """
+    if name is not None and (not isinstance(name, str) or not name):
+        raise TypeError(f"name must be a non-empty str or None, got {name!r}")
+    if swap is not None and not isinstance(swap, KernelSwap):
+        raise TypeError(f"swap must be a tflm_build.KernelSwap or None, got "
+                        f"{type(swap).__name__}")
+    if isinstance(arena, Arena):
+        if arena.target != target:
+            raise ValueError(f"the arena was measured on {arena.target}, not on {target}")
+    elif arena is not None and (not isinstance(arena, int) or isinstance(arena, bool)
+                                or arena <= 0):
+        raise TypeError(f"arena must be an Arena, a positive byte count or None, got {arena!r}")
+    g = graph.read(model)
+    tflite = g.data
+    src = require(target, src)
+    build_dir = Path(build_dir)
+    want = tflm.run(tflite, rows)
+    if arena is None:
+        arena = arena_for_tflite(target, tflite, build_dir / "arena", src=src, swap=swap)
+    size = arena.size if isinstance(arena, Arena) else arena
+    full = build_bench(target, tflite, rows, build_dir, arena_size=size, src=src, swap=swap)
+    empty = build_bench(target, tflite, rows, build_dir, arena_size=size, baseline=True,
+                        src=src, swap=swap)
+    result = firmware.run(target, full)
+    line = parse_bench_line(result.text.splitlines())
+    if line is None:
+        raise TflmBuildError("the TFLM firmware printed no TFLM SETUP line:\n" + result.text)
+    full_size, base_size = firmware.sizes(target, full), firmware.sizes(target, empty)
+    full_parts, base_parts = flash_by_origin(full), flash_by_origin(empty)
+    parts = {kind: n - base_parts.get(kind, 0) for kind, n in full_parts.items()}
+    equal = _equal_rows(result.outputs, want)
+    if name is None:
+        name = "TFLM" if swap is None else f"TFLM + {swap.label}"
+    return Implementation(
+        name, full_size.flash - base_size.flash, len(tflite),
+        full_size.ram - base_size.ram - line.arena, line.arena, line.invoke_stack,
+        _mean_cost(result.cost), line.setup_cost, equal == len(want), base_size.flash, parts,
+        equal, len(want))
+
+
+def plain_implementation(c_model: CModel, rows, build_dir, *, tflite, target: str = "m4",
+                         name: str = "plain C", model_bytes: int | None = None
+                         ) -> Implementation:
+    """Measure the plain C ``c_model`` (a :class:`CModel`, e.g.
+    ``export.plain_c_files(graph, "model")``) on ``target`` inside the same harness over every
+    row of ``rows`` (:func:`firmware.measure`): flash and static RAM over its empty harness,
+    stack, mean instructions per inference, and whether every row's outputs equal the TFLM
+    Python runtime on ``tflite`` (the model it was generated from: bytes or a
+    :class:`graph.Graph`). ``model_bytes`` defaults to the C model's constant data. It needs
+    no arena and no set-up (both 0)."""
+    if not isinstance(c_model, CModel):
+        raise TypeError(f"c_model must be a CModel (from export.plain_c_files), got "
+                        f"{type(c_model).__name__}")
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty str, got {name!r}")
+    tflite = graph.read(tflite).data
+    want = tflm.run(tflite, rows)
+    flat = np.asarray(rows).reshape(len(want), -1)
+    build_dir = Path(build_dir)
+    m = firmware.measure(target, c_model, flat, build_dir=build_dir)
+    base = firmware.sizes(target, build_dir / f"{c_model.prefix}_baseline.{target}.elf")
+    equal = _equal_rows(m.result.outputs, want)
+    data = c_model.constant_bytes if model_bytes is None else int(model_bytes)
+    cost = float("nan") if m.cost is None else float(m.cost)
+    return Implementation(name, m.flash, data, m.static_ram, 0, m.stack, cost, 0,
+                          equal == len(want), base.flash, {}, equal, len(want))
+
+
 def side_by_side(tflite: bytes, build_dir=None, arena: Arena | None = None,
                  src: Source | None = None) -> SideBySide:
     """Measure the one-input int8 Dense model ``tflite`` under TFLM and as plain C on the
     Cortex-M4F (QEMU), both inside deploy/harness/harness.c over every input code: flash and
     static RAM over each one's empty harness, arena, stack, instructions per inference and the
     one-time set-up. ``arena`` (default: measured here with :func:`arena_for_tflite`) is the
-    TFLM arena the firmware gets."""
+    TFLM arena the firmware gets. Built on :func:`tflm_implementation` and
+    :func:`plain_implementation`."""
     src = require("m4", src)
     build_dir = Path(build_dir) if build_dir else Path(tempfile.mkdtemp(prefix="tflm-vs-c-"))
     codes = np.arange(-128, 128, dtype=np.int8).reshape(-1, 1)
-    want = tflm.run(tflite, codes)
-    if arena is None:
-        arena = arena_for_tflite("m4", tflite, build_dir / "arena", src=src)
-    full = build_bench("m4", tflite, codes, build_dir, arena_size=arena.size, src=src)
-    empty = build_bench("m4", tflite, codes, build_dir, arena_size=arena.size, baseline=True,
-                        src=src)
-    result = firmware.run("m4", full)
-    line = parse_bench_line(result.text.splitlines())
-    if line is None:
-        raise TflmBuildError("the TFLM firmware printed no TFLM SETUP line:\n" + result.text)
-    full_size, base_size = firmware.sizes("m4", full), firmware.sizes("m4", empty)
-    full_parts, base_parts = flash_by_origin(full), flash_by_origin(empty)
-    parts = {kind: size - base_parts.get(kind, 0) for kind, size in full_parts.items()}
-    tflm_side = Implementation(
-        "TFLM", full_size.flash - base_size.flash, len(tflite),
-        full_size.ram - base_size.ram - line.arena, line.arena, line.invoke_stack,
-        float(result.cost.mean()), line.setup_cost, bool(np.array_equal(result.outputs, want)),
-        base_size.flash, parts)
+    tflm_side = tflm_implementation(tflite, codes, build_dir, src=src, arena=arena, name="TFLM")
     model = dense.int8_layers(tflite)
-    plain_dir = build_dir / "plain"
-    m = firmware.measure("m4", export.plain_c_files(model, "sine_int8"), codes,
-                         build_dir=plain_dir)
-    plain_base = firmware.sizes("m4", plain_dir / "sine_int8_baseline.m4.elf")
-    plain_side = Implementation(
-        "plain C", m.flash, dense.data_bytes(model), m.static_ram, 0, m.stack, float(m.cost),
-        0, bool(np.array_equal(m.result.outputs, want)), plain_base.flash)
+    plain_side = plain_implementation(export.plain_c_files(model, "sine_int8"), codes,
+                                      build_dir / "plain", tflite=tflite,
+                                      model_bytes=dense.data_bytes(model))
     return SideBySide(tflm_side, plain_side, src.label, len(codes))
 
 
