@@ -12,7 +12,8 @@ count them. Keras turns a dilated convolution into SPACE_TO_BATCH_ND around an u
 dilation is set in the converted file instead (see :func:`_dilate`).
 
 Each model comes with ``rows`` of int8 input codes, the TFLM runtime's outputs for them (the
-trusted reference) and ``ops.run``'s. The rows are not stored in the firmware: a few lines of C
+trusted reference) and ``ops.run``'s, and its generated C over both kernel sets of
+``graph_c`` (reference and fast). The rows are not stored in the firmware: a few lines of C
 make them on the board with a xorshift32 generator that :func:`input_rows` repeats in NumPy
 (rows 0, 1 and 2 are all -128, all 127 and all the input zero point; of the others a third
 spans all codes and two thirds stay near the zero point).
@@ -20,9 +21,9 @@ spans all codes and two thirds stay near the zero point).
 :func:`run_models` runs many models on one target in few builds: :func:`batch_model` writes a
 ``batch.c`` whose ``batch_invoke`` takes two codes (which item, which row), makes that row,
 runs that model on it and hands the harness one slice of at most ``width`` output codes, so the
-harness's two output arrays stay small. On the Uno a slice is at most 48 codes (the harness
-prints them in OUT lines of 32, under simavr's 256 characters a line) and a batch holds only as
-many models as its RAM and flash allow.
+harness's two output arrays stay small (``kernels`` chooses the C of every model in it). On
+the Uno a slice is at most 48 codes (the harness prints them in OUT lines of 32, under simavr's
+256 characters a line) and a batch holds only as many models as its RAM and flash allow.
 """
 
 from __future__ import annotations
@@ -105,9 +106,19 @@ class RandomModel:
     rows: np.ndarray  # (n_rows, n_inputs) int8
     expected: np.ndarray  # (n_rows, n_outputs) int8: the TFLM runtime's outputs
     reference: np.ndarray  # the same from ops.run
-    c: graph_c.GraphC  # the generated C with the prefix "m"
-    uno_skip: str | None  # why it does not fit the Uno (None: it does)
+    c: graph_c.GraphC  # the generated C with the prefix "m" (reference kernels)
+    fast: graph_c.GraphC  # the same over the fast kernels
+    uno_skip: str | None  # why its reference C does not fit the Uno (None: it does)
     refusals: list[str] = field(default_factory=list)  # what was drawn and refused before
+    fast_uno_skip: str | None = None  # the same for its fast C (a window buffer more)
+
+    def code(self, kernels: str) -> graph_c.GraphC:
+        """Return the generated C over ``kernels`` ("reference" or "fast")."""
+        return self.fast if graph_c.check_kernels(kernels) == "fast" else self.c
+
+    def skip(self, kernels: str) -> str | None:
+        """Return why its C over ``kernels`` does not fit the Uno, or None."""
+        return self.fast_uno_skip if graph_c.check_kernels(kernels) == "fast" else self.uno_skip
 
     @property
     def labels(self) -> dict[str, str]:
@@ -541,8 +552,8 @@ def input_rows(row_seed: int, n_rows: int, n_inputs: int, zero_point: int) -> np
 # ---- one model ---------------------------------------------------------------------------------
 
 def uno_skip(c: c_model.CModel, rows: np.ndarray) -> str | None:
-    """Return why a model cannot run on the Uno (firmware.check_fits, then test_graph_c's RAM
-    budget), or None."""
+    """Return why a model cannot run on the Uno as C ``c`` (firmware.check_fits, then
+    test_graph_c's RAM budget), or None."""
     try:
         firmware.check_fits("uno", c, rows)
     except ValueError as exc:
@@ -597,7 +608,7 @@ def draw(kind: str, seed: int, tf, n_rows: int = 24, max_tries: int = 50) -> Ran
             refusals.append(_refusal("graph.read", exc, drawn))
             continue
         try:
-            c = graph_c.generate(g, "m")
+            c, fast = (graph_c.generate(g, "m", kernels) for kernels in graph_c.KERNEL_SETS)
         except ValueError as exc:
             refusals.append(_refusal("graph_c", exc, drawn))
             continue
@@ -620,7 +631,8 @@ def draw(kind: str, seed: int, tf, n_rows: int = 24, max_tries: int = 50) -> Ran
                       f"{drawn.text} (weights {weights}, calibration {how})", drawn.batch_one)
         reference = ops.run(g, rows.reshape(n_rows, *g.tensors[g.inputs[0]].shape[1:]))
         return RandomModel(kind, seed, drawn, tflite, g, row_seed, rows, expected,
-                           reference.reshape(n_rows, -1), c, uno_skip(c, rows), refusals)
+                           reference.reshape(n_rows, -1), c, fast, uno_skip(c, rows),
+                           refusals, uno_skip(fast, rows))
     raise RuntimeError(f"{kind} #{seed}: nothing valid in {max_tries} draws: {refusals[-3:]}")
 
 
@@ -629,13 +641,14 @@ def pinned(tflite: bytes, kind: str, text: str, n_rows: int = 16, row_seed: int 
     """Return a given full-int8 .tflite as a RandomModel (seed -1): a case found by drawing,
     kept to be run with the drawn ones."""
     g = graph.read(tflite)
-    c = graph_c.generate(g, "m")
+    c, fast = (graph_c.generate(g, "m", kernels) for kernels in graph_c.KERNEL_SETS)
     zero_point = int(g.tensors[g.inputs[0]].quantization.zero_point[0])
     rows = input_rows(row_seed, n_rows, c.n_inputs, zero_point)
     shape = g.tensors[g.inputs[0]].shape[1:]
     return RandomModel(kind, -1, Drawn(kind, shape, shape, (), {}, text), tflite, g, row_seed,
                        rows, tflm.run(tflite, rows).reshape(n_rows, -1),
-                       ops.run(g, rows).reshape(n_rows, -1), c, uno_skip(c, rows))
+                       ops.run(g, rows).reshape(n_rows, -1), c, fast, uno_skip(c, rows),
+                       fast_uno_skip=uno_skip(fast, rows))
 
 
 # ---- many models in one firmware ---------------------------------------------------------------
@@ -654,9 +667,10 @@ def _items(models: list[RandomModel], width: int) -> list[Item]:
             for k, m in enumerate(models) for start in range(0, m.c.n_outputs, width)]
 
 
-def batch_model(models: list[RandomModel], width: int) -> tuple[c_model.CModel, np.ndarray,
-                                                                  list[tuple[int, int, Item]]]:
-    """Return (the batch as a CModel, the harness's input rows, what each case computes).
+def batch_model(models: list[RandomModel], width: int, kernels: str = "reference"
+                ) -> tuple[c_model.CModel, np.ndarray, list[tuple[int, int, Item]]]:
+    """Return (the batch as a CModel, the harness's input rows, what each case computes), the
+    models' C over ``kernels`` ("reference" or "fast").
 
     The models become m0, m1, ... next to batch.h / batch.c; each harness case is two codes
     (item, row) and gets ``width`` codes back: the item's slice, zeros after it. A model with
@@ -670,7 +684,7 @@ def batch_model(models: list[RandomModel], width: int) -> tuple[c_model.CModel, 
     items = _items(models, width)
     if len(items) > 255:
         raise ValueError(f"{len(items)} slices: at most 255 fit a batch")
-    cs = [graph_c.generate(m.graph, f"m{k}") for k, m in enumerate(models)]
+    cs = [graph_c.generate(m.graph, f"m{k}", kernels) for k, m in enumerate(models)]
     files = {}
     for c in cs:
         files.update(c.files)
@@ -756,7 +770,7 @@ static void batch_fill(uint32_t seed, uint8_t row, uint16_t n, int8_t zero_point
     cases = [(j, r, it) for k in range(len(models)) for r in range(n_rows)
              for j, it in enumerate(items) if it.model == k]
     inputs = np.array([(j, r) for j, r, _ in cases], dtype=np.uint8).view(np.int8)
-    batch = c_model.CModel("batch", "int8", 2, width, files, c_model.OPS_KERNELS,
+    batch = c_model.CModel("batch", "int8", 2, width, files, cs[0].kernels,
                            sum(c.constant_bytes for c in cs),
                            sum(c.activation_bytes for c in cs) + max_in + scratch)
     return batch, inputs, cases
@@ -767,14 +781,16 @@ class UnoRamError(firmware.FirmwareError):
 
 
 def run_batch(target: str, models: list[RandomModel], build_dir: Path,
-              width: int | None = None) -> tuple[list[np.ndarray], firmware.RunResult, Path]:
-    """Return (each model's (n_rows, n_outputs) outputs on ``target``, the run, the ELF).
+              width: int | None = None, kernels: str = "reference"
+              ) -> tuple[list[np.ndarray], firmware.RunResult, Path]:
+    """Return (each model's (n_rows, n_outputs) outputs on ``target``, the run, the ELF), the
+    models' C over ``kernels``.
 
     A Uno firmware whose static RAM (avr-size) leaves less than UNO_STACK bytes of its 2 KB
     is not run: UnoRamError (a stack running into the data would garble or hang the run)."""
     width = width or (UNO_WIDTH if target == "uno" else HOST_WIDTH)
     width = min(width, max(m.c.n_outputs for m in models))
-    batch, inputs, cases = batch_model(models, width)
+    batch, inputs, cases = batch_model(models, width, kernels)
     started = time.perf_counter()
     elf = firmware.build(target, batch, inputs, build_dir=build_dir)
     build_seconds = time.perf_counter() - started
@@ -794,38 +810,42 @@ def run_batch(target: str, models: list[RandomModel], build_dir: Path,
     return got, result, elf
 
 
-def _uno_ram(models: list[RandomModel]) -> int:
-    """Return the RAM a Uno batch of ``models`` takes by test_graph_c's count: activations,
-    the input row, the scratch array of wide outputs, the harness's input and two outputs."""
+def _uno_ram(models: list[RandomModel], kernels: str) -> int:
+    """Return the RAM a Uno batch of ``models`` (their C over ``kernels``) takes by
+    test_graph_c's count: activations, the input row, the scratch array of wide outputs, the
+    harness's input and two outputs."""
     width = min(UNO_WIDTH, max(m.c.n_outputs for m in models))
     scratch = max((m.c.n_outputs for m in models if m.c.n_outputs > width), default=0)
-    return (sum(m.c.activation_bytes for m in models) + max(m.c.n_inputs for m in models)
+    return (sum(m.code(kernels).activation_bytes for m in models)
+            + max(m.c.n_inputs for m in models)
             + scratch + 2 + 2 * width)
 
 
-def _uno_flash(models: list[RandomModel]) -> int:
+def _uno_flash(models: list[RandomModel], kernels: str) -> int:
     """Return a rough count of the flash a Uno batch adds: constants, code, case inputs."""
     cases = sum(len(m.rows) * len(_items([m], UNO_WIDTH)) for m in models)
-    return sum(m.c.constant_bytes + 60 * len(m.graph.ops) + 120 for m in models) + 2 * cases
+    return sum(m.code(kernels).constant_bytes + 60 * len(m.graph.ops) + 120
+               for m in models) + 2 * cases
 
 
-def pack(target: str, models: list[RandomModel], per_batch: int = 64) -> list[list[RandomModel]]:
+def pack(target: str, models: list[RandomModel], per_batch: int = 64,
+         kernels: str = "reference") -> list[list[RandomModel]]:
     """Return the models that can run on ``target`` split into batches of firmware: at most
-    ``per_batch`` models and 255 slices each; on the Uno only models that fit it, as many a
-    batch as its RAM (less UNO_BATCH_MARGIN for the batch's own stack) and (roughly counted)
-    flash allow."""
+    ``per_batch`` models and 255 slices each; on the Uno only models whose C over ``kernels``
+    fits it, as many a batch as its RAM (less UNO_BATCH_MARGIN for the batch's own stack) and
+    (roughly counted) flash allow."""
     width = UNO_WIDTH if target == "uno" else HOST_WIDTH
 
     def fits(batch: list[RandomModel]) -> bool:
         if len(batch) > per_batch or len(_items(batch, width)) > 255:
             return False
         return target != "uno" or (
-            _uno_ram(batch) <= UNO_RAM - UNO_RESERVED - UNO_BATCH_MARGIN
-            and _uno_flash(batch) <= UNO_FLASH_BUDGET)
+            _uno_ram(batch, kernels) <= UNO_RAM - UNO_RESERVED - UNO_BATCH_MARGIN
+            and _uno_flash(batch, kernels) <= UNO_FLASH_BUDGET)
 
     batches: list[list[RandomModel]] = []
     for m in models:
-        if target == "uno" and m.uno_skip:
+        if target == "uno" and m.skip(kernels):
             continue
         if batches and fits(batches[-1] + [m]):
             batches[-1].append(m)
@@ -837,10 +857,12 @@ def pack(target: str, models: list[RandomModel], per_batch: int = 64) -> list[li
 _OVERFLOW = re.compile(r"region .* overflowed|will not fit in region")
 
 
-def run_models(target: str, models: list[RandomModel], build_dir: Path, per_batch: int = 64
+def run_models(target: str, models: list[RandomModel], build_dir: Path, per_batch: int = 64,
+               kernels: str = "reference"
                ) -> tuple[dict[int, np.ndarray], list[dict], dict[int, str]]:
     """Return ({id(model): its outputs on target}, one dict per firmware run, {id(model): why
-    it did not run}) for every model that fits the target (on the Uno: ``uno_skip`` is None).
+    it did not run}) for every model that fits the target (on the Uno: ``m.skip(kernels)`` is
+    None), each model's C over ``kernels`` ("reference" or "fast").
 
     A batch that does not link for lack of flash, or leaves the Uno too little RAM for its
     stack, is split in two and built again; a single model that still leaves too little RAM
@@ -848,12 +870,12 @@ def run_models(target: str, models: list[RandomModel], build_dir: Path, per_batc
     outputs: dict[int, np.ndarray] = {}
     runs: list[dict] = []
     skipped: dict[int, str] = {}
-    todo = pack(target, models, per_batch)
+    todo = pack(target, models, per_batch, kernels)
     while todo:
         batch = todo.pop(0)
-        where = Path(build_dir) / f"{target}{len(runs)}_{id(batch)}"
+        where = Path(build_dir) / f"{target}_{kernels}{len(runs)}_{id(batch)}"
         try:
-            got, result, elf = run_batch(target, batch, where)
+            got, result, elf = run_batch(target, batch, where, kernels=kernels)
         except firmware.FirmwareError as exc:
             if not (isinstance(exc, UnoRamError) or _OVERFLOW.search(str(exc))):
                 raise

@@ -4,8 +4,9 @@ the Cortex-M4, against the TFLM runtime.
 A fixed-seed subset of what ``benchmarks/ops_targets.py`` runs by the hundred: 6 random models
 of each operator kind and 4 random whole CNNs, 16 input rows each (three of them all -128, all
 127 and all the input zero point). Every output code of every row must equal TFLM's, from
-``ops.run`` and from the C on each target; the models of a target run in a few firmware builds
-(``random_models.run_models``), on the Uno only those that fit its 2 KB of RAM.
+``ops.run`` and from the C on each target, over graph_c's reference kernels and over its fast
+kernels; the models of a target run in a few firmware builds (``random_models.run_models``), on
+the Uno only those that fit its 2 KB of RAM.
 
 One more model runs with them: a minimal form of a case the benchmark found, where TFLM's
 requantization shifts an accumulator left and int32 wraps. The C, ``ops.run`` and the
@@ -20,7 +21,7 @@ import numpy as np
 import pytest
 import random_models as rm
 
-from tinyml_helpers.deploy import env, firmware, graph, litert, micropython, ops
+from tinyml_helpers.deploy import env, firmware, graph, graph_c, litert, micropython, ops
 
 N_PER_KIND = 6
 N_CNNS = 4
@@ -65,21 +66,22 @@ def test_ops_run_equals_tflm(models):
     assert not _mismatches(models, {id(m): m.reference for m in models})
 
 
+@pytest.mark.parametrize("kernels", graph_c.KERNEL_SETS)
 @pytest.mark.parametrize("target", rm.TARGETS)
-def test_generated_c_equals_tflm(models, dead_relu, target, tmp_path):
-    """Every output code of every row equals TFLM's on ``target`` (the dead ReLU's wrapped
-    left shift too); on the Uno every model that fits runs (the others are named by uno_skip)
-    and the firmware's RAM stays under 2 KB."""
+def test_generated_c_equals_tflm(models, dead_relu, target, kernels, tmp_path):
+    """Every output code of every row equals TFLM's on ``target`` over either kernel set (the
+    dead ReLU's wrapped left shift too); on the Uno every model that fits runs (the others are
+    named by skip(kernels)) and the firmware's RAM stays under 2 KB."""
     missing = firmware.missing_tools(target)
     if missing:
         pytest.skip(f"{target}: {', '.join(missing)} not installed "
                     f"({firmware.install_hint(target)})")
     models = [*models, dead_relu]
-    outputs, runs, skipped = rm.run_models(target, models, tmp_path)
-    expected = [m for m in models if target != "uno" or m.uno_skip is None]
+    outputs, runs, skipped = rm.run_models(target, models, tmp_path, kernels=kernels)
+    expected = [m for m in models if target != "uno" or m.skip(kernels) is None]
     assert not skipped and sorted(outputs) == sorted(id(m) for m in expected)
-    problems = _mismatches(expected, outputs)
-    assert not problems, f"{target}: " + "\n".join(problems)
+    problems = _mismatches(expected, outputs, f"{target} ({kernels} kernels)")
+    assert not problems, "\n".join(problems)
     if target == "uno":
         assert all(run["ram"] + run["stack"] < rm.UNO_RAM for run in runs), runs
         assert any(m.c.n_outputs > rm.UNO_WIDTH for m in expected)  # read in slices

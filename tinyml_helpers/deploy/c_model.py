@@ -2,11 +2,12 @@
 
 :class:`CModel` is what :func:`export.plain_c_files` (Dense chains, over the fast kernels of
 ``c/tinyml_kernels.c``) and :func:`graph_c.generate` (any graph of CNN operators, over the
-reference kernels of ``c/tinyml_ops.c``) return. It reads like the ``{file name: source}``
-dict of the model's own files, and it carries what the generator already knew: the prefix,
-int8 or float, input and output sizes, the kernel files it calls, the bytes of constants and
-of activation buffers. The firmware harness and the project writers take those facts from the
-value; nothing is parsed back out of the generated text.
+reference kernels of ``c/tinyml_ops.c`` or their fast twins in ``c/tinyml_ops_fast.c``)
+return. It reads like the ``{file name: source}`` dict of the model's own files, and it carries
+what the generator already knew: the prefix, int8 or float, input and output sizes, the kernel
+files it calls, the bytes of constants and of activation buffers. The firmware harness and the
+project writers take those facts from the value; nothing is parsed back out of the generated
+text.
 
 :func:`check_prefix` is the one rule for a generated model's name: a lower-case C identifier
 outside the names the kernels and the harness use themselves (``tinyml_*``, ``harness*``,
@@ -30,6 +31,10 @@ DENSE_KERNELS = ("tinyml_kernels.h", "tinyml_kernels.c")  # the Dense fast paths
 # The reference kernels of CNN operators, with the Dense file they take TINYML_CONST and the
 # requantization from.
 OPS_KERNELS = (*DENSE_KERNELS, "tinyml_ops.h", "tinyml_ops.c")
+# The fast CONV_2D, DEPTHWISE_CONV_2D, pools and FULLY_CONNECTED, with the reference kernels
+# they share the params structs with (and that run SOFTMAX and the reshapes).
+FAST_OPS_KERNELS = (*OPS_KERNELS, "tinyml_ops_fast.h", "tinyml_ops_fast.c")
+KERNEL_SETS = (DENSE_KERNELS, OPS_KERNELS, FAST_OPS_KERNELS)
 KINDS = ("int8", "float")
 # Names the hand-written C owns: the kernels (tinyml_*), the firmware harness (harness.c,
 # harness_cases.h, harness_empty_invoke, HARNESS_*) and its platform files (platform*.c/.h).
@@ -88,8 +93,8 @@ class CModel(Mapping):
         for header in (f"{self.prefix}.h", f"{self.prefix}.c"):
             if header not in self.files:
                 raise ValueError(f"the model's files lack {header}")
-        if self.kernels not in (DENSE_KERNELS, OPS_KERNELS):
-            raise ValueError(f"kernels must be {DENSE_KERNELS} or {OPS_KERNELS}, got "
+        if self.kernels not in KERNEL_SETS:
+            raise ValueError(f"kernels must be one of {', '.join(map(str, KERNEL_SETS))}, got "
                              f"{self.kernels!r}")
         shadowed = sorted(set(self.files) & set(self.kernels))
         if shadowed:

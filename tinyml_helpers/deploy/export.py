@@ -5,10 +5,13 @@ Two ways to put a model on a board:
 * TensorFlow Lite Micro runs the ``.tflite`` flatbuffer itself: :func:`c_array_files` turns it
   into ``model.h`` / ``model.cpp`` (``g_model``, ``g_model_len``) as in the TFLM examples.
 * "The hard way": :func:`plain_c_files` writes library-free C, a :class:`~.c_model.CModel`
-  (the files and their facts). A chain of Dense layers (read by :mod:`.dense`) becomes C
-  arrays and an ``invoke`` function over the hand-written fast kernels in ``deploy/c/``; any
-  other full-int8 graph of CNN operators (:mod:`.graph`) goes to :mod:`.graph_c` and its
-  reference kernels. The int8 path repeats TFLM's fixed-point arithmetic exactly.
+  (the files and their facts). With ``kernels="fast"`` (the default) a chain of Dense layers
+  (read by :mod:`.dense`) becomes C arrays and an ``invoke`` function over the hand-written
+  fast Dense kernels in ``deploy/c/``, and any other full-int8 graph of CNN operators
+  (:mod:`.graph`) goes to :mod:`.graph_c` and its fast kernels; with ``kernels="reference"``
+  every full-int8 graph, Dense chains included, goes to :mod:`.graph_c`'s reference kernels
+  (TFLM's reference loops, for comparing like with like). The int8 path repeats TFLM's
+  fixed-point arithmetic exactly.
 
 The C comes from the templates in ``deploy/templates/c/``, filled through :mod:`cgen`, so it
 holds only checked identifiers and finite numbers.
@@ -59,26 +62,39 @@ def c_array_files(tflite: bytes, name: str = "g_model", arena_size: int | None =
 
 # --- library-free C inference ------------------------------------------------------------------
 
-def plain_c_files(model, prefix: str = "model") -> CModel:
+def plain_c_files(model, prefix: str = "model", kernels: str = "fast") -> CModel:
     """Return the library-free C of ``model`` as a :class:`CModel` (its files and facts).
 
     ``model`` is a :class:`graph.Graph` (or .tflite bytes, read once here), an
-    :class:`Int8Model` or a list of :class:`FloatDense`. A chain of FULLY_CONNECTED layers
-    (ReLU or none) uses the Dense fast kernels, float32 or int8; any other full-int8 graph of
-    the operators :mod:`.graph` accepts (convolutions, pooling, softmax, ...) is written by
-    :func:`graph_c.generate` over the reference kernels.
+    :class:`Int8Model` or a list of :class:`FloatDense`. With ``kernels="fast"`` a chain of
+    FULLY_CONNECTED layers (ReLU or none) uses the Dense fast kernels, float32 or int8, and any
+    other full-int8 graph of the operators :mod:`.graph` accepts (convolutions, pooling,
+    softmax, ...) is written by :func:`graph_c.generate` over its fast kernels. With
+    ``kernels="reference"`` every full-int8 graph (a Dense chain too) is written by
+    :func:`graph_c.generate` over the reference kernels; that takes a graph (or .tflite bytes),
+    not an Int8Model nor float layers.
     """
     check_prefix(prefix)
+    graph_c.check_kernels(kernels)
     if isinstance(model, (bytes, bytearray, memoryview, graph.Graph)):
         g = graph.read(model)
-        if dense.is_dense_chain(g):
+        if g.is_int8 and (kernels == "reference" or not dense.is_dense_chain(g)):
+            return graph_c.generate(g, prefix, kernels)
+        if dense.is_dense_chain(g) and kernels == "fast":
             model = dense.int8_layers(g) if g.is_int8 else dense.float_layers_from_tflite(g)
-        elif g.is_int8:
-            return graph_c.generate(g, prefix)
+        elif dense.is_dense_chain(g):
+            raise ValueError("kernels='reference' writes full-int8 graphs over the reference "
+                             "kernels; this Dense chain is float32: use kernels='fast' (the "
+                             "float Dense kernels)")
         else:
             raise ValueError("a float32 graph with operators other than FULLY_CONNECTED (+ "
                              "ReLU) has no plain-C export yet: convert it to full int8 "
                              f"(its operators: {', '.join(op.kind for op in g.ops)})")
+    if kernels == "reference" and isinstance(model, (Int8Model, list)):
+        raise ValueError("kernels='reference' writes a full-int8 graph over the reference "
+                         "kernels: pass the graph.Graph or .tflite bytes, not "
+                         f"{'an Int8Model' if isinstance(model, Int8Model) else 'a list'} "
+                         "(or use kernels='fast')")
     if isinstance(model, Int8Model):
         if not isinstance(model.layers, (list, tuple)) or not model.layers:
             raise ValueError("the Int8Model has no layers")

@@ -1,14 +1,17 @@
-"""Write a full-int8 :class:`graph.Graph` as library-free C over the reference kernels.
+"""Write a full-int8 :class:`graph.Graph` as library-free C over the course's int8 kernels.
 
 :func:`generate` turns the checked graph of a small convolutional network into
 ``<prefix>.h`` / ``<prefix>.c``: every constant tensor (weights, biases, per-channel multipliers
 and shifts) and every operator's params struct as a ``TINYML_CONST`` array (flash on the Uno),
 two ping-pong activation buffers, and ``<prefix>_invoke(const int8_t *input, int8_t *output)``
-calling the kernels of ``c/tinyml_ops.c`` in order. The result is a :class:`~.c_model.CModel`
-like :func:`export.plain_c_files`' (which calls this for any graph that is not a Dense chain),
-so :func:`firmware.build` and :func:`firmware.measure` run it unchanged. The parameters are
-derived as TFLM's Prepare steps derive them (:mod:`ops` holds that arithmetic and the NumPy
-twin of each kernel).
+calling the kernels in order. ``kernels="reference"`` calls those of ``c/tinyml_ops.c``, which
+follow TFLM's reference kernels loop for loop; ``kernels="fast"`` calls the fast twins of
+``c/tinyml_ops_fast.c`` for CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and the pools (same
+codes, bit for bit) and the reference kernels for SOFTMAX and the reshapes. The result is a
+:class:`~.c_model.CModel` like :func:`export.plain_c_files`' (which calls this for any graph
+that is not a Dense chain), so :func:`firmware.build` and :func:`firmware.measure` run it
+unchanged. The parameters are derived as TFLM's Prepare steps derive them (:mod:`ops` holds
+that arithmetic and the NumPy twin of each kernel).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import cgen, ops
-from .c_model import C_TEMPLATES, OPS_KERNELS, CModel, check_prefix
+from .c_model import C_TEMPLATES, FAST_OPS_KERNELS, OPS_KERNELS, CModel, check_prefix
 from .graph import Graph, Op, Tensor, check_int8_chain
 
 MAX_DIM = 32767  # loops count with C's int, 16 bits on the AVR
@@ -26,14 +29,23 @@ MAX_SOFTMAX_DEPTH = 511  # the final RoundingDivideByPOT shifts by at most 31 be
 KERNELS = {"CONV_2D": "tinyml_conv_2d", "DEPTHWISE_CONV_2D": "tinyml_depthwise_conv_2d",
            "MAX_POOL_2D": "tinyml_max_pool_2d", "AVERAGE_POOL_2D": "tinyml_average_pool_2d",
            "FULLY_CONNECTED": "tinyml_fully_connected", "SOFTMAX": "tinyml_softmax"}
+# kernels="fast": these operators call c/tinyml_ops_fast.c (the weighted ones with a folded
+# bias, see _folded); SOFTMAX, RESHAPE and EXPAND_DIMS keep the reference kernels.
+FAST_KERNELS = {"CONV_2D": "tinyml_conv_2d_fast",
+                "DEPTHWISE_CONV_2D": "tinyml_depthwise_conv_2d_fast",
+                "MAX_POOL_2D": "tinyml_max_pool_2d_fast",
+                "AVERAGE_POOL_2D": "tinyml_average_pool_2d_fast",
+                "FULLY_CONNECTED": "tinyml_fully_connected_fast"}
+KERNEL_SETS = ("reference", "fast")
 
 
 @dataclass(frozen=True)
 class GraphC(CModel):
-    """The generated C of one graph (a :class:`CModel` over the reference kernels) and the
-    sizes of its two activation buffers."""
+    """The generated C of one graph (a :class:`CModel`), the sizes of its two activation
+    buffers and of the fast convolutions' window buffer (in ``activation_bytes`` too)."""
 
     buffers: tuple[int, int] = (0, 0)  # bytes of the two ping-pong activation buffers
+    scratch: int = 0  # bytes of the largest window a fast convolution copies (0: none)
 
 
 @dataclass
@@ -43,14 +55,28 @@ class _Emitted:
     declarations: str
     call: str  # with {src} and {dst} left to fill
     constant_bytes: int
+    scratch: int = 0  # bytes of window buffer the kernel needs
 
 
-def generate(graph: Graph, prefix: str = "model") -> GraphC:
-    """Return the :class:`GraphC` of a full-int8 ``graph``; raise ValueError if it cannot be."""
+def check_kernels(kernels) -> str:
+    """Return ``kernels`` after checking it names a kernel set of :data:`KERNEL_SETS`."""
+    if not isinstance(kernels, str) or kernels not in KERNEL_SETS:
+        raise ValueError(f"kernels must be one of {', '.join(map(repr, KERNEL_SETS))}, got "
+                         f"{kernels!r}")
+    return kernels
+
+
+def generate(graph: Graph, prefix: str = "model", kernels: str = "reference") -> GraphC:
+    """Return the :class:`GraphC` of a full-int8 ``graph``; raise ValueError if it cannot be.
+
+    ``kernels`` is ``"reference"`` (c/tinyml_ops.c, TFLM's reference loops) or ``"fast"``
+    (c/tinyml_ops_fast.c for the convolutions, the pools and FULLY_CONNECTED: the same codes)."""
+    check_kernels(kernels)
     _check_graph(graph)
     check_prefix(prefix)
+    fast = kernels == "fast"
     places, buffers = _plan(graph)
-    emitted = [_emit(graph, i, op) for i, op in enumerate(graph.ops)]
+    emitted = [_emit(graph, i, op, fast) for i, op in enumerate(graph.ops)]
     calls = []
     for i, (op, part) in enumerate(zip(graph.ops, emitted, strict=True)):
         src, dst = places[op.inputs[0]], places[op.outputs[0]]
@@ -59,10 +85,12 @@ def generate(graph: Graph, prefix: str = "model") -> GraphC:
         else:
             calls.append("  " + part.call.format(src=src, dst=dst))
     x, y = (graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]])
-    source = _source(prefix, buffers, [p.declarations for p in emitted], calls)
+    scratch = max((p.scratch for p in emitted), default=0)
+    source = _source(prefix, buffers, scratch, [p.declarations for p in emitted], calls, fast)
     files = {f"{prefix}.h": _header(prefix, x, y), f"{prefix}.c": source}
-    return GraphC(prefix, "int8", x.size, y.size, files, OPS_KERNELS,
-                  sum(p.constant_bytes for p in emitted), sum(buffers), buffers)
+    return GraphC(prefix, "int8", x.size, y.size, files, FAST_OPS_KERNELS if fast else OPS_KERNELS,
+                  sum(p.constant_bytes for p in emitted), sum(buffers) + scratch, buffers,
+                  scratch)
 
 
 # ---- checks and buffer plan ------------------------------------------------------------------
@@ -127,15 +155,35 @@ def _dims(where: str, **values: int) -> dict[str, int]:
     return values
 
 
+def _folded(w: np.ndarray, bias: np.ndarray | None, input_offset: int,
+            axes: tuple[int, ...]) -> np.ndarray:
+    """Return the fast kernels' folded bias of each output channel: bias + input_offset * (the
+    sum of the channel's weights over ``axes``), wrapped to int32 as the kernels' sums wrap."""
+    total = w.astype(np.int64).sum(axis=axes) * input_offset
+    if bias is not None:
+        total = total + bias.astype(np.int64)
+    return ((total + 2**31) % 2**32 - 2**31).astype(np.int32)
+
+
+# The axes of a filter that one output channel sums over (the others give the channel)
+_FILTER_AXES = {"CONV_2D": (1, 2, 3), "DEPTHWISE_CONV_2D": (0, 1, 2), "FULLY_CONNECTED": (1,)}
+
+
 def _weights(graph: Graph, i: int, op: Op, q: ops.Int8Params,
-             channels: int) -> tuple[str, str, str, int]:
-    """Return (declarations, filter name, bias name or NULL, bytes) of a weighted operator."""
+             channels: int, fast: bool = False) -> tuple[str, str, str, int]:
+    """Return (declarations, filter name, bias name or NULL, bytes) of a weighted operator;
+    with ``fast``, the folded bias (always there) in place of the bias."""
     w = graph.tensors[op.inputs[1]]
     text = _array(f"op{i}_filter", "int8_t", w.data)
     nbytes = w.size
     bias = "NULL"
-    if len(op.inputs) > 2 and op.inputs[2] >= 0:
-        b = graph.tensors[op.inputs[2]]
+    b = graph.tensors[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+    if fast:
+        folded = _folded(w.data, None if b is None else b.data, q.input_offset,
+                         _FILTER_AXES[op.kind])
+        text += _array(f"op{i}_folded_bias", "int32_t", folded)
+        bias, nbytes = f"op{i}_folded_bias", nbytes + 4 * folded.size
+    elif b is not None:
         text += _array(f"op{i}_bias", "int32_t", b.data)
         bias, nbytes = f"op{i}_bias", nbytes + 4 * b.size
     if len(q.multiplier) != channels:
@@ -162,6 +210,15 @@ def _window(where: str, x: Tensor, out: Tensor, padding: str, window: tuple[int,
                  padding_height=pads[0], padding_width=pads[1])
 
 
+def _windows_inside(x: Tensor, out: Tensor, window: tuple[int, int], strides: tuple[int, int],
+                    dilations: tuple[int, int], pads: tuple[int, int]) -> bool:
+    """Return True if every window of a convolution lies wholly inside its input (as the fast
+    kernels test each one: the first tap at or after the first pixel, the last before the end)."""
+    return all(pad == 0 and (n_out - 1) * stride + (k - 1) * dilation < size
+               for pad, n_out, stride, k, dilation, size in
+               zip(pads, out.shape[1:3], strides, window, dilations, x.shape[1:3], strict=True))
+
+
 def _comment(i: int, op: Op, x: Tensor, out: Tensor) -> str:
     """Return the one-line C comment that introduces an operator."""
     shapes = f"{'x'.join(map(str, x.shape))} -> {'x'.join(map(str, out.shape))}"
@@ -170,8 +227,9 @@ def _comment(i: int, op: Op, x: Tensor, out: Tensor) -> str:
     return f"/* op {i}: {' '.join([op.kind, shapes, *options])} */\n"
 
 
-def _emit(graph: Graph, i: int, op: Op) -> _Emitted:
-    """Return the arrays, params and call of operator ``i``."""
+def _emit(graph: Graph, i: int, op: Op, fast: bool = False) -> _Emitted:
+    """Return the arrays, params and call of operator ``i`` (over the fast kernels where
+    there are some, with ``fast``)."""
     x, out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
     where, head = f"operator {i} ({op.kind})", _comment(i, op, x, out)
     p = op.params
@@ -183,7 +241,7 @@ def _emit(graph: Graph, i: int, op: Op) -> _Emitted:
         depthwise = op.kind == "DEPTHWISE_CONV_2D"
         channels = out.shape[3]
         q = ops.int8_params(graph, op)
-        arrays, filt, bias, nbytes = _weights(graph, i, op, q, channels)
+        arrays, filt, bias, nbytes = _weights(graph, i, op, q, channels, fast)
         fields = _window(where, x, out, p.padding, w.shape[1:3], (p.stride_h, p.stride_w),
                          (p.dilation_h, p.dilation_w))
         shape = _dims(where, input_depth=x.shape[3], filter_height=w.shape[1],
@@ -203,8 +261,25 @@ def _emit(graph: Graph, i: int, op: Op) -> _Emitted:
                    "padding_width": fields["padding_width"], **_requant_fields(i, q)}
         ctype = "tinyml_depthwise_params" if depthwise else "tinyml_conv_params"
         text = head + arrays + _struct(f"op{i}_params", ctype, ordered)
-        call = f"{KERNELS[op.kind]}(&op{i}_params, {{src}}, {filt}, {bias}, {{dst}});"
-        return _Emitted(text, call, nbytes)
+        if not fast:
+            call = f"{KERNELS[op.kind]}(&op{i}_params, {{src}}, {filt}, {bias}, {{dst}});"
+            return _Emitted(text, call, nbytes)
+        # A window is copied into the scratch buffer (one filter's taps, every channel they
+        # read; counted in 16 bits, as the dot products' lengths) unless the kernel reads it
+        # where it lies: a DEPTHWISE_CONV_2D window inside the image, or a CONV_2D window that
+        # is one run of the input (one row of adjacent taps over every channel) inside it.
+        window = _dims(where, window=w.shape[1] * w.shape[2] *
+                       (x.shape[3] if depthwise else w.shape[3]))["window"]
+        in_place = _windows_inside(x, out, w.shape[1:3], (p.stride_h, p.stride_w),
+                                   (p.dilation_h, p.dilation_w),
+                                   (fields["padding_height"], fields["padding_width"]))
+        if not depthwise:
+            in_place = in_place and w.shape[3] == x.shape[3] and w.shape[1] == 1 \
+                and (w.shape[2] == 1 or p.dilation_w == 1)
+        window = 0 if in_place else window
+        call = (f"{FAST_KERNELS[op.kind]}(&op{i}_params, {{src}}, {filt}, {bias}, "
+                f"{'scratch' if window else 'NULL'}, {{dst}});")
+        return _Emitted(text, call, nbytes, window)
     if op.kind in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
         fields = _window(where, x, out, p.padding, (p.filter_h, p.filter_w),
                          (p.stride_h, p.stride_w), (1, 1))
@@ -219,15 +294,17 @@ def _emit(graph: Graph, i: int, op: Op) -> _Emitted:
                    "padding_width": fields["padding_width"],
                    "quantized_activation_min": low, "quantized_activation_max": high}
         text = head + _struct(f"op{i}_params", "tinyml_pool_params", ordered)
-        return _Emitted(text, f"{KERNELS[op.kind]}(&op{i}_params, {{src}}, {{dst}});", 0)
+        kernel = (FAST_KERNELS if fast else KERNELS)[op.kind]
+        return _Emitted(text, f"{kernel}(&op{i}_params, {{src}}, {{dst}});", 0)
     if op.kind == "FULLY_CONNECTED":
         w = graph.tensors[op.inputs[1]]
         q = ops.int8_params(graph, op)
-        arrays, filt, bias, nbytes = _weights(graph, i, op, q, w.shape[0])
+        arrays, filt, bias, nbytes = _weights(graph, i, op, q, w.shape[0], fast)
         ordered = {**_dims(where, batches=x.size // w.shape[1], accum_depth=w.shape[1],
                            output_depth=w.shape[0]), **_requant_fields(i, q)}
         text = head + arrays + _struct(f"op{i}_params", "tinyml_fully_connected_params", ordered)
-        call = f"{KERNELS[op.kind]}(&op{i}_params, {{src}}, {filt}, {bias}, {{dst}});"
+        kernel = (FAST_KERNELS if fast else KERNELS)[op.kind]
+        call = f"{kernel}(&op{i}_params, {{src}}, {filt}, {bias}, {{dst}});"
         return _Emitted(text, call, nbytes)
     if op.kind == "SOFTMAX":
         text = head + _struct(f"op{i}_params", "tinyml_softmax_params",
@@ -271,15 +348,19 @@ def _header(prefix: str, x: Tensor, y: Tensor) -> str:
                        QUANTIZATION=io)
 
 
-def _source(prefix: str, buffers: tuple[int, int], declarations: list[str],
-            calls: list[str]) -> str:
+def _source(prefix: str, buffers: tuple[int, int], scratch: int, declarations: list[str],
+            calls: list[str], fast: bool = False) -> str:
     """Return ``<prefix>.c``: buffers, constant arrays and params, and the invoke function."""
     used = [f"static int8_t buf{k}[{n}];\n" for k, n in enumerate(buffers) if n]
     note = ("/* Activations ping-pong between two buffers, each as large as the largest\n"
             f" * tensor it holds: {buffers[0]} + {buffers[1]} bytes. */\n") if used else \
         "/* Every operator reads the input or writes the output: no activation buffer. */\n"
+    if scratch:
+        used.append("/* The window a convolution gathers for one output pixel (im2col). */\n"
+                    f"static int8_t scratch[{scratch}];\n")
+    kernels = "tinyml_ops_fast.h" if fast else "tinyml_ops.h"
     return (cgen.banner(f"{prefix}.c") + "\n"
-            f'#include <stddef.h>\n\n#include "{prefix}.h"\n#include "tinyml_ops.h"\n\n'
+            f'#include <stddef.h>\n\n#include "{prefix}.h"\n#include "{kernels}"\n\n'
             + note + "".join(used) + "\n" + "\n".join(d for d in declarations if d) + "\n"
             f"void {prefix}_invoke(const int8_t *input, int8_t *output) {{\n"
             + "\n".join(calls) + "\n}\n")
