@@ -14,8 +14,10 @@ import pytest
 from tinyml_helpers.deploy import (
     c_model,
     dense,
+    env,
     export,
     firmware,
+    graph,
     harness_output,
     litert,
     quant,
@@ -123,10 +125,10 @@ def test_int8_on_the_uno_is_fast_small_and_lean(sine, tmp_path):
     np.testing.assert_array_equal(m.result.outputs, tflm.run(int8_tflite, rows))
     # The AVR kernel skips inputs at the zero point (a ReLU that is off), so the cycles depend
     # on the weights. Mean / max: about 6,700 / 7,500 for a model with 10 dead first-layer
-    # neurons, 8,900 / 9,900 for lesson 01's model, 10,000 / 10,900 for the shorter-trained one
-    # here, about 16,800 if every neuron were on for every input. The bound leaves this model a
-    # margin for other compiler versions;
-    # benchmarks/firmware_report.py prints the exact numbers.
+    # neurons, 8,800 / 9,700 for lesson 01's model, 9,800 / 10,700 for the shorter-trained one
+    # here, nearly twice as many if every neuron were on for every input. The bound leaves this
+    # model a margin for other compiler versions; benchmarks/firmware_report.py prints the exact
+    # numbers.
     assert m.cost_max < 12000, m.cost_max
     assert m.static_ram + m.stack <= 140, (m.static_ram, m.stack)
     assert m.flash < dense.data_bytes(layers) + 1400, m.flash
@@ -143,6 +145,61 @@ def test_every_kernel_path_matches_the_reference_arithmetic(board, name, tmp_pat
     result = firmware.run(board, firmware.build(board, files, rows, build_dir=tmp_path))
     # int8_reference is the NumPy mirror that test_export checks against TFLM.
     np.testing.assert_array_equal(result.outputs, dense.int8_reference(model, rows))
+
+
+# A "dead" ReLU layer: Dense(n_out, ReLU) with weights -1 and negative biases, calibrated on
+# inputs in [lo, hi] (mostly positive), so every calibration output is 0 and the converter gives
+# the output a scale near 1e-8: the requantization shift is a left shift (12 to 14). TFLM
+# multiplies the negative accumulator by 2^shift in int32, which can wrap to a positive number
+# and give 127 instead of the zero point. Three shapes, so that every int8 path of
+# tinyml_kernels.c meets it: 32 inputs and 1 output take the plain loop on the host and the
+# SMLAD row loop on the M4; 12 inputs and 3 outputs (an odd count) the gathered loops on both
+# (the Uno's assembly takes these two); an input zero point of -77 (not -128 or 0) takes the
+# plain loops everywhere, the Uno's C one too.
+DEAD_RELU = {"32_inputs_1_output": (32, 1, 0.0, 1.0), "12_inputs_3_outputs": (12, 3, 0.0, 4.0),
+             "zero_point_-77": (24, 2, -0.5, 2.0)}
+
+
+@pytest.fixture(scope="module", params=DEAD_RELU)
+def dead_relu_chain(tf, request):
+    """Return (name, .tflite, int8 input rows) of a dead-ReLU Dense chain, checked to wrap."""
+    n_in, n_out, lo, hi = DEAD_RELU[request.param]
+    env.set_seed(0)
+    keras = tf.keras.Sequential([tf.keras.Input((n_in,)),
+                                 tf.keras.layers.Dense(n_out, activation="relu")])
+    keras.set_weights([-np.ones((n_in, n_out), np.float32),
+                       -np.array([0.1, 0.5, 2.0][:n_out], np.float32)])
+    x = np.random.default_rng(0).uniform(lo, hi, size=(64, n_in)).astype(np.float32)
+    tflite = litert.convert(keras, "int8", x)
+    assert dense.is_dense_chain(graph.read(tflite))
+    (layer,) = dense.int8_layers(tflite).layers
+    # Rows: all -128, all 127, all the zero point, then random codes.
+    rows = np.concatenate([
+        np.array([[-128], [127], [layer.input_zero_point]]).repeat(n_in, axis=1),
+        np.random.default_rng(4).integers(-128, 128, size=(29, n_in))]).astype(np.int8)
+    acc = (rows.astype(np.int64) - layer.input_zero_point) @ layer.weights.T.astype(
+        np.int64) + layer.bias
+    wrapped = (acc <= 0) & (tflm.run(tflite, rows).reshape(acc.shape) > layer.act_min)
+    assert (layer.shift > 0).all() and layer.act_min == layer.output_zero_point
+    # Every output wraps on some rows, and stays at the zero point on others (rows 0 and 2).
+    assert wrapped.any(axis=0).all() and not wrapped[[0, 2]].any(), wrapped
+    return request.param, tflite, rows
+
+
+@pytest.mark.parametrize("board", [*BOARDS, "host"])
+def test_a_left_shift_that_wraps_gives_tflm_codes_behind_a_relu(board, dead_relu_chain,
+                                                                  tmp_path):
+    """A ReLU output whose accumulator is <= 0 is the zero point only when the shift is <= 0:
+    with a left shift TFLM's int32 product can wrap to a positive value (127 here), and the
+    fast Dense kernels must give that too, on every path of every target."""
+    name, tflite, rows = dead_relu_chain
+    if firmware.missing_tools(board):
+        pytest.skip(f"{board}: {', '.join(firmware.missing_tools(board))} not installed")
+    files = export.plain_c_files(graph.read(tflite), "m", kernels="fast")
+    assert files.kernels == c_model.DENSE_KERNELS, name
+    result = firmware.run(board, firmware.build(board, files, rows, build_dir=tmp_path))
+    np.testing.assert_array_equal(result.outputs, tflm.run(tflite, rows).reshape(len(rows), -1),
+                                  err_msg=f"{name} on {board}")
 
 
 # --- the measurements themselves --------------------------------------------------------------
