@@ -82,10 +82,13 @@ def load(seed: int = 0, n_val: int = 180, n_test: int = 360) -> Digits:
                   labels[test])
 
 
-def dense_baseline(hidden: int = 32):
-    """Return the Dense baseline: flatten the 64 pixels, one hidden ReLU layer, softmax."""
+def dense_baseline(hidden: int = 32, seed: int | None = None):
+    """Return the Dense baseline: flatten the 64 pixels, one hidden ReLU layer, softmax. With
+    ``seed``, the starting weights are drawn after seeding (the same on every run)."""
     hidden = _count("hidden", hidden, 1, 4096)
     tf = env.import_tf()
+    if seed is not None:
+        env.set_seed(checks.check_seed(seed))
     layers = tf.keras.layers
     return tf.keras.Sequential([
         tf.keras.Input((IMAGE_SIDE, IMAGE_SIDE, 1)), layers.Flatten(name="flatten"),
@@ -93,12 +96,15 @@ def dense_baseline(hidden: int = 32):
         layers.Dense(CLASSES, activation="softmax", name="output")], name="dense_baseline")
 
 
-def cnn(filters=(8, 16)):
-    """Return the CNN with ``filters`` = (first, second) convolution's filter counts."""
+def cnn(filters=(8, 16), seed: int | None = None):
+    """Return the CNN with ``filters`` = (first, second) convolution's filter counts. With
+    ``seed``, the starting weights are drawn after seeding (the same on every run)."""
     if (not isinstance(filters, (tuple, list)) or len(filters) != 2):
         raise TypeError(f"filters must be a pair of filter counts, got {filters!r}")
     f1, f2 = (_count(f"filters[{i}]", f, 1, 256) for i, f in enumerate(filters))
     tf = env.import_tf()
+    if seed is not None:
+        env.set_seed(checks.check_seed(seed))
     layers = tf.keras.layers
     return tf.keras.Sequential([
         tf.keras.Input((IMAGE_SIDE, IMAGE_SIDE, 1)),
@@ -348,9 +354,9 @@ def pruning_experiment(seed: int, keep=(4, 8), epochs: int = 40, finetune_epochs
     return for each model its float and int8 accuracy, parameters, zero weights, .tflite
     bytes and board costs over the first ``rows`` test images (the steps of lesson 08)."""
     d = load(seed)
-    baseline = dense_baseline()
+    baseline = dense_baseline(seed=seed)
     train(baseline, d, epochs=epochs, seed=seed)
-    model = cnn()
+    model = cnn(seed=seed)
     train(model, d, epochs=epochs, seed=seed)
     small = remove_filters(model, keep)
     train(small, d, epochs=finetune_epochs, learning_rate=0.003, seed=seed)

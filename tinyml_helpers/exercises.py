@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .deploy import dense, tflm
+from .deploy import boards, c_model, dense, export, firmware, tflm
 from .deploy.c_model import CModel
 
 NOT_ATTEMPTED, CORRECT, TRY_AGAIN = "not attempted", "correct", "try again"
@@ -266,3 +266,80 @@ def check_int8_model(tflite, target, max_mse: float, what: str = "cos_tflite") -
         return Feedback(CORRECT, f"int8 model under TFLM: MSE {mse:.4f} on [0, 2π]")
     return Feedback(TRY_AGAIN, f"MSE {mse:.4f} on [0, 2π] is above {max_mse}: train longer, or "
                                "check that the representative data spans 0 to 2π")
+
+
+# --- lesson 08 ---------------------------------------------------------------------------------
+
+def check_filter_budget(answer, model, d, budget: int, first: int = 8) -> Feedback:
+    """Return the feedback for lesson 08's exercise 2: the largest number of conv2 filters that
+    ``digits.remove_filters(model, (first, n))`` may keep for the int8 model's C constants to
+    stay within ``budget`` bytes. Only the answer and the next count are converted."""
+    from . import digits  # the lesson module imports TensorFlow's world; only this check needs it
+
+    if answer is None:
+        return _not_attempted("conv2_filters")
+    n = _number(answer)
+    if n is None or n != int(n):
+        return Feedback(TRY_AGAIN, f"conv2_filters must be a whole number, got {answer!r}")
+    n = int(n)
+    largest = model.get_layer("conv2").filters
+    if not 1 <= n <= largest:
+        return Feedback(TRY_AGAIN, f"conv2 has {largest} filters: keep between 1 and {largest}")
+
+    def constants(count: int) -> int:
+        small = digits.remove_filters(model, (first, count))
+        return export.plain_c_files(digits.int8_model(small, d)).constant_bytes
+
+    size = constants(n)
+    if size > budget:
+        return Feedback(TRY_AGAIN, f"with {n} filters the constants take {size:,} B, over the "
+                                   f"{budget:,} B budget: keep fewer")
+    if n < largest:
+        bigger = constants(n + 1)
+        if bigger <= budget:
+            return Feedback(TRY_AGAIN, f"{n} filters fit ({size:,} B), but so do {n + 1} "
+                                       f"({bigger:,} B): keep as many as fit")
+    return Feedback(CORRECT, f"{n} filters: {size:,} B of constants, within {budget:,} B")
+
+
+STUDENT_CONV = "student_conv_2d"
+CONV_KERNELS = c_model.OPS_KERNELS  # the reference kernels a student's conv replaces one of
+STUDENT_CONV_PROTOTYPE = (
+    "void student_conv_2d(const tinyml_conv_params *params, const int8_t *input,\n"
+    "                     const int8_t *filter, const int32_t *bias, int8_t *output);\n")
+
+
+def with_student_conv(model: CModel, source: str) -> CModel:
+    """Return ``model`` (reference-kernel C of an int8 graph) with every CONV_2D calling
+    ``student_conv_2d`` (defined in ``source``, saved as ``student_conv.c``)."""
+    name = f"{model.prefix}.c"
+    if not isinstance(model, CModel) or "tinyml_conv_2d(" not in model[name]:
+        raise ValueError("model must be the reference-kernel C of a graph with a CONV_2D")
+    body = model[name].replace("tinyml_conv_2d(", f"{STUDENT_CONV}(")
+    include = '#include "tinyml_ops.h"\n'
+    if include not in body:
+        raise ValueError(f"{name} does not include tinyml_ops.h")
+    body = body.replace(include, include + "\n" + STUDENT_CONV_PROTOTYPE, 1)
+    return model.with_files({name: body, "student_conv.c": source})
+
+
+def check_c_conv(source, g, codes, reference) -> Feedback:
+    """Return the feedback for a student's C ``student_conv_2d`` (lesson 08's exercise 3): the
+    graph's reference-kernel C calls it for every CONV_2D, this computer's gcc builds it in the
+    firmware harness, and its outputs for every row of ``codes`` must equal ``reference``
+    (TFLM's)."""
+    if source is None:
+        return _not_attempted("student_c")
+    if not isinstance(source, str) or STUDENT_CONV not in source:
+        return Feedback(TRY_AGAIN, f"write a C function named {STUDENT_CONV}(...) with the "
+                                   "signature shown above")
+    model = with_student_conv(export.plain_c_files(g, "digits", kernels="reference"), source)
+    try:
+        with tempfile.TemporaryDirectory(prefix="exercise-") as tmp:
+            elf = firmware.build("host", model, codes, build_dir=tmp)
+            result = firmware.run("host", elf, timeout_s=20.0)
+    except boards.FirmwareError as exc:
+        errors = "\n".join(line for line in str(exc).splitlines() if "error" in line)
+        return Feedback(TRY_AGAIN, f"your code did not build or run:\n{(errors or str(exc))[:1500]}")
+    return _compare_codes(result.outputs.reshape(len(codes), -1),
+                          np.asarray(reference).reshape(len(codes), -1))

@@ -18,7 +18,8 @@ The model as code for a board:
 * :mod:`cgen` — checked C identifiers, literals, banners, include guards, filled templates.
 * :mod:`c_model` — generated library-free C as one value: its files and what firmware needs.
 * :mod:`export` — the .tflite as a C array for TFLM; a Dense chain as C over ``c/`` kernels.
-* :mod:`graph_c` — a full-int8 graph as C over the reference kernels of ``c/tinyml_ops.c``.
+* :mod:`graph_c` — a full-int8 graph as C over the reference kernels of ``c/tinyml_ops.c`` or the
+  fast ones of ``c/tinyml_ops_fast.c``.
 * :mod:`self_test` — inputs and TFLM's outputs for them, checked by every sketch at boot.
 * :mod:`hello_world` — what the hello-world sketches compute: x values, int8 outputs, LED pins.
 * :mod:`micropython` — a full-int8 model as plain-Python MicroPython modules, a Wokwi project.
