@@ -73,6 +73,9 @@ def test_the_swap_takes_the_glue_kernels_the_model_needs(cnns):
         for old, new in swap.replace:
             assert old.startswith("tensorflow/lite/micro/kernels/")
             assert new.is_absolute() and new.is_file() and new.parent.name == "cmsis_nn"
+        # the glue defines int8-only registrations; a program declares them with -DCMSIS_NN
+        assert swap.int8_registrations == tflm_build.int8_kinds(swap.kernels)
+        assert swap.program_flags == ("-DCMSIS_NN",)
     assert set(GLUE) <= set(cmsis_nn.glue_kernels(VENDOR))
     swap = cmsis_nn.swap(("conv", "reshape"), VENDOR)  # reshape has no CMSIS-NN version
     assert [old for old, _ in swap.replace] == ["tensorflow/lite/micro/kernels/conv.cc"]
@@ -130,6 +133,32 @@ def test_a_swap_with_absent_files_is_refused(src, tmp_path):
     with pytest.raises(ValueError, match="relative to the TFLM tree"):
         tflm_build.KernelSwap("abs", ((str(src.root / conv), tmp_path / "x.cc"),), (), (), (),
                               ())
+    with pytest.raises(ValueError, match="no int8-only registration known for RESHAPE"):
+        tflm_build.KernelSwap("r", good.replace, (), (), (), (), ("RESHAPE",), ("-DCMSIS_NN",))
+    with pytest.raises(ValueError, match="need the program_flags"):
+        tflm_build.KernelSwap("f", good.replace, (), (), (), (), ("CONV_2D",))
+
+
+@pytest.mark.parametrize("target", ["host", "m4"])
+def test_int8_only_registrations_cut_flash_and_keep_the_outputs(cnns, src, target, tmp_path):
+    _needs(target)
+    for n, (name, tflite) in enumerate(cnns.items()):
+        rows = _rows(tflite)
+        want = tflm.run(tflite, rows)
+        swap = cmsis_nn.swap_for(tflite, VENDOR)
+        flash = {}
+        for only in (False, None):  # the generic registrations, then the default: int8-only
+            program = tflm_build.build_bench(target, tflite, rows, tmp_path / f"{n}-{only}",
+                                             arena_size=cmsis_nn.BENCH_ARENA, src=src,
+                                             swap=swap, int8_only=only)
+            got = firmware.run(target, program).outputs
+            assert np.array_equal(got, want), f"{name} on {target}, int8_only={only}"
+            flash[only] = firmware.sizes(target, program).flash
+            linked = program.with_name(program.name + ".map").read_text(errors="replace")
+            linked = linked[linked.index("Linker script and memory map"):]
+            assert ("Register_CONV_2D_INT8" in linked) == (only is None)
+        # the float, int16 and int4 paths of five kernels are gone
+        assert flash[None] < flash[False] - 10_000, (name, target, flash)
 
 
 @pytest.mark.parametrize("target", ["host", "m4"])

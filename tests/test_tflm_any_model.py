@@ -94,12 +94,46 @@ def test_every_operator_the_graph_reads_has_a_kernel_and_a_resolver_call():
         tflm_build.kernels_for("CONV_2D")
 
 
+def test_the_resolver_can_register_int8_only_kernels():
+    kinds = tflm_build.int8_kinds(CNN_KERNELS)  # pooling.cc holds both pools
+    assert kinds == ("AVERAGE_POOL_2D", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
+                     "MAX_POOL_2D", "SOFTMAX")
+    chosen = tuple(k for k in kinds if k in CNN_OPS)
+    header = tflm_build.resolver_header(CNN_OPS, chosen)
+    for call in ("AddConv2D(tflite::Register_CONV_2D_INT8())",
+                 "AddDepthwiseConv2D(tflite::Register_DEPTHWISE_CONV_2D_INT8())",
+                 "AddMaxPool2D(tflite::Register_MAX_POOL_2D_INT8())",
+                 "AddFullyConnected(tflite::Register_FULLY_CONNECTED_INT8())",
+                 "AddSoftmax(tflite::Register_SOFTMAX_INT8())", "AddReshape()"):
+        assert f"(resolver)->{call} == kTfLiteOk" in header
+    assert "#define TFLM_OP_COUNT 6" in header and "#ifndef CMSIS_NN\n#error" in header
+    # only the operators named: the others keep the generic registration
+    some = tflm_build.resolver_header(CNN_OPS, ("SOFTMAX",))
+    assert "AddConv2D() == kTfLiteOk" in some and "Register_SOFTMAX_INT8()" in some
+    # without int8_only the header is the one every program and sketch has always had
+    plain = tflm_build.resolver_header(CNN_OPS)
+    assert plain == tflm_build.resolver_header(CNN_OPS, ()) and "INT8" not in plain
+    assert "CMSIS_NN" not in plain
+    with pytest.raises(ValueError, match="RESHAPE not among"):
+        tflm_build.resolver_header(CNN_OPS, ("RESHAPE",))
+    with pytest.raises(ValueError, match="AVERAGE_POOL_2D not among"):
+        tflm_build.resolver_header(CNN_OPS, kinds)
+    with pytest.raises(TypeError, match="collection of operator kinds"):
+        tflm_build.resolver_header(CNN_OPS, "SOFTMAX")
+
+
 def test_the_bench_refuses_a_float_model_and_wrong_inputs(cnn, codes, src, tmp_path):
     with pytest.raises(ValueError, match="full-int8"):
         tflm_build.build_bench("host", cnn[1], codes, tmp_path, arena_size=8192, src=src)
     with pytest.raises(ValueError, match=r"\(cases, 64\)"):
         tflm_build.build_bench("host", cnn[0], codes[:, :4], tmp_path, arena_size=8192,
                                src=src)
+    with pytest.raises(ValueError, match="int8_only=True needs a kernel swap"):
+        tflm_build.build_bench("host", cnn[0], codes, tmp_path, arena_size=8192, src=src,
+                               int8_only=True)
+    with pytest.raises(TypeError, match="int8_only must be True, False or None"):
+        tflm_build.build_bench("host", cnn[0], codes, tmp_path, arena_size=8192, src=src,
+                               int8_only="yes")
 
 
 @pytest.mark.parametrize("target", ["host", "m4"])

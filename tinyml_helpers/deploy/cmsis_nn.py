@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import firmware, graph, tflm, tflm_build
+from . import firmware, tflm, tflm_build
 
 VENDOR_ENV = "CMSIS_NN_VENDOR_DIR"
 TARBALL = "tflm-cmsis-nn-2026-08.tar.xz"  # CMSIS-NN/ and tflm-kernels-cmsis_nn/
@@ -152,7 +152,10 @@ def _check_kernels(kernels) -> tuple[str, ...]:
 def swap(kernels, vendor: Vendor | None = None) -> tflm_build.KernelSwap:
     """Return the :class:`~tflm_build.KernelSwap` that builds CMSIS-NN's versions of those of
     ``kernels`` (TFLM kernel names, e.g. from :func:`tflm_build.kernels_for`) that have one,
-    with CMSIS-NN's integer sources; the others stay reference.
+    with CMSIS-NN's integer sources; the others stay reference. The glue also defines int8-only
+    registrations (``Register_CONV_2D_INT8()``...): the swap offers them, so a bench program
+    built with it registers those and links only the int8 code (:func:`tflm_build.build_bench`,
+    ``int8_only``).
 
     ValueError for a name that is neither a kernel the course builds (:data:`tflm_build.OPS`)
     nor a CMSIS-NN glue kernel, or when none of ``kernels`` has a CMSIS-NN version;
@@ -176,7 +179,8 @@ def swap(kernels, vendor: Vendor | None = None) -> tflm_build.KernelSwap:
         label=f"CMSIS-NN ({', '.join(chosen)})",
         replace=tuple((f"{KERNEL_DIR}/{k}.cc", base / GLUE_DIR / f"{k}.cc") for k in chosen),
         cxx_flags=(*DEFINES, *includes), c_sources=c_sources(cmsis),
-        c_flags=(*DEFINES, *includes), headers=(cmsis / "Include",))
+        c_flags=(*DEFINES, *includes), headers=(cmsis / "Include",),
+        int8_registrations=tflm_build.int8_kinds(chosen), program_flags=DEFINES)
 
 
 def swap_for(model, vendor: Vendor | None = None) -> tflm_build.KernelSwap:
@@ -205,13 +209,9 @@ def run_codes(tflite: bytes, rows, build_dir, target: str = "host", cmsis: bool 
 
 
 def random_rows(model, n: int = 64, seed: int = 0) -> np.ndarray:
-    """Return ``n`` random int8 input rows of ``model`` plus the all -128 and all 127 rows."""
-    g = graph.read(model)
-    shape = tuple(g.tensors[g.inputs[0]].shape[1:])
-    rng = np.random.default_rng(seed)
-    rows = rng.integers(-128, 128, size=(n, *shape))
-    return np.concatenate([rows, np.full((1, *shape), -128), np.full((1, *shape), 127)]
-                          ).astype(np.int8)
+    """Return ``n`` random int8 input rows of ``model`` plus the all -128 and all 127 rows
+    (:func:`tflm_build.random_rows`)."""
+    return tflm_build.random_rows(model, n, seed)
 
 
 def main(argv=None) -> int:

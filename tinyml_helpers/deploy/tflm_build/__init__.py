@@ -36,9 +36,16 @@ Modules, by job:
 """
 
 from .arena import Arena, arena_for_tflite, arena_minimum, board_arena_size, probe_arena
-from .bench import BenchLine, build_bench, parse_bench_line
+from .bench import BenchLine, build_bench, parse_bench_line, random_rows
 from .cli import main
-from .kernels import OPS, kernels_for, model_ops, resolver_header
+from .kernels import (
+    INT8_REGISTRATIONS,
+    OPS,
+    int8_kinds,
+    kernels_for,
+    model_ops,
+    resolver_header,
+)
 from .library import (
     BUILD_VERSION,
     CXX_FLAGS,
@@ -92,14 +99,15 @@ from .source import (
 )
 
 __all__ = [
-    "BUILD_VERSION", "CACHE_ENV", "CXX_FLAGS", "DEFAULT_LOOPS", "DEFAULT_TIMEOUT_S", "JOBS_ENV",
-    "OPS", "SOURCE_ENV", "TARGETS", "Arena", "BenchLine", "Implementation", "KernelSwap",
-    "Library", "SideBySide", "SketchRun", "Source", "TflmBuildError", "TflmUnavailable",
-    "arena_for_tflite", "arena_minimum", "board_arena_size", "build_bench", "build_sketch",
-    "cache_dir", "check_sketch", "compile_sketch", "expected_rows", "flash_by_origin",
-    "get_target", "include_flags", "kernels_for", "library", "library_sources", "locate",
-    "main", "missing_tools", "model_files", "model_ops", "parse_bench_line", "parse_serial",
-    "plain_implementation", "probe_arena", "require", "resolver_header", "run_sketch",
-    "side_by_side", "side_by_side_record", "side_by_side_table", "sketch_flags", "sketch_x",
-    "source", "source_problem", "tflm_implementation", "unavailable", "unpack",
+    "BUILD_VERSION", "CACHE_ENV", "CXX_FLAGS", "DEFAULT_LOOPS", "DEFAULT_TIMEOUT_S",
+    "INT8_REGISTRATIONS", "JOBS_ENV", "OPS", "SOURCE_ENV", "TARGETS", "Arena", "BenchLine",
+    "Implementation", "KernelSwap", "Library", "SideBySide", "SketchRun", "Source",
+    "TflmBuildError", "TflmUnavailable", "arena_for_tflite", "arena_minimum", "board_arena_size",
+    "build_bench", "build_sketch", "cache_dir", "check_sketch", "compile_sketch", "expected_rows",
+    "flash_by_origin", "get_target", "include_flags", "int8_kinds", "kernels_for", "library",
+    "library_sources", "locate", "main", "missing_tools", "model_files", "model_ops",
+    "parse_bench_line", "parse_serial", "plain_implementation", "probe_arena", "random_rows",
+    "require", "resolver_header", "run_sketch", "side_by_side", "side_by_side_record",
+    "side_by_side_table", "sketch_flags", "sketch_x", "source", "source_problem",
+    "tflm_implementation", "unavailable", "unpack",
 ]

@@ -69,9 +69,35 @@ def _rows(g: graph.Graph, inputs) -> np.ndarray:
     return rows.astype(np.int8)
 
 
+def random_rows(model, n: int = 64, seed: int = 0) -> np.ndarray:
+    """Return ``n`` random int8 rows of the input of ``model`` (.tflite bytes or a
+    :class:`graph.Graph`), in the input's own shape, plus the all -128 and all 127 rows."""
+    g = graph.read(model)
+    shape = tuple(g.tensors[g.inputs[0]].shape[1:])
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(-128, 128, size=(n, *shape))
+    return np.concatenate([rows, np.full((1, *shape), -128), np.full((1, *shape), 127)]
+                          ).astype(np.int8)
+
+
+def _int8_only(swap: KernelSwap | None, ops: tuple[str, ...], int8_only: bool | None
+               ) -> tuple[str, ...]:
+    """Return the operator kinds to register int8-only: those of ``ops`` the swap has an
+    int8-only registration for, unless ``int8_only`` is False (None: whenever it has one)."""
+    if int8_only is not None and not isinstance(int8_only, bool):
+        raise TypeError(f"int8_only must be True, False or None, got {int8_only!r}")
+    offered = tuple(k for k in ops if swap is not None and k in swap.int8_registrations)
+    if int8_only and not offered:
+        raise ValueError("int8_only=True needs a kernel swap with int8-only registrations for "
+                         f"one of the model's operators ({', '.join(ops)}), such as "
+                         "cmsis_nn.swap_for(model)")
+    return () if int8_only is False else offered
+
+
 def build_bench(target: str, tflite: bytes, inputs, build_dir, *, arena_size: int,
                 arena_max: int | None = None, baseline: bool = False,
-                src: Source | None = None, swap: KernelSwap | None = None) -> Path:
+                src: Source | None = None, swap: KernelSwap | None = None,
+                int8_only: bool | None = None) -> Path:
     """Return the firmware that runs the int8 model ``tflite`` under TFLM inside
     deploy/harness/harness.c on each row of int8 ``inputs`` (``baseline=True``: the same
     harness, no TFLM and no model). It registers exactly the model's operators
@@ -79,7 +105,14 @@ def build_bench(target: str, tflite: bytes, inputs, build_dir, *, arena_size: in
 
     ``arena_size`` is the default arena (kTensorArenaSize), ``arena_max`` the static buffer
     a run may ask for (default ``arena_size``). The ELF and a .json the harness reader checks
-    go to ``build_dir``. ``src`` and ``swap`` as for :func:`sketch.build_sketch`.
+    go to ``build_dir``. ``src`` and ``swap`` as for :func:`sketch.build_sketch`; the library
+    holds the model's kernels and those the swap replaces (one swap can serve several models).
+
+    ``int8_only``: register the operators the swap has int8-only kernels for with those
+    (``AddConv2D(tflite::Register_CONV_2D_INT8())``...) and compile the program with the swap's
+    ``program_flags``, so only their int8 code is linked (:func:`kernels.resolver_header`).
+    None (the default) does so whenever the swap offers it (CMSIS-NN's does); False keeps the
+    generic registrations; True insists.
     """
     src = require(target, src)
     spec = get_target(target)
@@ -88,6 +121,7 @@ def build_bench(target: str, tflite: bytes, inputs, build_dir, *, arena_size: in
     if not g.is_int8:
         raise ValueError("the TFLM bench runs full-int8 models (int8 input and output)")
     ops = model_ops(g)
+    int8_ops = _int8_only(swap, ops, int8_only)
     rows = _rows(g, inputs)
     n_out = g.tensors[g.outputs[0]].size
     build_dir = Path(build_dir)
@@ -100,7 +134,7 @@ def build_bench(target: str, tflite: bytes, inputs, build_dir, *, arena_size: in
     for own in ("tflm_model.h", "tflm_bench.cc"):
         files[own] = (TFLM_HARNESS_DIR / own).read_text(encoding="utf-8")
     files.update(model_files(tflite, arena_size))
-    files[OPS_HEADER] = resolver_header(ops)
+    files[OPS_HEADER] = resolver_header(ops, int8_ops)
     staged = stage(src.cache, files)
     headers = headers_in(staged)
     salt = tree_key(src)
@@ -113,7 +147,7 @@ def build_bench(target: str, tflite: bytes, inputs, build_dir, *, arena_size: in
                              staged / f"platform_{target}.c", headers, salt)]
     cxx_flags = [*build.arch, *CXX_FLAGS, "-Wall", "-Wextra", "-Werror", "-I", str(staged),
                  *system_includes(src.root), f"-DTFLM_ARENA_MAX={int(arena_max or arena_size)}",
-                 *build.compile]
+                 *build.compile, *(swap.program_flags if int8_ops else ())]
     if baseline:
         cxx_flags.append("-DTFLM_BENCH_EMPTY")
     objects.append(cached_object(src.cache, build.compiler, cxx_flags, staged / "tflm_bench.cc",
@@ -123,7 +157,10 @@ def build_bench(target: str, tflite: bytes, inputs, build_dir, *, arena_size: in
                                      headers, salt))
     objects += support_objects(target, src)[1:]  # platform_<target>.c is already in
     out = build_dir / f"{name}.{target}.elf"
-    lib = library(target, kernels_for(ops), src=src, swap=swap)
+    kernels = kernels_for(ops)
+    if swap is not None:
+        kernels = tuple(sorted({*kernels, *swap.kernels}))
+    lib = library(target, kernels, src=src, swap=swap)
     link(target, objects, lib, out, printf_float=False)
     meta = {"target": target, "kind": "int8", "cases": len(rows), "inputs": rows.shape[1],
             "outputs": int(n_out), "prefix": PREFIX, "baseline": baseline}

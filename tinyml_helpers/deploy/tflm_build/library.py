@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .. import boards, firmware, toolchains
 from ..files import write_files
+from .kernels import INT8_REGISTRATIONS
 from .source import (
     JOBS_ENV,
     Source,
@@ -176,6 +177,11 @@ class KernelSwap:
     esp-tflite-micro) or an absolute path to a file outside it (CMSIS-NN's glue comes from
     another tarball). ``cxx_flags`` apply to the replacements only, ``c_flags`` to
     ``c_sources`` only; the rest of the library is built as without the swap.
+
+    ``int8_registrations`` names the operator kinds (:data:`kernels.INT8_REGISTRATIONS`) whose
+    replacement also defines an int8-only registration (CMSIS-NN's glue does, ESP-NN's does
+    not); a program registering them must be compiled with ``program_flags``. Neither changes
+    the library.
     """
 
     label: str  # e.g. "ESP-NN FULLY_CONNECTED (esp-nn 1.1.2)"
@@ -184,6 +190,8 @@ class KernelSwap:
     c_sources: tuple[Path, ...]  # the library they call (absolute paths)
     c_flags: tuple[str, ...]  # for c_sources
     headers: tuple[Path, ...]  # folders whose headers take part in the cache key
+    int8_registrations: tuple[str, ...] = ()  # op kinds with an int8-only registration
+    program_flags: tuple[str, ...] = ()  # for a program that registers them (e.g. -DCMSIS_NN)
 
     def __post_init__(self):
         if not isinstance(self.label, str) or not self.label:
@@ -199,13 +207,26 @@ class KernelSwap:
             if Path(pair[0]).is_absolute():
                 raise ValueError(f"{self.label}: the reference kernel {pair[0]} must be "
                                  "relative to the TFLM tree")
-        for name in ("cxx_flags", "c_sources", "c_flags", "headers"):
+        for name in ("cxx_flags", "c_sources", "c_flags", "headers", "int8_registrations",
+                     "program_flags"):
             if not isinstance(getattr(self, name), tuple):
                 raise TypeError(f"{self.label}: {name} must be a tuple, got "
                                 f"{type(getattr(self, name)).__name__}")
         for path in self.c_sources:
             if not Path(path).is_absolute():
                 raise ValueError(f"{self.label}: C source {path} must be an absolute path")
+        unknown = [k for k in self.int8_registrations if k not in INT8_REGISTRATIONS]
+        if unknown:
+            raise ValueError(f"{self.label}: no int8-only registration known for "
+                             f"{', '.join(map(str, unknown))}")
+        if self.int8_registrations and not self.program_flags:
+            raise ValueError(f"{self.label}: int8-only registrations need the program_flags "
+                             "that declare them (e.g. -DCMSIS_NN)")
+
+    @property
+    def kernels(self) -> tuple[str, ...]:
+        """Return the names of the reference kernels replaced (e.g. ``("conv",)``), sorted."""
+        return tuple(sorted(Path(old).stem for old, _ in self.replace))
 
 
 @dataclass(frozen=True)

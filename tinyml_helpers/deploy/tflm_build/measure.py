@@ -119,7 +119,8 @@ def _mean_cost(cost) -> float:
 def tflm_implementation(model, rows, build_dir, *, swap: KernelSwap | None = None,
                         src: Source | None = None, target: str = "m4",
                         arena: Arena | int | None = None,
-                        name: str | None = None) -> Implementation:
+                        name: str | None = None,
+                        int8_only: bool | None = None) -> Implementation:
     """Measure the int8 model (.tflite bytes or a :class:`graph.Graph`) under TFLM on
     ``target`` (default the Cortex-M4F on QEMU), inside deploy/harness/harness.c over every
     row of int8 ``rows``: flash and static RAM over the empty harness (and the flash by origin,
@@ -132,6 +133,10 @@ def tflm_implementation(model, rows, build_dir, *, swap: KernelSwap | None = Non
     or a byte count, default the minimum measured here with :func:`arena_for_tflite` (bisected:
     it runs at that size and fails one byte below). Builds go to ``build_dir``. On the host
     there is no instruction counter: ``instructions`` is NaN and the set-up 0.
+
+    ``int8_only`` as for :func:`bench.build_bench`: by default a swap that defines int8-only
+    registrations (CMSIS-NN's) gets them, so the program links only the int8 code of those
+    kernels; False measures the generic registrations (float, int16 and int4 paths linked too).
     """
     if name is not None and (not isinstance(name, str) or not name):
         raise TypeError(f"name must be a non-empty str or None, got {name!r}")
@@ -152,9 +157,10 @@ def tflm_implementation(model, rows, build_dir, *, swap: KernelSwap | None = Non
     if arena is None:
         arena = arena_for_tflite(target, tflite, build_dir / "arena", src=src, swap=swap)
     size = arena.size if isinstance(arena, Arena) else arena
-    full = build_bench(target, tflite, rows, build_dir, arena_size=size, src=src, swap=swap)
+    full = build_bench(target, tflite, rows, build_dir, arena_size=size, src=src, swap=swap,
+                       int8_only=int8_only)
     empty = build_bench(target, tflite, rows, build_dir, arena_size=size, baseline=True,
-                        src=src, swap=swap)
+                        src=src, swap=swap, int8_only=int8_only)
     result = firmware.run(target, full)
     line = parse_bench_line(result.text.splitlines())
     if line is None:
