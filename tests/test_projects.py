@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from c_array import read_c_array
 
-from tinyml_helpers import fan_detector, measurements, sine_projects
+from tinyml_helpers import digits_projects, fan_detector, measurements, sine_projects
 from tinyml_helpers.deploy import (
     cgen,
     dense,
@@ -75,9 +75,12 @@ def committed_fan():
 def generated(models, committed_fan, tmp_path_factory):
     out = tmp_path_factory.mktemp("generated")
     float_tflite, int8_tflite, arena, tflm_tflite = models
+    digits = digits_projects.projects(
+        digits_projects.load(ARDUINO / digits_projects.ARDUINO_FOLDER))
     sine_projects.generate(float_tflite, int8_tflite, out / "arduino", out / "wokwi", arena,
                            compile_uno=False, fan=fan_detector.projects(committed_fan),
-                           arena_note=measurements.sketch_arena()[1], tflm_tflite=tflm_tflite)
+                           arena_note=measurements.sketch_arena()[1], tflm_tflite=tflm_tflite,
+                           digits=digits)
     return out
 
 
@@ -99,8 +102,10 @@ def test_regenerating_gives_byte_identical_projects(generated, kind):
     assert not changed, f"regenerate with `make build`; stale files: {changed}"
 
 
-ALL_ARDUINO = (*sine_projects.ARDUINO_PROJECTS, fan_detector.ARDUINO_FOLDER)
-ALL_WOKWI = (*sine_projects.WOKWI_PROJECTS, *fan_detector.WOKWI_FOLDERS)
+ALL_ARDUINO = (*sine_projects.ARDUINO_PROJECTS, fan_detector.ARDUINO_FOLDER,
+               digits_projects.ARDUINO_FOLDER)
+ALL_WOKWI = (*sine_projects.WOKWI_PROJECTS, *fan_detector.WOKWI_FOLDERS,
+             *digits_projects.WOKWI_FOLDERS)
 
 
 def test_project_folders_and_sketch_names():
@@ -185,7 +190,12 @@ def test_wokwi_toml_and_libraries_txt():
         assert f"firmware = 'build/{firmware}'" in toml
         assert "elf = 'build/sketch.ino.elf'" in toml
         libraries = (WOKWI / folder / "libraries.txt").read_text(encoding="utf-8")
-        assert all(line.startswith("#") for line in libraries.splitlines())
+        needed = [line for line in libraries.splitlines() if not line.startswith("#")]
+        if folder in digits_projects.WOKWI_FOLDERS:  # the display library, pinned
+            name, version = digits_projects.DISPLAY_LIBRARY
+            assert needed == [f"{name}@{version}"], libraries
+        else:
+            assert needed == [], libraries
 
 
 def test_readmes_name_boards_cores_and_the_clock_cap():

@@ -19,7 +19,11 @@
  *  - after a ReLU most activations sit at the zero point, so (x + offset) is 0 and adds
  *    nothing: the non-zero inputs are gathered once per layer and each row multiplies only them;
  *  - requantization is monotonic and maps 0 to 0, so a ReLU output whose accumulator is <= 0 is
- *    the zero point without requantizing (the reference uses this one too: it costs nothing).
+ *    the zero point without requantizing (the reference uses this one too: it costs nothing)...
+ *    except after a left shift: TFLM multiplies the accumulator by 2^shift in int32 first, and
+ *    a large negative one wraps to a positive product. That happens when calibration gives a
+ *    layer a near-zero output scale (a ReLU that was never on): TFLM answers 127 there, not
+ *    the zero point. So the shortcut is taken only when the shift is <= 0 (relu_shortcut).
  */
 #include "tinyml_kernels.h"
 
@@ -113,6 +117,14 @@ static inline int8_t finish(int32_t acc, int32_t multiplier, int8_t shift,
   return (int8_t)y;
 }
 
+/* May output o skip requantizing? acc <= 0 gives y <= 0, so when the clamp's floor is at or
+ * above the zero point (relu: a ReLU) the output is act_min; but only if the shift is not a
+ * left shift, which can wrap acc to a positive value as in TFLM (see the top of this file).
+ * The shift is read only for an accumulator <= 0: other rows pay nothing for the check. */
+static inline uint8_t relu_shortcut(uint8_t relu, int32_t acc, const int8_t *shift, uint16_t o) {
+  return relu && acc <= 0 && TINYML_READ_I8(&shift[o]) <= 0;
+}
+
 /* ---- int8 dense layer ---------------------------------------------------------------------- */
 
 /* acc + sum_i (input[i] + offset) * row[i], over every input. */
@@ -137,14 +149,14 @@ TINYML_LAYER void dense_int8_reference(const int8_t *input, int8_t *output, uint
                                        const int32_t *multiplier, const int8_t *shift,
                                        int16_t input_offset, int16_t output_zero_point,
                                        int8_t act_min, int8_t act_max) {
-  /* acc <= 0 gives y <= 0; when the clamp's floor is at or above the zero point (a ReLU) the
-   * output is then act_min, without requantizing. */
+  /* A ReLU output whose acc is <= 0 is act_min without requantizing, unless the shift is a
+   * left shift (relu_shortcut). */
   uint8_t relu = act_min >= output_zero_point;
   const int8_t *row = weights;
   for (uint16_t o = 0; o < n_out; ++o, row += n_in) {
     int32_t acc =
         dot_reference(bias ? TINYML_READ_I32(&bias[o]) : 0, input, row, n_in, input_offset);
-    output[o] = (relu && acc <= 0)
+    output[o] = relu_shortcut(relu, acc, shift, o)
                     ? act_min
                     : finish(acc, TINYML_READ_I32(&multiplier[o]), TINYML_READ_I8(&shift[o]),
                              output_zero_point, act_min, act_max);
@@ -204,7 +216,7 @@ TINYML_LAYER void dense_int8_gathered(const int8_t *input, int8_t *output, uint1
       int16_t x = is_signed ? (int16_t)(int8_t)p[0] : (int16_t)p[0];
       acc += x * TINYML_READ_I8(&row[p[1]]);
     }
-    output[o] = (relu && acc <= 0)
+    output[o] = relu_shortcut(relu, acc, shift, o)
                     ? act_min
                     : finish(acc, TINYML_READ_I32(&multiplier[o]), TINYML_READ_I8(&shift[o]),
                              output_zero_point, act_min, act_max);
@@ -278,13 +290,14 @@ TINYML_LAYER void dsp_dense_int8_gathered(const int8_t *input, int8_t *output, u
       a = __smlad(x2, pack_halves(row[i0], row[i1]), a);
       b = __smlad(x2, pack_halves(row_b[i0], row_b[i1]), b);
     }
-    output[o] = (relu && a <= 0)
+    output[o] = relu_shortcut(relu, a, shift, o)
                     ? act_min
                     : finish(a, multiplier[o], shift[o], output_zero_point, act_min, act_max);
     if (both) {
-      output[o + 1] = (relu && b <= 0) ? act_min
-                                       : finish(b, multiplier[o + 1], shift[o + 1],
-                                                output_zero_point, act_min, act_max);
+      output[o + 1] =
+          relu_shortcut(relu, b, shift, o + 1)
+              ? act_min
+              : finish(b, multiplier[o + 1], shift[o + 1], output_zero_point, act_min, act_max);
     }
   }
 }
@@ -319,7 +332,7 @@ TINYML_LAYER void dsp_dense_int8_rows(const int8_t *input, int8_t *output, uint1
   const int8_t *row = weights;
   for (uint16_t o = 0; o < n_out; ++o, row += n_in) {
     int32_t acc = dsp_dot(bias ? TINYML_READ_I32(&bias[o]) : 0, input, row, n_in, input_offset);
-    output[o] = (relu && acc <= 0)
+    output[o] = relu_shortcut(relu, acc, shift, o)
                     ? act_min
                     : finish(acc, TINYML_READ_I32(&multiplier[o]), TINYML_READ_I8(&shift[o]),
                              output_zero_point, act_min, act_max);
@@ -398,7 +411,8 @@ _Static_assert(sizeof(void *) == 2 && sizeof(struct tinyml_avr_layer) == 22,
                "tinyml_avr_dense: two-byte pointers, 22 bytes in all");
 
 /* The whole layer: gather, then for each row acc = bias + sum over the pairs of x * w, then
- * act_min (ReLU, acc <= 0) or requantize and clamp. Assembly at the end of this file. */
+ * act_min (ReLU, acc <= 0, shift <= 0) or requantize and clamp. Assembly at the end of this
+ * file. */
 void tinyml_avr_dense(const avr_layer_t *layer);
 
 /* Needs an input offset of 128 or 0, a bias, 1 to 127 inputs, 1 to 255 outputs, and room for
@@ -436,9 +450,10 @@ TINYML_LAYER void avr_dense_int8(const int8_t *input, int8_t *output, uint16_t n
 
 /* void tinyml_avr_dense(const avr_layer_t *layer r24:r25)
  * The loop state lives in call-saved registers: Y = layer, r16:r17 = row, r14:r15 = bias,
- * r12:r13 = output, r6:r7 = pairs, r5 = n_in, r4 = rows left, r3 = flags; a row that needs
- * requantizing finds its multiplier and shift from its index. A gathered pair costs 22
- * cycles. Every Y+n below is a field of struct tinyml_avr_layer (offsets checked above). */
+ * r12:r13 = output, r10:r11 = multiplier, r8:r9 = shift (each pointer moves on by one row per
+ * row), r6:r7 = pairs, r5 = n_in, r4 = rows left, r3 = flags, r2 = this row's shift (it
+ * outlives the call to tinyml_avr_high_mul). A gathered pair costs 22 cycles. Every Y+n below
+ * is a field of struct tinyml_avr_layer (offsets checked above). */
 /* (clang-format would split this macro's "multiply" line mid-instruction.) */
 /* clang-format off */
 #define TINYML_AVR_MAC(multiply)                                                                 \
@@ -461,8 +476,9 @@ __asm__(
     ".pushsection .text.tinyml_avr_dense,\"ax\",@progbits\n"
     ".global tinyml_avr_dense\n"
     "tinyml_avr_dense:\n"
-    "  push r3\n  push r4\n  push r5\n  push r6\n  push r7\n  push r12\n  push r13\n"
-    "  push r14\n  push r15\n  push r16\n  push r17\n  push r28\n  push r29\n"
+    "  push r2\n  push r3\n  push r4\n  push r5\n  push r6\n  push r7\n  push r8\n  push r9\n"
+    "  push r10\n  push r11\n  push r12\n  push r13\n  push r14\n  push r15\n  push r16\n"
+    "  push r17\n  push r28\n  push r29\n"
     "  movw r28, r24\n"
     /* gather: (x, i) for every x = input[i] + offset that is not 0, then a 0 */
     "  ldd  r26, Y+0\n  ldd r27, Y+1\n"   /* X = input */
@@ -484,7 +500,9 @@ __asm__(
     "  ldd  r12, Y+2\n  ldd r13, Y+3\n" /* output */
     "  ldd  r16, Y+4\n  ldd r17, Y+5\n" /* row = weights */
     "  ldd  r14, Y+6\n  ldd r15, Y+7\n" /* bias */
-    "  ldd  r6, Y+12\n  ldd r7, Y+13\n" /* pairs */
+    "  ldd  r10, Y+8\n  ldd r11, Y+9\n" /* multiplier */
+    "  ldd  r8, Y+10\n  ldd r9, Y+11\n"  /* shift */
+    "  ldd  r6, Y+12\n  ldd r7, Y+13\n"  /* pairs */
     "  ldd  r5, Y+14\n"                 /* n_in */
     "  ldd  r4, Y+15\n"                 /* rows left = n_out */
     "  ldd  r3, Y+17\n"                 /* flags */
@@ -507,40 +525,39 @@ __asm__(
     "  clr  r1\n"
     "  add  r16, r5\n" /* the next row */
     "  adc  r17, r1\n"
+    "  movw r30, r8\n" /* r2 = shift[o] */
+    "  lpm  r2, Z+\n"
+    "  movw r8, r30\n"
     "  sbrs r3, 1\n"
     "  rjmp 7f\n"
-    "  cp   r1, r22\n" /* ReLU and acc <= 0: the output is act_min */
+    "  cp   r1, r22\n" /* ReLU, acc <= 0 and shift <= 0: the output is act_min */
     "  cpc  r1, r23\n"
     "  cpc  r1, r24\n"
     "  cpc  r1, r25\n"
     "  brlt 7f\n"
+    "  cp   r1, r2\n" /* (a left shift can wrap acc to a positive product, as in TFLM) */
+    "  brlt 7f\n"
+    "  ldi  r18, 4\n" /* this row's multiplier is not needed: skip it */
+    "  add  r10, r18\n"
+    "  adc  r11, r1\n"
     "  ldd  r22, Y+18\n" /* act_min */
     "  rjmp 20f\n"
-    "7:\n" /* requantize; o = n_out - rows left */
-    "  ldd  r20, Y+15\n"
-    "  sub  r20, r4\n"
-    "  ldd  r30, Y+10\n  ldd r31, Y+11\n" /* shift[o] */
-    "  add  r30, r20\n  adc r31, r1\n"
-    "  lpm  r18, Z\n"
+    "7:\n" /* requantize */
+    "  mov  r18, r2\n"
     "16:\n" /* shift > 0 first multiplies acc by 2^shift (wrapping, as TFLM) */
     "  cp   r1, r18\n"
     "  brge 8f\n"
     "  lsl  r22\n  rol r23\n  rol r24\n  rol r25\n"
     "  dec  r18\n"
     "  rjmp 16b\n"
-    "8:\n"                              /* t = floor((acc * m + 2^30) / 2^31), m = multiplier[o] */
-    "  ldd  r30, Y+8\n  ldd r31, Y+9\n" /* multiplier */
-    "  add  r30, r20\n  adc r31, r1\n  add r30, r20\n  adc r31, r1\n"
-    "  add  r30, r20\n  adc r31, r1\n  add r30, r20\n  adc r31, r1\n"
-    "  lpm  r18, Z+\n  lpm r19, Z+\n  lpm r20, Z+\n  lpm r21, Z\n"
+    "8:\n" /* t = floor((acc * m + 2^30) / 2^31), m = multiplier[o] */
+    "  movw r30, r10\n"
+    "  lpm  r18, Z+\n  lpm r19, Z+\n  lpm r20, Z+\n  lpm r21, Z+\n"
+    "  movw r10, r30\n"
     "  call tinyml_avr_high_mul\n"
-    "  ldd  r18, Y+15\n" /* shift[o] again */
-    "  sub  r18, r4\n"
-    "  ldd  r30, Y+10\n  ldd r31, Y+11\n"
-    "  add  r30, r18\n  adc r31, r1\n"
-    "  lpm  r19, Z\n"
-    "  neg  r19\n" /* right = -shift */
-    "  brmi 12f\n" /* shift > 0 or 0: no division */
+    "  mov  r19, r2\n" /* the shift again */
+    "  neg  r19\n"     /* right = -shift */
+    "  brmi 12f\n"     /* shift > 0 or 0: no division */
     "  breq 12f\n"
     /* t / 2^right rounded half away from zero: ((t - [t < 0]) >> (right - 1)) + 1) >> 1 */
     "  sbrs r25, 7\n"
@@ -593,8 +610,9 @@ __asm__(
     "  breq 21f\n"
     "  rjmp 3b\n" /* (too far for a conditional branch) */
     "21:\n"
-    "  pop  r29\n  pop r28\n  pop r17\n  pop r16\n  pop r15\n  pop r14\n  pop r13\n"
-    "  pop  r12\n  pop r7\n  pop r6\n  pop r5\n  pop r4\n  pop r3\n"
+    "  pop  r29\n  pop r28\n  pop r17\n  pop r16\n  pop r15\n  pop r14\n  pop r13\n  pop r12\n"
+    "  pop  r11\n  pop r10\n  pop r9\n  pop r8\n  pop r7\n  pop r6\n  pop r5\n  pop r4\n"
+    "  pop  r3\n  pop r2\n"
     "  ret\n"
     ".popsection\n");
 

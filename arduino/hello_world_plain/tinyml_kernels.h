@@ -41,7 +41,8 @@ int32_t tinyml_requantize(int32_t acc, int32_t multiplier, int8_t shift);
 /* One int8 dense layer with per-output-channel requantization:
  * out[o] = clamp(requantize(sum_i (in[i] + input_offset) * W[o][i] + bias[o]) + output_zp).
  * Bit for bit TFLM's FULLY_CONNECTED. Inputs at the zero point are skipped, and so is the
- * requantization of ReLU outputs whose sum is <= 0 (they are act_min either way). */
+ * requantization of ReLU outputs whose sum is <= 0 and whose shift is <= 0 (they are act_min
+ * either way; after a left shift TFLM's int32 product can wrap, so those are requantized). */
 void tinyml_dense_int8(const int8_t *input, int8_t *output, uint16_t n_in, uint16_t n_out,
                        const int8_t *weights, const int32_t *bias, const int32_t *multiplier,
                        const int8_t *shift, int16_t input_offset, int16_t output_zero_point,
