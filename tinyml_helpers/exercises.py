@@ -340,6 +340,7 @@ def check_c_conv(source, g, codes, reference) -> Feedback:
             result = firmware.run("host", elf, timeout_s=20.0)
     except boards.FirmwareError as exc:
         errors = "\n".join(line for line in str(exc).splitlines() if "error" in line)
-        return Feedback(TRY_AGAIN, f"your code did not build or run:\n{(errors or str(exc))[:1500]}")
+        shown = (errors or str(exc))[:1500]
+        return Feedback(TRY_AGAIN, f"your code did not build or run:\n{shown}")
     return _compare_codes(result.outputs.reshape(len(codes), -1),
                           np.asarray(reference).reshape(len(codes), -1))
