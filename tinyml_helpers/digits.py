@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checks
+from . import checks, pruning
 from .deploy import env, export, firmware, graph
 
 IMAGE_SIDE = 8
@@ -225,8 +225,6 @@ def prune_weights(model, sparsity: dict[str, float]):
     """Return a copy of ``model`` whose kernels have their smallest-|w| weights set to zero:
     ``sparsity`` maps a layer name to the fraction of its kernel removed (layers not named are
     left whole)."""
-    from .pruning import magnitude_mask  # the lesson 03 rule: smallest |w| off, ties by order
-
     if not isinstance(sparsity, dict):
         raise TypeError(f"sparsity must be a dict of layer name -> fraction, got {sparsity!r}")
     tf = env.import_tf()
@@ -239,7 +237,8 @@ def prune_weights(model, sparsity: dict[str, float]):
     for name, fraction in sparsity.items():
         layer = pruned.get_layer(name)
         kernel, *rest = layer.get_weights()
-        layer.set_weights([kernel * magnitude_mask(kernel, fraction), *rest])
+        # lesson 03's rule: the smallest |w| off, ties broken by position
+        layer.set_weights([kernel * pruning.magnitude_mask(kernel, fraction), *rest])
     return pruned
 
 
@@ -257,23 +256,7 @@ def finetune_masked(model, digits: Digits, epochs: int = 20, learning_rate: floa
                     seed: int = 0):
     """Return a fine-tuned copy of ``model`` in which every zero weight stays zero (a kernel
     constraint applies the mask after every update)."""
-    tf = env.import_tf()
-
-    class KeepZeros(tf.keras.constraints.Constraint):
-        def __init__(self, mask):
-            self.mask = tf.constant(mask, dtype=tf.float32)
-
-        def __call__(self, w):
-            return w * self.mask
-
-    def clone_layer(layer):
-        config = layer.get_config()
-        if getattr(layer, "kernel", None) is not None:
-            config["kernel_constraint"] = KeepZeros(layer.get_weights()[0] != 0)
-        return type(layer).from_config(config)
-
-    tuned = tf.keras.models.clone_model(model, clone_function=clone_layer)
-    tuned.set_weights(model.get_weights())
+    tuned = pruning.zeros_held(model)
     train(tuned, digits, epochs=epochs, learning_rate=learning_rate, seed=seed)
     return tuned
 

@@ -147,18 +147,11 @@ def _check_training(model, split, learning_rate, batch_size, seed) -> None:
     checks.check_seed(seed)
 
 
-def finetune_masked(model, split, epochs: int = 80, learning_rate: float = FINETUNE_LR,
-                    batch_size: int = 64, seed: int = 0):
-    """Return a fine-tuned copy of ``model`` in which every kernel zero stays zero.
-
-    The mask is read from the model (kernel == 0) and held by a Keras kernel constraint,
-    which the optimizer applies after every update.
-    """
+def zeros_held(model):
+    """Return a copy of ``model`` (same weights) in which every layer with a kernel keeps that
+    kernel's zeros at zero while it trains: a Keras kernel constraint multiplies the kernel by
+    its mask (kernel != 0) after every update."""
     tf = import_tf()
-
-    epochs = _check_epochs(epochs)
-    dense_layers(model)  # type check
-    _check_training(model, split, learning_rate, batch_size, seed)
 
     class KeepMask(tf.keras.constraints.Constraint):
         def __init__(self, mask):
@@ -169,13 +162,30 @@ def finetune_masked(model, split, epochs: int = 80, learning_rate: float = FINET
 
     def clone_layer(layer):
         config = layer.get_config()
-        if isinstance(layer, tf.keras.layers.Dense):
+        if getattr(layer, "kernel", None) is not None:
             config["kernel_constraint"] = KeepMask(layer.get_weights()[0] != 0)
         return type(layer).from_config(config)
 
+    clone = tf.keras.models.clone_model(model, clone_function=clone_layer)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def finetune_masked(model, split, epochs: int = 80, learning_rate: float = FINETUNE_LR,
+                    batch_size: int = 64, seed: int = 0):
+    """Return a fine-tuned copy of ``model`` in which every kernel zero stays zero.
+
+    The mask is read from the model (kernel == 0) and held by a Keras kernel constraint,
+    which the optimizer applies after every update (:func:`zeros_held`).
+    """
+    import_tf()  # TensorFlow first, so that set_seed below seeds it too
+
+    epochs = _check_epochs(epochs)
+    dense_layers(model)  # type check
+    _check_training(model, split, learning_rate, batch_size, seed)
+
     set_seed(seed)
-    tuned = tf.keras.models.clone_model(model, clone_function=clone_layer)
-    tuned.set_weights(model.get_weights())
+    tuned = zeros_held(model)
     models.compile_regression(tuned, learning_rate)
     models.fit(tuned, split, epochs=epochs, batch_size=batch_size, progress=False)
     return tuned
