@@ -506,8 +506,9 @@ def test_generate_writes_or_keeps_the_digits_projects_and_lists_them(made, tmp_p
     assert (tmp_path / "wokwi" / "README.md").read_text(encoding="utf-8") == index
     # and a tree without them does not list them
     assert "digits" not in sine_projects.index_readme("wokwi")
-    assert sine_projects.index_readme("wokwi") == (ROOT / "wokwi" / "README.md").read_text(
-        encoding="utf-8")
+    # the committed trees hold them, and their index lists them
+    assert sine_projects.index_readme("wokwi", digits=True) == (
+        ROOT / "wokwi" / "README.md").read_text(encoding="utf-8")
 
 
 def test_export_projects_generates_them_when_lesson_08_exported(lesson, tmp_path, capsys,
@@ -522,9 +523,13 @@ def test_export_projects_generates_them_when_lesson_08_exported(lesson, tmp_path
     for tree in ("arduino", "wokwi"):
         shutil.copytree(ROOT / tree, root / tree)
     monkeypatch.setattr(deploy_projects.toolchains, "have", lambda tool: False)  # no Uno build
+    committed = {p.relative_to(ROOT / "arduino" / dp.ARDUINO_FOLDER): p.read_bytes()
+                 for p in (ROOT / "arduino" / dp.ARDUINO_FOLDER).rglob("*") if p.is_file()}
     build.export_projects(export_dir, root, tmp_path / "staging", update=True)
     assert "keeping the digits projects" in capsys.readouterr().out
-    assert not (root / "arduino" / dp.ARDUINO_FOLDER).exists()
+    kept = root / "arduino" / dp.ARDUINO_FOLDER  # lesson 08 did not export: kept as committed
+    assert {p.relative_to(kept): p.read_bytes() for p in kept.rglob("*") if p.is_file()} \
+        == committed
     dp.save_export(export_dir, lesson.model, lesson.codes, lesson.labels, lesson.tflm_model)
     build.export_projects(export_dir, root, tmp_path / "staging", update=True)
     assert "keeping the digits projects" not in capsys.readouterr().out
