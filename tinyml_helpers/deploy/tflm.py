@@ -135,14 +135,19 @@ def run(tflite: bytes, inputs) -> np.ndarray:
     (any integer array whose values lie in -128..127); float models take finite floats.
     """
     interp = interpreter(tflite)
+    return _each_row(interp, inputs, lambda: interp.get_output(0))
+
+
+def _each_row(interp, inputs, read) -> np.ndarray:
+    """Feed the rows of ``inputs`` to ``interp`` one at a time (batch size 1, as on a board),
+    invoking it after each; return what ``read()`` gives after each invoke, one flat row each."""
     details = interp.get_input_details(0)
     dtype, shape = details["dtype"], tuple(int(n) for n in details["shape"])
-    rows = _input_rows(inputs, dtype, shape)
     outputs = []
-    for row in rows:
+    for row in _input_rows(inputs, dtype, shape):
         interp.set_input(row.reshape(shape), 0)
         interp.invoke()
-        outputs.append(np.array(interp.get_output(0)).reshape(-1))
+        outputs.append(np.array(read()).reshape(-1))
     return np.stack(outputs)
 
 
@@ -158,14 +163,7 @@ def run_tensor(tflite: bytes, inputs, tensor: int) -> np.ndarray:
         raise ValueError(f"tensor must be an index of the model's {n_tensors} tensors "
                          f"(0..{n_tensors - 1}), got {tensor}")
     interp = interpreter(checked, DEFAULT_ARENA * 4, keep_all=True)
-    details = interp.get_input_details(0)
-    dtype, shape = details["dtype"], tuple(int(n) for n in details["shape"])
-    values = []
-    for row in _input_rows(inputs, dtype, shape):
-        interp.set_input(row.reshape(shape), 0)
-        interp.invoke()
-        values.append(np.array(interp.GetTensor(int(tensor), 0)["tensor_data"]).reshape(-1))
-    return np.stack(values)
+    return _each_row(interp, inputs, lambda: interp.GetTensor(int(tensor), 0)["tensor_data"])
 
 
 def _runs_with(tflite_path: str, arena_size: int) -> bool:
