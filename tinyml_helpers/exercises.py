@@ -199,10 +199,22 @@ def with_student_dense(model_files, prefix: str, source: str):
     if not isinstance(model_files, CModel) or model_files.prefix != prefix \
             or "tinyml_dense_int8(" not in model_files[name]:
         raise ValueError(f"model_files must be export.plain_c_files(int8 model, {prefix!r})")
-    body = model_files[name].replace("tinyml_dense_int8(", f"{STUDENT_DENSE}(")
-    include = '#include "tinyml_kernels.h"\n'
-    body = body.replace(include, include + "\n" + STUDENT_PROTOTYPE, 1)
-    return model_files.with_files({name: body, "student_dense.c": source})
+    return _with_student_kernel(model_files, "tinyml_dense_int8", STUDENT_DENSE,
+                                "tinyml_kernels.h", STUDENT_PROTOTYPE, "student_dense.c", source)
+
+
+def _with_student_kernel(model: CModel, kernel: str, student: str, header: str,
+                         prototype: str, file_name: str, source: str) -> CModel:
+    """Return ``model`` with every call of the course's ``kernel`` calling ``student`` instead:
+    its ``prototype`` declared after the model's ``#include`` of ``header``, its ``source``
+    saved as ``file_name``."""
+    name = f"{model.prefix}.c"
+    include = f'#include "{header}"\n'
+    if include not in model[name]:
+        raise ValueError(f"{name} does not include {header}")
+    body = model[name].replace(f"{kernel}(", f"{student}(")
+    body = body.replace(include, include + "\n" + prototype, 1)
+    return model.with_files({name: body, file_name: source})
 
 
 def check_c_dense(source, model_files: dict[str, str], prefix: str, reference) -> Feedback:
@@ -315,12 +327,8 @@ def with_student_conv(model: CModel, source: str) -> CModel:
     name = f"{model.prefix}.c"
     if not isinstance(model, CModel) or "tinyml_conv_2d(" not in model[name]:
         raise ValueError("model must be the reference-kernel C of a graph with a CONV_2D")
-    body = model[name].replace("tinyml_conv_2d(", f"{STUDENT_CONV}(")
-    include = '#include "tinyml_ops.h"\n'
-    if include not in body:
-        raise ValueError(f"{name} does not include tinyml_ops.h")
-    body = body.replace(include, include + "\n" + STUDENT_CONV_PROTOTYPE, 1)
-    return model.with_files({name: body, "student_conv.c": source})
+    return _with_student_kernel(model, "tinyml_conv_2d", STUDENT_CONV, "tinyml_ops.h",
+                                STUDENT_CONV_PROTOTYPE, "student_conv.c", source)
 
 
 def check_c_conv(source, g, codes, reference) -> Feedback:
