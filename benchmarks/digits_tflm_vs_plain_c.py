@@ -78,9 +78,9 @@ def measure(tflite: bytes, images: int) -> dict:
             print(f"{label} ({kernels}): {time.perf_counter() - start:.0f} s", file=sys.stderr,
                   flush=True)
         uno = []
+        want = np.asarray(tflm.run(g, codes)).reshape(len(codes), -1)
         for kernels in ("reference", "fast"):
             outputs, m = digits.board_outputs(g, codes, "uno", kernels, tmp / f"uno-{kernels}")
-            want = np.asarray(tflm.run(g, codes)).reshape(len(codes), -1)
             uno.append({"kernels": kernels, "flash": m.flash, "static_ram": m.static_ram,
                         "stack": m.stack, "cycles": float(m.cost),
                         "equal_rows": int(np.all(outputs == want, axis=1).sum()),
