@@ -4,7 +4,7 @@ direct solve, and the int8 autoencoder's plain C against the TFLM runtime, bit f
 import numpy as np
 import pytest
 
-from tinyml_helpers import anomaly
+from tinyml_helpers import anomaly, vibration
 
 
 def test_auc_of_the_classic_four_point_example():
@@ -109,6 +109,9 @@ def test_kmeans_ellipses_drop_clusters_too_small_for_a_covariance():
     assert means[0][1] == pytest.approx(80 / 122, abs=0.1)  # (0, 0)'s ellipse took them in
 
 
+_SMALL_FAN = vibration.dataset(40, 4, seed=1, test_normal_per_speed=27)
+
+
 @pytest.mark.parametrize("call, error, words", [
     (lambda: anomaly.auc([1, 2], [1, 1]), ValueError, "both classes"),
     (lambda: anomaly.auc([1, 2], [0, 2]), ValueError, "labels must be 0"),
@@ -139,9 +142,19 @@ def test_kmeans_ellipses_drop_clusters_too_small_for_a_covariance():
                                             ["a"] * 20).score(np.ones((1, 2)), ["z"]),
      ValueError, "unknown groups"),
     (lambda: anomaly.fit_kmeans_mahalanobis(np.ones((2, 3)), 1), ValueError, "more samples"),
-    (lambda: anomaly.compare("yes"), TypeError, "robust must be True or False"),
-    (lambda: anomaly.compare(False, clusters=0), ValueError, "clusters must be positive"),
-    (lambda: anomaly.compare(False, percentile=120), ValueError, "percentile"),
+    (lambda: anomaly.compare("yes"), TypeError, "fan must be a vibration.FanData"),
+    (lambda: anomaly.compare(_SMALL_FAN, clusters=0), ValueError, "clusters must be positive"),
+    (lambda: anomaly.compare(_SMALL_FAN, percentile=120), ValueError, "percentile"),
+    (lambda: anomaly.train_autoencoder(np.ones((4, 2)), np.ones((4, 2)), restarts=0),
+     ValueError, "restarts must be positive"),
+    (lambda: anomaly.train_autoencoder(np.ones((4, 2)), np.ones((4, 2)), restarts=101),
+     ValueError, "restarts must be at most 100"),
+    (lambda: anomaly.pr_curve([0.1, 0.2], [0, 0]), ValueError, "both classes"),
+    (lambda: anomaly.average_precision([0.1, np.nan], [0, 1]), ValueError, "NaN"),
+    (lambda: anomaly.false_alarm_interval([1.0, 2.0], [1.5], resamples=5), ValueError,
+     "resamples must be >= 10"),
+    (lambda: anomaly.false_alarm_interval([1.0, 2.0], [1.5], level=0), ValueError, "level"),
+    (lambda: anomaly.limits("detectors", _SMALL_FAN), TypeError, "fit_detectors"),
 ])
 def test_bad_input_is_refused(call, error, words):
     with pytest.raises(error, match=words):
@@ -149,13 +162,74 @@ def test_bad_input_is_refused(call, error, words):
 
 
 def test_compare_scores_every_method_on_one_rare_anomaly_test_set(tf):
-    out = anomaly.compare(False, seed=1, epochs=2, normal_per_speed=40, anomalous_per_speed=4,
-                          test_normal_per_speed=27)
+    out = anomaly.compare(_SMALL_FAN, seed=1, epochs=2)
     assert tuple(out) == anomaly.METHODS
     for m in out.values():
         assert m.confusion.sum() == 4 * 27 + 3 * 4 and m.confusion[1].sum() == 12
         assert 0 <= m.auc <= 1 and m.recall == m.confusion[1, 1] / 12
+        assert m.false_alarms == m.confusion[0, 1] / (4 * 27)
+        assert 0 <= m.ap <= 1
     assert out["ellipse per speed"].auc > out["one ellipse"].auc
+
+
+def _sklearn_average_precision(scores, labels):
+    from sklearn.metrics import average_precision_score
+    return average_precision_score(labels, scores)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_average_precision_and_pr_curve_equal_scikit_learn(ties):
+    from sklearn.metrics import precision_recall_curve
+    rng = np.random.default_rng(3)
+    labels = np.r_[np.zeros(300, int), np.ones(30, int)]
+    scores = rng.normal(size=330) + labels
+    if ties:
+        scores = np.round(scores, 1)
+    assert anomaly.average_precision(scores, labels) == pytest.approx(
+        _sklearn_average_precision(scores, labels), abs=1e-12)
+    precision, recall, thresholds = anomaly.pr_curve(scores, labels)
+    p_ref, r_ref, t_ref = precision_recall_curve(labels, scores)
+    # scikit-learn lists thresholds from the lowest up and ends on (precision 1, recall 0)
+    assert np.allclose(precision, p_ref[:-1][::-1]) and np.allclose(recall, r_ref[:-1][::-1])
+    assert np.array_equal(thresholds, t_ref[::-1])
+
+
+def test_false_alarm_interval_holds_the_measured_rate_and_narrows_with_data():
+    rng = np.random.default_rng(0)
+    small = anomaly.false_alarm_interval(rng.normal(size=50), rng.normal(size=50), seed=1)
+    big = anomaly.false_alarm_interval(rng.normal(size=2000), rng.normal(size=2000), seed=1)
+    assert small[0] <= 0.01 <= small[1] and big[0] <= 0.01 <= big[1]
+    assert big[1] - big[0] < (small[1] - small[0]) / 2
+    again = anomaly.false_alarm_interval(rng.normal(size=50), rng.normal(size=50), seed=1)
+    assert again != small  # other data, other interval; the same data and seed repeat:
+    assert anomaly.false_alarm_interval(np.arange(50.0), np.arange(50.0), seed=2) == \
+        anomaly.false_alarm_interval(np.arange(50.0), np.arange(50.0), seed=2)
+
+
+def test_restarts_keep_the_lowest_validation_loss(tf):
+    rng = np.random.default_rng(0)
+    x_train, x_val = rng.normal(size=(64, 6)), rng.normal(size=(32, 6))
+    losses = []
+    for r in range(3):
+        m, _ = anomaly.train_autoencoder(x_train, x_val, epochs=3, hidden=(4, 2, 4),
+                                         seed=5 + anomaly.RESTART_STRIDE * r)
+        losses.append(m.evaluate(x_val, x_val, verbose=0))
+    model, _ = anomaly.train_autoencoder(x_train, x_val, epochs=3, hidden=(4, 2, 4), seed=5,
+                                         restarts=3)
+    assert model.evaluate(x_val, x_val, verbose=0) == min(losses)
+    assert len(set(losses)) == 3  # three different starts
+    assert len(anomaly.dead_units(model, x_train)) == 3
+
+
+def test_the_simulator_sweeps_coin_size_and_mounts(tf):
+    found = anomaly.fit_detectors(_SMALL_FAN, seed=1, epochs=2)
+    limit = anomaly.limits(found, _SMALL_FAN)
+    sweep = anomaly.severity_recall(found, limit, seed=1, severities=(0.25, 1.0), per_speed=6)
+    assert set(sweep) == set(anomaly.METHODS)
+    per_speed = sweep["ellipse per speed, speed known"]
+    assert len(per_speed) == 2 and per_speed[0] <= per_speed[1]  # a bigger coin: caught more
+    mounts = anomaly.unseen_mount(found, limit, 14.0, seed=1, per_speed=6)
+    assert all(0 <= fa <= 1 and 0 <= r <= 1 for fa, r in mounts.values())
 
 
 @pytest.fixture(scope="module")

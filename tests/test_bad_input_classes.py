@@ -386,7 +386,7 @@ SIZE_CASES = [
      "at most 10,000,000 are allowed"),
     ("autoencoder-hidden", lambda: anomaly.build_autoencoder(12, hidden=(10**9,)),
      "an autoencoder 12-1000000000-12 would have"),
-    ("compare", lambda: anomaly.compare(False, normal_per_speed=BIG), "normal_per_speed ="),
+    ("dataset", lambda: vibration.dataset(normal_per_speed=BIG), "normal_per_speed ="),
     ("spread_inputs", lambda: self_test.spread_inputs(BIG), "n_inputs must be at most 65,536"),
     ("sketch_x", lambda: hello_world.sketch_x(BIG), "steps must be in 1..100000"),
 ]

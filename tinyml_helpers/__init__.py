@@ -16,6 +16,7 @@
   * :mod:`distillation` — a small student trained on a big teacher's outputs (05);
   * :mod:`sine_projects` — the sine model as Arduino sketch folders and Wokwi projects (06);
   * :mod:`measurements` — slow measurements stored in ``measured/``, printed by lesson 06;
+  * :mod:`fan_recordings` — Shawn Hymel's real ceiling-fan recordings, split by time (07);
   * :mod:`vibration` — simulated accelerometer windows of a ceiling fan and their features (07);
   * :mod:`anomaly` — detectors trained on normal data only, and how they are scored (07);
   * :mod:`fan_detector` — lesson 07's detector in plain C (``fan_c/``), with its NumPy twin;

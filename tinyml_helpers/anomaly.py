@@ -20,6 +20,8 @@ from .deploy import env
 # the autoencoder's weights and biases.
 MAX_KMEANS_VALUES = 20_000_000
 MAX_AUTOENCODER_PARAMS = 10_000_000
+MAX_RESTARTS = 100
+RESTART_STRIDE = 100_000  # restart r trains from seed + r * RESTART_STRIDE
 _RANK_BLOCK = 4_000_000  # auc_rank compares this many score pairs at a time
 
 
@@ -260,23 +262,52 @@ def build_autoencoder(n_features: int, hidden=(8, 4, 8), learning_rate: float = 
 
 
 def train_autoencoder(x_train, x_val, epochs: int = 150, hidden=(8, 4, 8), seed: int = 0,
-                      batch_size: int = 32, progress: bool = False):
-    """Return (model, history): an autoencoder trained to reproduce normal ``x_train``."""
+                      batch_size: int = 32, progress: bool = False, restarts: int = 1):
+    """Return (model, history): an autoencoder trained to reproduce normal ``x_train``.
+
+    With ``restarts`` > 1 it trains that many networks from different random starts (seeds
+    ``seed``, ``seed`` + 100,000, ...) and keeps the one with the lowest final validation loss:
+    a start whose ReLUs die early ends with a high loss and is dropped.
+    """
 
     epochs = checks.check_int("epochs", epochs)
     batch_size = checks.check_int("batch_size", batch_size)
     seed = checks.check_seed(seed)
     progress = checks.check_bool("progress", progress)
+    restarts = checks.check_int("restarts", restarts)
+    if restarts > MAX_RESTARTS:
+        raise ValueError(f"restarts must be at most {MAX_RESTARTS}, got {restarts}")
     hidden = _check_hidden(hidden)
     x_train, x_val = _matrix(x_train, "x_train"), _matrix(x_val, "x_val")
     if x_train.shape[1] != x_val.shape[1]:
         raise ValueError(f"x_train has {x_train.shape[1]} features, x_val {x_val.shape[1]}")
-    env.set_seed(seed)
-    model = build_autoencoder(x_train.shape[1], hidden)
     x_train, x_val = x_train.astype(np.float32), x_val.astype(np.float32)
     split = data.Split(x_train, x_train, x_val, x_val, x_val[:0], x_val[:0])
-    history = models.fit(model, split, epochs=epochs, batch_size=batch_size, progress=progress)
-    return model, history
+    best = None
+    for restart in range(restarts):
+        env.set_seed(seed + RESTART_STRIDE * restart)
+        model = build_autoencoder(x_train.shape[1], hidden)
+        history = models.fit(model, split, epochs=epochs, batch_size=batch_size,
+                             progress=progress)
+        if restarts == 1:
+            return model, history
+        val_loss = float(model.evaluate(x_val, x_val, batch_size=batch_size, verbose=0))
+        if best is None or val_loss < best[0]:
+            best = (val_loss, model, history)
+    return best[1], best[2]
+
+
+def dead_units(model, x) -> list[int]:
+    """Return, for each hidden ReLU layer of ``model``, how many of its units output 0 for
+    every row of ``x`` (dead: no gradient reaches their weights, so they never recover)."""
+    x = _matrix(x).astype(np.float32)
+    counts = []
+    for layer in model.layers[:-1]:
+        x = np.asarray(layer(x))
+        if getattr(layer, "activation", None) is not None and \
+                layer.activation.__name__ == "relu":
+            counts.append(int(np.sum(np.all(x <= 0, axis=0))))
+    return counts
 
 
 def _check_hidden(hidden) -> tuple[int, ...]:
@@ -382,6 +413,56 @@ def precision_recall(labels, flagged) -> tuple[float, float]:
     return precision, float(tp / (tp + fn))
 
 
+def pr_curve(scores, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (precision, recall, thresholds), one point per distinct score from the highest
+    down; "anomaly" means score >= threshold. Precision is the share of flagged windows that
+    are anomalies, so unlike the ROC curve it depends on how rare anomalies are."""
+    s, y = _scores_labels(scores, labels)
+    order = np.argsort(-s, kind="stable")
+    s, y = s[order], y[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tp = np.cumsum(y)[last_of_tie]
+    flagged = last_of_tie + 1
+    return tp / flagged, tp / y.sum(), s[last_of_tie]
+
+
+def average_precision(scores, labels) -> float:
+    """Return the average precision: the precision at each threshold weighted by the recall it
+    adds (the area under the step-wise PR curve, as scikit-learn computes it)."""
+    precision, recall, _ = pr_curve(scores, labels)
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def false_alarm_interval(val_scores, normal_test_scores, percentile: float = 99.0,
+                         resamples: int = 2000, seed: int = 0,
+                         level: float = 0.95) -> tuple[float, float]:
+    """Return a bootstrap interval of the false-alarm rate on normal test windows.
+
+    Each resample draws the normal validation windows (which set the threshold) and the normal
+    test windows (which count the alarms) again with replacement; the interval holds the
+    middle ``level`` share of the resampled rates. It shows how much the rate could move with
+    another recording of the same size.
+    """
+    val = np.asarray(checks.check_array("val_scores", val_scores), np.float64).ravel()
+    test = np.asarray(checks.check_array("normal_test_scores", normal_test_scores),
+                      np.float64).ravel()
+    percentile = check_percentile(percentile)
+    resamples = checks.check_int("resamples", resamples, 10)
+    if resamples > 100_000:
+        raise ValueError(f"resamples must be at most 100,000, got {resamples:,}")
+    seed = checks.check_seed(seed)
+    level = checks.check_number("level", level, low=0.0, high=1.0, low_open=True)
+    rng = np.random.default_rng(seed)
+    limits = np.percentile(val[rng.integers(0, len(val), (resamples, len(val)))], percentile,
+                           axis=1)
+    rates = np.empty(resamples)
+    for i, limit in enumerate(limits):
+        rates[i] = np.mean(test[rng.integers(0, len(test), len(test))] > limit)
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(rates, [tail, 100 - tail])
+    return float(low), float(high)
+
+
 # --- every detector of lesson 07 on one data set, for the benchmark ----------------------------
 
 METHODS = ("one ellipse", "ellipse per speed", "ellipse per speed, speed known",
@@ -394,47 +475,146 @@ class Metrics:
     scores."""
 
     auc: float
+    ap: float  # average precision
     precision: float
     recall: float
+    false_alarms: float  # share of the normal test windows flagged
     confusion: np.ndarray
 
 
-def compare(robust: bool, seed: int = 0, epochs: int = 150, percentile: float = 99.0,
-            normal_per_speed: int = 150, anomalous_per_speed: int = 40,
-            test_normal_per_speed: int = 270, clusters: int = 4) -> dict[str, Metrics]:
-    """Return {method: :class:`Metrics`} for every detector in :data:`METHODS`, all fitted on
-    the same normal windows and scored on the same test set (by default 10 % anomalies)."""
+def evaluate(val_scores, test_scores, labels, percentile: float = 99.0) -> Metrics:
+    """Return the :class:`Metrics` of one detector: its threshold is the ``percentile`` of the
+    normal validation scores ``val_scores``; ``test_scores`` are scored against ``labels``."""
+    flagged = np.asarray(test_scores) > threshold(val_scores, percentile)
+    precision, recall = precision_recall(labels, flagged)
+    cm = confusion_matrix(labels, flagged)
+    return Metrics(auc(test_scores, labels), average_precision(test_scores, labels), precision,
+                   recall, float(cm[0, 1] / cm[0].sum()), cm)
 
-    robust = checks.check_bool("robust", robust)
+
+def _check_fan(fan) -> vibration.FanData:
+    if not isinstance(fan, vibration.FanData):
+        raise TypeError(f"fan must be a vibration.FanData (from vibration.dataset or "
+                        f"fan_recordings.split), got {type(fan).__name__}")
+    if fan.speed_train is None or fan.speed_val is None:
+        raise ValueError("fan must carry the speed of its training and validation windows")
+    return fan
+
+
+@dataclass(frozen=True)
+class Detectors:
+    """Every detector of :data:`METHODS`, fitted on one set of normal training windows."""
+
+    scale: Scaler  # standardises the features with the training windows' mean and std
+    one: Mahalanobis
+    per_speed: MahalanobisGroups
+    clustered: MahalanobisGroups
+    autoencoder: object  # a Keras model
+
+    def scores(self, windows, speeds) -> dict[str, np.ndarray]:
+        """Return {method: score of each window}; ``speeds`` (the speed name of each window)
+        is used only by "ellipse per speed, speed known"."""
+        z = self.scale(vibration.features(windows))
+        return {"one ellipse": self.one.score(z),
+                "ellipse per speed": self.per_speed.score(z),
+                "ellipse per speed, speed known": self.per_speed.score(z, speeds),
+                "k-means ellipses": self.clustered.score(z),
+                "autoencoder": reconstruction_error(z, self.autoencoder.predict(z, verbose=0))}
+
+
+def fit_detectors(fan, seed: int = 0, epochs: int = 150, clusters: int = 4,
+                  restarts: int = 1) -> Detectors:
+    """Return :class:`Detectors` fitted on the standardised features of ``fan``'s normal
+    training windows (``restarts`` autoencoders trained, the lowest validation loss kept)."""
+    fan = _check_fan(fan)
     seed = checks.check_seed(seed)
     epochs = checks.check_int("epochs", epochs)
-    percentile = check_percentile(percentile)
     clusters = checks.check_int("clusters", clusters)
-    fan = vibration.dataset(normal_per_speed, anomalous_per_speed, robust=robust, seed=seed,
-                            test_normal_per_speed=test_normal_per_speed)
-    f_train, f_val, f_test = (vibration.features(x) for x in (fan.x_train, fan.x_val,
-                                                             fan.x_test))
+    f_train = vibration.features(fan.x_train)
     scale = fit_scaler(f_train)
-    z_train, z_val, z_test = scale(f_train), scale(f_val), scale(f_test)
-    one = fit_mahalanobis(z_train)
-    per_speed = fit_mahalanobis_groups(z_train, fan.speed_train)
-    clustered = fit_kmeans_mahalanobis(z_train, clusters, seed)
-    model, _ = train_autoencoder(z_train, z_val, epochs=epochs, seed=seed)
+    z_train, z_val = scale(f_train), scale(vibration.features(fan.x_val))
+    model, _ = train_autoencoder(z_train, z_val, epochs=epochs, seed=seed, restarts=restarts)
+    return Detectors(scale, fit_mahalanobis(z_train),
+                     fit_mahalanobis_groups(z_train, fan.speed_train),
+                     fit_kmeans_mahalanobis(z_train, clusters, seed), model)
 
-    def ae_score(z):
-        return reconstruction_error(z, model.predict(z, verbose=0))
 
-    scores = {"one ellipse": (one.score(z_val), one.score(z_test)),
-              "ellipse per speed": (per_speed.score(z_val), per_speed.score(z_test)),
-              "ellipse per speed, speed known": (per_speed.score(z_val, fan.speed_val),
-                                                 per_speed.score(z_test, fan.speed_test)),
-              "k-means ellipses": (clustered.score(z_val), clustered.score(z_test)),
-              "autoencoder": (ae_score(z_val), ae_score(z_test))}
-    out = {}
-    for method in METHODS:
-        val, test = scores[method]
-        flagged = test > threshold(val, percentile)
-        precision, recall = precision_recall(fan.y_test, flagged)
-        out[method] = Metrics(auc(test, fan.y_test), precision, recall,
-                              confusion_matrix(fan.y_test, flagged))
+def detector_scores(fan, seed: int = 0, epochs: int = 150, clusters: int = 4,
+                    restarts: int = 1) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Return {method: (validation scores, test scores)} for every detector in
+    :data:`METHODS`, fitted by :func:`fit_detectors` on ``fan``."""
+    found = fit_detectors(fan, seed, epochs, clusters, restarts)
+    val = found.scores(fan.x_val, fan.speed_val)
+    test = found.scores(fan.x_test, fan.speed_test)
+    return {method: (val[method], test[method]) for method in METHODS}
+
+
+def compare(fan, seed: int = 0, epochs: int = 150, percentile: float = 99.0,
+            clusters: int = 4, restarts: int = 1) -> dict[str, Metrics]:
+    """Return {method: :class:`Metrics`} for every detector in :data:`METHODS` on ``fan``
+    (simulated windows from :func:`vibration.dataset` or real ones from
+    :func:`fan_recordings.split`), all fitted on the same normal windows and scored on the
+    same test set."""
+    percentile = check_percentile(percentile)
+    scores = detector_scores(fan, seed, epochs, clusters, restarts)
+    return {method: evaluate(*scores[method], fan.y_test, percentile) for method in METHODS}
+
+
+# --- what only the simulator can do: coins of every size, mounts never seen ---------------------
+
+SEVERITIES = (0.25, 0.5, 0.75, 1.0)  # coin imbalance relative to lesson 07's coin
+UNSEEN_MOUNTS = (6.0, 14.0)  # Hz: a softer and a stiffer mount than the training one (9 Hz)
+_SIM_STREAM = 7  # the extra windows below come from a random stream of their own
+
+
+def limits(found: Detectors, fan, percentile: float = 99.0) -> dict[str, float]:
+    """Return {method: threshold}: the ``percentile`` of its scores on ``fan``'s normal
+    validation windows."""
+    if not isinstance(found, Detectors):
+        raise TypeError(f"found must be the Detectors from fit_detectors, got "
+                        f"{type(found).__name__}")
+    fan = _check_fan(fan)
+    percentile = check_percentile(percentile)
+    val = found.scores(fan.x_val, fan.speed_val)
+    return {method: threshold(val[method], percentile) for method in METHODS}
+
+
+def _sim_windows(coin, count: int, seed: int, config) -> tuple[np.ndarray, np.ndarray]:
+    speeds = ("low", "medium", "high") if coin else tuple(vibration.SPEEDS)
+    stream = int(np.random.SeedSequence([seed, _SIM_STREAM]).generate_state(1)[0])
+    w = [vibration.windows(s, count, imbalance=bool(coin), seed=stream, config=config)
+         for s in speeds]
+    return np.concatenate(w), np.repeat(speeds, count)
+
+
+def severity_recall(found: Detectors, limit: dict[str, float], seed: int = 0,
+                    severities=SEVERITIES, per_speed: int = 40) -> dict[str, list[float]]:
+    """Return {method: [recall at each coin size in ``severities``]} on fresh simulated coin
+    windows (fixed mount, low / medium / high), each with the same fan and noise, thresholds
+    ``limit`` (from :func:`limits`)."""
+    seed = checks.check_seed(seed)
+    per_speed = checks.check_int("per_speed", per_speed)
+    out = {method: [] for method in METHODS}
+    for size in severities:
+        size = checks.check_number("severity", size, low=0.0, low_open=True)
+        windows, speeds = _sim_windows(True, per_speed, seed,
+                                       vibration.FanConfig(coin_imbalance=size))
+        scores = found.scores(windows, speeds)
+        for method in METHODS:
+            out[method].append(float(np.mean(scores[method] > limit[method])))
     return out
+
+
+def unseen_mount(found: Detectors, limit: dict[str, float], mount_hz: float, seed: int = 0,
+                 per_speed: int = 40) -> dict[str, tuple[float, float]]:
+    """Return {method: (false-alarm rate, recall)} on fresh simulated windows whose mount has
+    its natural frequency at ``mount_hz`` (the detectors were trained at 9 Hz)."""
+    seed = checks.check_seed(seed)
+    per_speed = checks.check_int("per_speed", per_speed)
+    mount_hz = checks.check_number("mount_hz", mount_hz, low=0.0, low_open=True)
+    config = vibration.FanConfig(mount_hz=mount_hz)
+    normal, normal_speeds = _sim_windows(False, per_speed, seed, config)
+    coins, coin_speeds = _sim_windows(True, per_speed, seed, config)
+    s_normal, s_coin = found.scores(normal, normal_speeds), found.scores(coins, coin_speeds)
+    return {method: (float(np.mean(s_normal[method] > limit[method])),
+                     float(np.mean(s_coin[method] > limit[method]))) for method in METHODS}

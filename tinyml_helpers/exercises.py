@@ -352,3 +352,49 @@ def check_c_conv(source, g, codes, reference) -> Feedback:
         return Feedback(TRY_AGAIN, f"your code did not build or run:\n{shown}")
     return _compare_codes(result.outputs.reshape(len(codes), -1),
                           np.asarray(reference).reshape(len(codes), -1))
+
+
+def _auc_80hz(fan, with_hum: bool, high_only: bool) -> float:
+    """The per-speed-ellipse AUC of lesson 07's exercise 2 (12 features, or 15 with the 80 Hz
+    bin of each axis), on the high-speed test windows or on all of them."""
+    from . import anomaly, vibration  # lesson modules; only this check needs them
+
+    def features(x):
+        f = vibration.features(x)
+        if not with_hum:
+            return f
+        centred = x - x.mean(axis=1, keepdims=True)
+        return np.hstack([f, 2 * np.abs(np.fft.rfft(centred, axis=1)[:, 80, :]) / x.shape[1]])
+
+    f_train, f_test = features(fan.x_train), features(fan.x_test)
+    scale = anomaly.fit_scaler(f_train)
+    scores = anomaly.fit_mahalanobis_groups(scale(f_train), fan.speed_train).score(scale(f_test))
+    keep = fan.speed_test == "high" if high_only else np.ones(len(scores), bool)
+    return anomaly.auc(scores[keep], fan.y_test[keep])
+
+
+def check_80hz_feature(answer, fan) -> Feedback:
+    """Return the feedback for lesson 07's exercise 2: the high-speed AUC of per-speed ellipses
+    on 15 features (the 12 plus the 80 Hz amplitude of each axis)."""
+    if answer is None:
+        return _not_attempted("auc_80hz")
+    value = _number(answer)
+    if value is None or not 0.0 <= value <= 1.0:
+        return Feedback(TRY_AGAIN, f"auc_80hz should be one AUC between 0 and 1, got {answer!r}")
+    expected = _auc_80hz(fan, with_hum=True, high_only=True)
+    if math.isclose(value, expected, abs_tol=1e-6):
+        before = _auc_80hz(fan, with_hum=False, high_only=True)
+        verdict = "higher than" if expected > before + 1e-9 else (
+            "lower than" if expected < before - 1e-9 else "the same as")
+        return Feedback(CORRECT, f"auc_80hz = {value:.4f}, {verdict} the {before:.4f} of the 12 "
+                                 "features at high speed")
+    if math.isclose(value, _auc_80hz(fan, with_hum=True, high_only=False), abs_tol=1e-6):
+        return Feedback(TRY_AGAIN, "that is the AUC over every speed: keep only the test windows "
+                                   "with fan.speed_test == 'high', normal and coin")
+    if math.isclose(value, _auc_80hz(fan, with_hum=False, high_only=True), abs_tol=1e-6):
+        return Feedback(TRY_AGAIN, "that is the 12-feature detector's AUC: add the 80 Hz "
+                                   "amplitude of x, y and z as three more features first")
+    return Feedback(TRY_AGAIN, f"auc_80hz = {value:.4f} is not it. Bin 80 of a 200-sample rfft "
+                               "at 200 Hz is 80 Hz; take 2|X|/N per axis after removing each "
+                               "axis's mean, standardise all 15 features with the training "
+                               "windows, and fit one ellipse per speed on them")

@@ -13,6 +13,8 @@ quantization costs, over seeds; lesson 06 prints it beside its live seed.
 structured-vs-unstructured pruning over seeds, with the costs on the simulated boards;
 ``measured/digits_tflm_vs_plain_c.json`` (by ``benchmarks/digits_tflm_vs_plain_c.py --write``)
 is the four-way TFLM / plain-C table of lesson 08's int8 CNN on the Cortex-M4F.
+``measured/anomaly_methods.json`` (by ``benchmarks/anomaly_methods.py --write``) is every
+detector of lesson 07 over seeds, on the real fan recordings and on the simulated fan.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ ESP32_TFLM = FOLDER / "esp32_tflm.json"
 PER_TENSOR_COST = FOLDER / "per_tensor_cost.json"
 DIGITS_PRUNING = FOLDER / "digits_pruning.json"
 DIGITS_TFLM_VS_PLAIN_C = FOLDER / "digits_tflm_vs_plain_c.json"
+ANOMALY_METHODS = FOLDER / "anomaly_methods.json"
 
 
 def load(path: Path = TFLM_VS_PLAIN_C) -> dict:
@@ -36,6 +39,7 @@ def load(path: Path = TFLM_VS_PLAIN_C) -> dict:
                   PER_TENSOR_COST.name: "per_tensor_cost.py",
                   DIGITS_PRUNING.name: "digits_pruning.py",
                   DIGITS_TFLM_VS_PLAIN_C.name: "digits_tflm_vs_plain_c.py",
+                  ANOMALY_METHODS.name: "anomaly_methods.py",
                   }.get(path.name, "tflm_vs_plain_c.py")
         raise FileNotFoundError(f"{path} is missing: run benchmarks/{writer} --write")
     return json.loads(path.read_text(encoding="utf-8"))
