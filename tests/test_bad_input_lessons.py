@@ -570,7 +570,7 @@ CASES = [
     ("fd.scores.shape", lambda c: fd.scores_from_codes(c.detector, np.zeros((2, 12)),
                                                        np.zeros((3, 12))), E,
      "features and codes_out must both have shape (n, 12)"),
-    ("fd.samples.seed", lambda c: fd.sample_windows(seed=-1), E, "seed must be >= 0"),
+    ("fd.samples.index", lambda c: fd.sample_windows(index=-1), E, "index must be >= 0"),
     ("fd.header.labels_str", lambda c: fd.windows_header(c.counts, "low"), T,
      "labels must be a list of (speed, coin) pairs"),
     ("fd.header.coin_str", lambda c: fd.windows_header(c.counts, [("low", "yes")]), T,

@@ -1,6 +1,8 @@
-"""Tests for tinyml_helpers.fan_detector: the whole lesson-07 detector compiled as C (this PC and
-a simulated Cortex-M4) against NumPy's features and TFLM's int8 arithmetic, and its inputs
-refused when wrong. The Uno runs the same C in the fan_anomaly sketch (tests/test_projects.py).
+"""Tests for tinyml_helpers.fan_detector: the whole lesson-07 detector compiled as C (this PC, a
+simulated Cortex-M4, and a simulated Uno through the fan sketch's code path) against NumPy's
+features and TFLM's int8 arithmetic, on Shawn Hymel's real test windows; the sketches' stored
+windows taken from those recordings' test parts; the stored live-sensor budget; and its inputs
+refused when wrong. The shipped sketches themselves are run in tests/test_projects.py.
 """
 
 import json
@@ -8,13 +10,36 @@ import json
 import numpy as np
 import pytest
 
-from tinyml_helpers import anomaly, fan_detector, vibration
-from tinyml_helpers.deploy import cgen, dense, firmware, self_test, tflm
+from tinyml_helpers import anomaly, fan_detector, fan_recordings, vibration
+from tinyml_helpers.deploy import cgen, dense, firmware, litert, self_test, tflm, toolchains
 
 
 def _needs(target):
     if firmware.missing_tools(target):
         pytest.skip(f"{target} tools missing: {firmware.install_hint(target)}")
+
+
+@pytest.fixture(scope="module")
+def real():
+    """Hymel's recordings and lesson 07's split of them (by recording order)."""
+    rec = fan_recordings.load()
+    return rec, fan_recordings.split(rec)
+
+
+@pytest.fixture(scope="module")
+def real_fan(tf, real):
+    """A small detector trained on the real normal training windows (20 epochs, int8),
+    its threshold calibrated on the real validation windows."""
+    _, data = real
+    f_train, f_val = (vibration.features(x) for x in (data.x_train, data.x_val))
+    scale = anomaly.fit_scaler(f_train)
+    model, _ = anomaly.train_autoencoder(scale(f_train), scale(f_val), epochs=20)
+    tflite = litert.convert(model, "int8", scale(f_train))
+    return fan_detector.calibrate(tflite, scale, data.x_val)
+
+
+def _labels(data, pick) -> list[tuple[str, bool]]:
+    return [(str(data.speed_test[i]), bool(data.y_test[i])) for i in pick]
 
 
 def _edge_windows(n: int = 200) -> np.ndarray:
@@ -47,13 +72,19 @@ def assert_c_matches_reference(detector, counts, c):
 
 
 @pytest.mark.parametrize("target", ["host", "m4"])
-def test_c_detector_matches_numpy_and_tflm(fan, target, tmp_path):
+def test_c_detector_matches_numpy_and_tflm_on_the_real_test_windows(real_fan, real, target,
+                                                                     tmp_path):
     _needs(target)
-    detector, data = fan
+    _, data = real
+    detector = real_fan
     samples, _ = fan_detector.sample_windows()
-    counts = np.concatenate([fan_detector.to_counts(data.x_test), samples,
+    # this PC: all 780 test windows; the M4 every 4th. Both need several harness builds
+    # (fan_detector.HARNESS_CHUNK windows each), whose outputs run_c joins in order.
+    test = data.x_test if target == "host" else data.x_test[::4]
+    counts = np.concatenate([fan_detector.to_counts(test), samples,
                              fan_detector.to_counts(_edge_windows())])
     run = fan_detector.run_c(detector, counts, target, build_dir=tmp_path)
+    assert len(run.stages.features) == len(counts) == run.measurement.result.outputs.shape[0]
     assert_c_matches_reference(detector, counts, run.stages)
     edge = run.stages.features[-3:]
     np.testing.assert_array_equal(edge[0], np.zeros(12))  # still: nothing moves
@@ -62,8 +93,131 @@ def test_c_detector_matches_numpy_and_tflm(fan, target, tmp_path):
     assert edge[2, 10] == pytest.approx(0.1, rel=1e-3)  # 12 Hz on y: blade band
     if target == "m4":
         m = run.measurement
-        assert m.unit == "instructions" and 50_000 < m.cost < 1_000_000
+        assert m.unit == "instructions" and 50_000 < m.cost <= m.cost_max < 1_000_000
         assert m.stack < 1024 and m.flash < 8_000
+        assert m.cost == pytest.approx(m.result.cost.mean()) and len(m.result.cost) == len(counts)
+
+
+NEEDS_UNO = pytest.mark.skipif(
+    any(not toolchains.have(tool) for tool in fan_detector.UNO_TOOLS),
+    reason=f"Uno tools missing: {toolchains.install_command(toolchains.UNO_PACKAGES)}")
+
+
+@NEEDS_UNO
+def test_uno_sketch_code_path_matches_numpy_and_tflm_on_real_test_windows(real_fan, real,
+                                                                          tmp_path):
+    """The fan sketch itself on a simulated Uno (a check build that prints every stage), on
+    20 real test windows spread over every recording: two builds of the stored windows."""
+    _, data = real
+    pick = np.linspace(0, len(data.x_test) - 1, 20).round().astype(int)
+    counts = fan_detector.to_counts(data.x_test[pick])
+    run = fan_detector.run_uno(real_fan, counts, _labels(data, pick), build_dir=tmp_path)
+    assert run.builds == 2 and len(run.stages.features) == len(pick)
+    assert_c_matches_reference(real_fan, counts, run.stages)
+    ref = fan_detector.reference(real_fan, fan_detector.from_counts(counts))
+    np.testing.assert_allclose(run.stages.score, ref.score, rtol=1e-3, atol=1e-5)
+    assert np.all((100_000 < run.microseconds) & (run.microseconds < 1_000_000))
+    # every byte of RAM is accounted for: static data + the deepest stack fit the 2 KB
+    assert 0 < run.stack and run.static_ram + run.stack < toolchains.UNO_RAM_BYTES
+    assert run.flash <= toolchains.UNO_FLASH_BYTES
+
+
+# --- the stored windows: real recordings, from the test part ----------------------------------
+
+def _rows(windows: np.ndarray) -> set[bytes]:
+    return {w.tobytes() for w in np.asarray(windows, np.float32)}
+
+
+def test_sample_windows_are_real_test_windows_never_training_ones(real):
+    rec, data = real
+    counts, labels = fan_detector.sample_windows()
+    sources = fan_detector.sample_sources()
+    assert counts.dtype == np.int16 and counts.shape == (7, 200, 3)
+    assert labels == list(fan_detector.SAMPLES) and len(sources) == 7
+    test, seen = _rows(data.x_test), _rows(data.x_train) | _rows(data.x_val)
+    for window, (speed, coin), (name, order) in zip(counts, labels, sources, strict=True):
+        recorded = rec.windows[(rec.recording == name) & (rec.order == order)]
+        assert len(recorded) == 1
+        assert set(rec.speed[rec.recording == name]) == {speed}
+        assert set(rec.coin[rec.recording == name]) == {coin}
+        assert not rec.moving[rec.recording == name].any()
+        # the recorded codes x 8, exactly: from_counts gives back the recorded g values
+        np.testing.assert_array_equal(fan_detector.from_counts(window[None]), recorded)
+        assert np.all(window.astype(np.int32) % 8 == 0)
+        key = recorded[0].tobytes()
+        assert key in test and key not in seen
+        # the first window of the test part: the window before it is a validation window
+        before = rec.windows[(rec.recording == name) & (rec.order == order - 1)]
+        assert before[0].tobytes() not in test
+    later, _ = fan_detector.sample_windows(index=1)
+    assert [o for _, o in fan_detector.sample_sources(1)] == [o + 1 for _, o in sources]
+    assert not np.array_equal(later, counts)
+
+
+def test_sample_windows_refuse_an_index_beyond_the_test_part():
+    with pytest.raises(ValueError, match="index must be >= 0"):
+        fan_detector.sample_windows(index=-1)
+    with pytest.raises(ValueError, match="the test part of fan_0_.* has only"):
+        fan_detector.sample_windows(index=500)
+    with pytest.raises(TypeError, match="index must be an int"):
+        fan_detector.sample_sources(index=1.5)
+
+
+def test_windows_header_names_the_recordings_and_credits_them():
+    counts, labels = fan_detector.sample_windows()
+    sources = fan_detector.sample_sources()
+    header = fan_detector.windows_header(counts, labels, sources)
+    assert "Shawn Hymel" in header and "Beerware" in header and "keep this notice" in header
+    assert "ShawnHymel/tinyml-example-anomaly-detection" in header and "seed" not in header
+    for i, ((speed, coin), (name, order)) in enumerate(zip(labels, sources, strict=True)):
+        assert f"/* {i}: {speed}, {'coin' if coin else 'no coin'}: {name}, window {order} */" \
+            in header
+    plain = fan_detector.windows_header(counts, labels)  # the caller's own windows
+    assert "Hymel" not in plain and "given to fan_detector.windows_header()" in plain
+    with pytest.raises(ValueError, match="one \\(recording, window\\) source per window"):
+        fan_detector.windows_header(counts, labels, sources[:-1])
+    with pytest.raises(TypeError, match="sources\\[0\\] must be a \\(recording name, window\\)"):
+        fan_detector.windows_header(counts, labels, [("a", 1, 2)] * 7)
+
+
+# --- the live-sensor budget (benchmarks/fan_detector_report.py --write) ------------------------
+
+def test_live_budget_is_consistent_and_labels_the_m4_time_a_lower_bound():
+    record = fan_detector.live_budget()
+    ring = record["ring_buffer"]
+    assert ring == {"3 axes": 3 * 200 * 2, "1 axis": 200 * 2}
+    boards = {b["board"]: b for b in record["boards"]}
+    assert set(boards) == {"uno", "m4", "esp32"}
+    for name in ("uno", "m4"):
+        b = boards[name]
+        assert b["free"] == b["ram"] - b["static_ram"] - b["stack"]
+        assert b["fits"] == {axes: need <= b["free"] for axes, need in ring.items()}
+    uno, m4 = boards["uno"], boards["m4"]
+    assert uno["ram"] == toolchains.UNO_RAM_BYTES and uno["time_kind"] == "measured"
+    assert uno["fits"] == {"3 axes": False, "1 axis": True}  # what the READMEs say
+    assert 100 < uno["compute_ms"] <= uno["compute_ms_max"] < 1000
+    assert m4["time_kind"] == "lower bound"
+    assert m4["compute_ms"] == pytest.approx(m4["instructions"] / 64e3, abs=0.01)
+    assert boards["esp32"]["compute_ms"] is None and boards["esp32"]["static_ram"] is None
+    table = fan_detector.budget_table(record)
+    assert f"≥ {m4['compute_ms']:,.1f} ms (lower bound)" in table
+    assert f"{uno['compute_ms']:,.0f} ms (measured)" in table and "lower bound, not" in table
+    assert "\n- " not in fan_detector.budget_table(record, notes=False)
+
+
+def test_live_budget_names_the_command_that_writes_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="fan_detector_report.py --write"):
+        fan_detector.live_budget(tmp_path / "missing.json")
+    (tmp_path / "broken.json").write_text("{", encoding="utf-8")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        fan_detector.live_budget(tmp_path / "broken.json")
+    (tmp_path / "other.json").write_text("[]", encoding="utf-8")
+    with pytest.raises(ValueError, match="boards and ring_buffer"):
+        fan_detector.live_budget(tmp_path / "other.json")
+    with pytest.raises(TypeError, match="path must be a file path"):
+        fan_detector.live_budget(3)
+    with pytest.raises(TypeError, match="record must be the dict"):
+        fan_detector.budget_table({"boards": []})
 
 
 def test_feature_tolerance_holds_over_many_windows(fan, tmp_path):
@@ -181,7 +335,16 @@ def test_counts_round_trip_and_saturate():
     (lambda d: fan_detector.from_counts(np.zeros((1, 200, 3))), TypeError, "integers"),
     (lambda d: fan_detector.reference(d, np.zeros((1, 100, 3))), ValueError, "shape"),
     (lambda d: fan_detector.run_c(d, np.zeros((1, 200, 3), np.int16), "uno"), ValueError,
-     "sketch"),
+     "the Uno runs the sketch: use run_uno"),
+    (lambda d: fan_detector.run_uno(d, np.zeros((2, 200, 3), np.int16), [("low", False)]),
+     ValueError, "one \\(speed, coin\\) label per window"),
+    (lambda d: fan_detector.run_uno(d, np.zeros((1, 200, 3), np.float32), [("low", False)]),
+     ValueError, "int16"),
+    (lambda d: fan_detector.run_uno(d, np.zeros((1, 200, 3), np.int16), [("max", False)]),
+     ValueError, "unknown speed"),
+    (lambda d: fan_detector.run_uno(d, np.zeros((1, 200, 3), np.int16), [("low", False)],
+                                    timeout_s=0), ValueError, "timeout_s"),
+    (lambda d: fan_detector.sketch_files(d, "fan-check"), ValueError, "ASCII C identifier"),
     (lambda d: fan_detector.run_c(d, np.zeros((1, 200, 3), np.float32)), ValueError, "int16"),
 ])
 def test_bad_input_is_refused(fan, call, error, words):

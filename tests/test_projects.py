@@ -170,14 +170,38 @@ def test_fan_projects_keep_the_detector_they_were_made_from(committed_fan):
         assert other.replace(project, fan_detector.ARDUINO_FOLDER) == sketch
 
 
-def test_fan_readme_output_is_the_reference_computation(committed_fan):
+def test_fan_readmes_show_the_reference_output_credit_the_data_and_quote_the_budget(
+        fresh, committed_fan):
+    """The fan READMEs as the generator writes them now (the committed ones are checked
+    against these by test_regenerating_gives_byte_identical_projects)."""
     counts, labels = fan_detector.sample_windows()
     ref = fan_detector.reference(committed_fan, fan_detector.from_counts(counts))
-    readme = (FAN / "README.md").read_text(encoding="utf-8")
-    for i, ((speed, coin), score) in enumerate(zip(labels, ref.score, strict=True)):
-        assert (f"window={i}, speed={speed}, coin={'yes' if coin else 'no'}, "
-                f"score={score:.4f}, ") in readme
-    assert f"{len(labels)} verdicts match the labels" in readme
+    budget = fan_detector.live_budget()
+    uno = next(b for b in budget["boards"] if b["board"] == "uno")
+    m4 = next(b for b in budget["boards"] if b["board"] == "m4")
+    names = [fan_detector.ARDUINO_FOLDER, *fan_detector.WOKWI_FOLDERS]
+    for name in names:
+        readme = fresh.readmes[name]
+        for i, ((speed, coin), score) in enumerate(zip(labels, ref.score, strict=True)):
+            assert (f"window={i}, speed={speed}, coin={'yes' if coin else 'no'}, "
+                    f"score={score:.4f}, ") in readme, name
+        assert f"{len(labels)} verdicts match the labels" in readme, name
+        # stored real windows, not a live sensor; Hymel's data credited with its license
+        assert "Shawn Hymel" in readme and "Beerware" in readme, name
+        assert "not a live sensor" in readme, name
+        assert "simulator" not in readme and "On a real fan" not in readme, name
+    arduino = fresh.readmes[fan_detector.ARDUINO_FOLDER]
+    assert fan_detector.budget_table(budget, notes=False) in arduino
+    arduino, uno_readme = (" ".join(fresh.readmes[n].split())  # prose, line breaks aside
+                           for n in (fan_detector.ARDUINO_FOLDER, "uno_fan_anomaly"))
+    for name, order in fan_detector.sample_sources():
+        assert f"`{name}`, window {order}" in arduino
+    assert f"already uses {uno['static_ram']:,} B of the 2,048 B" in arduino
+    assert f"stack reaches {uno['stack']:,} B, which leaves {uno['free']:,} B" in arduino
+    assert f"≥ {m4['compute_ms']:,.1f} ms per window), not a measured time" in arduino
+    assert f"{uno['static_ram']:,} B of static RAM and its stack reaches {uno['stack']:,} B" \
+        in uno_readme
+    assert f"about {uno['compute_ms']:,.0f} ms in simavr" in uno_readme
 
 
 def test_wokwi_toml_and_libraries_txt():
@@ -417,10 +441,13 @@ def test_int8_sketch_prints_the_expected_predictions_on_a_simulated_uno(models, 
 
 @NEEDS_BUILDER
 @NEEDS_SIMAVR
-def test_fan_sketch_scores_the_stored_windows_on_a_simulated_uno(committed_fan, tmp_path):
-    elf = toolchains.compile_uno(FAN, tmp_path, {"TINYML_DELAY_MS": 0, "TINYML_PASSES": 1})
+def test_fan_sketch_scores_the_stored_windows_on_a_simulated_uno(fresh, committed_fan, tmp_path):
+    elf = toolchains.compile_uno(fresh.fan, tmp_path, {"TINYML_DELAY_MS": 0, "TINYML_PASSES": 1})
     sizes = toolchains.avr_size(elf)
     assert sizes["flash"] < 32_256 and sizes["ram"] < 1_400  # fits the Uno with stack to spare
+    # the static RAM the READMEs quote (measured/fan_live_budget.json) is this sketch's
+    uno = next(b for b in fan_detector.live_budget()["boards"] if b["board"] == "uno")
+    assert sizes["ram"] == uno["static_ram"], "rerun benchmarks/fan_detector_report.py --write"
     lines = toolchains.run_uno(elf)
     text = "\n".join(lines)
     rows = [dict(kv.split("=") for kv in line.split(", ")) for line in lines
@@ -467,13 +494,14 @@ def _host_sketch(folder: Path, tmp_path: Path, defines: dict | None = None) -> l
 
 @pytest.mark.skipif(not (toolchains.have("gcc") and toolchains.have("g++")),
                     reason="gcc/g++ not installed")
-def test_sketches_run_through_the_esp32_code_path_on_this_pc(models, committed_fan, tmp_path):
+def test_sketches_run_through_the_esp32_code_path_on_this_pc(models, fresh, committed_fan,
+                                                            tmp_path):
     lines = _host_sketch(PLAIN, tmp_path)
     rows = [dict(kv.split("=") for kv in line.split(", ")) for line in lines if "=" in line]
     want = sine_projects.int8_predictions(dense.int8_layers(models[1]), sine_projects.sketch_x())
     assert [row["y"] for row in rows] == [f"{y:.3f}" for y in want] and lines[-1] == "done"
 
-    lines = _host_sketch(FAN, tmp_path)
+    lines = _host_sketch(fresh.fan, tmp_path)
     rows = [dict(kv.split("=") for kv in line.split(", ")) for line in lines
             if line.startswith("window=")]
     counts, labels = fan_detector.sample_windows()
@@ -482,6 +510,34 @@ def test_sketches_run_through_the_esp32_code_path_on_this_pc(models, committed_f
     for row, score, flag in zip(rows, ref.score, ref.anomaly, strict=True):
         assert float(row["score"]) == pytest.approx(score, rel=1e-3, abs=2e-4)
         assert row["verdict"] == ("ANOMALY" if flag else "normal")
+
+
+@pytest.mark.skipif(not (toolchains.have("gcc") and toolchains.have("g++")),
+                    reason="gcc/g++ not installed")
+def test_fan_check_build_prints_every_stage_through_the_esp32_code_path(fresh, committed_fan,
+                                                                        tmp_path):
+    """-DTINYML_PRINT_STAGES=1 (what fan_detector.run_uno builds for the Uno): the printed
+    features and codes are NumPy's and TFLM's; no stack line off AVR."""
+    lines = _host_sketch(fresh.fan, tmp_path, {"TINYML_PRINT_STAGES": 1})
+    stages: dict[str, dict[str, str]] = {}
+    for line in lines:
+        if line.startswith("stages="):
+            pairs = dict(kv.split("=", 1) for kv in line.split(", "))
+            stages.setdefault(pairs["stages"], {}).update(pairs)
+    counts, _ = fan_detector.sample_windows()
+    ref = fan_detector.reference(committed_fan, fan_detector.from_counts(counts))
+    assert list(stages) == [str(i) for i in range(len(counts))]
+    bits = [np.array([int(w, 16) for w in st["features"].split()], np.uint32) for st in
+            stages.values()]
+    features = np.stack(bits).view(np.float32).astype(np.float64)
+    np.testing.assert_allclose(features, ref.features, rtol=fan_detector.FEATURE_RTOL,
+                               atol=fan_detector.FEATURE_ATOL)
+    codes_in = np.array([st["in"].split() for st in stages.values()], dtype=np.int8)
+    codes_out = np.array([st["out"].split() for st in stages.values()], dtype=np.int8)
+    np.testing.assert_array_equal(codes_out, tflm.run(committed_fan.tflite, codes_in))
+    score = np.array([int(st["score"], 16) for st in stages.values()], np.uint32).view(np.float32)
+    np.testing.assert_allclose(score, ref.score, rtol=1e-3, atol=1e-5)
+    assert not any(line.startswith("stack=") for line in lines) and lines[-1] == "done"
 
 
 # --- the boot self-test: each board checks the model against TFLM's outputs ------------------

@@ -14,7 +14,9 @@ structured-vs-unstructured pruning over seeds, with the costs on the simulated b
 ``measured/digits_tflm_vs_plain_c.json`` (by ``benchmarks/digits_tflm_vs_plain_c.py --write``)
 is the four-way TFLM / plain-C table of lesson 08's int8 CNN on the Cortex-M4F.
 ``measured/anomaly_methods.json`` (by ``benchmarks/anomaly_methods.py --write``) is every
-detector of lesson 07 over seeds, on the real fan recordings and on the simulated fan.
+detector of lesson 07 over seeds, on the real fan recordings and on the simulated fan;
+``measured/fan_live_budget.json`` (by ``benchmarks/fan_detector_report.py --write``) is what a live
+accelerometer would need beside lesson 07's detector on each board (RAM, compute time).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ PER_TENSOR_COST = FOLDER / "per_tensor_cost.json"
 DIGITS_PRUNING = FOLDER / "digits_pruning.json"
 DIGITS_TFLM_VS_PLAIN_C = FOLDER / "digits_tflm_vs_plain_c.json"
 ANOMALY_METHODS = FOLDER / "anomaly_methods.json"
+FAN_LIVE_BUDGET = FOLDER / "fan_live_budget.json"
 
 
 def load(path: Path = TFLM_VS_PLAIN_C) -> dict:
@@ -40,6 +43,7 @@ def load(path: Path = TFLM_VS_PLAIN_C) -> dict:
                   DIGITS_PRUNING.name: "digits_pruning.py",
                   DIGITS_TFLM_VS_PLAIN_C.name: "digits_tflm_vs_plain_c.py",
                   ANOMALY_METHODS.name: "anomaly_methods.py",
+                  FAN_LIVE_BUDGET.name: "fan_detector_report.py",
                   }.get(path.name, "tflm_vs_plain_c.py")
         raise FileNotFoundError(f"{path} is missing: run benchmarks/{writer} --write")
     return json.loads(path.read_text(encoding="utf-8"))

@@ -59,7 +59,8 @@ def _check_rescale(rescale) -> tuple[float, float] | None:
 
 
 def mlp(widths: Sequence[int] = (1, 16, 16, 1), activation: str = "relu", name: str = "mlp",
-        rescale: tuple[float, float] | None = None, dropout: float = 0.0):
+        rescale: tuple[float, float] | None = None, dropout: float = 0.0,
+        hidden_bias: float = 0.0):
     """Return an uncompiled Keras Sequential model: Dense layers of ``widths[1:]``.
 
     ``widths[0]`` is the input size (input layer "x"); hidden layers "dense_1", "dense_2", ...
@@ -69,20 +70,26 @@ def mlp(widths: Sequence[int] = (1, 16, 16, 1), activation: str = "relu", name: 
     for x in [0, 2π], ``distillation.SINE_RESCALE`` gives [-1, 1], so that no first-layer
     neuron starts switched off for every input (with all-positive x and a zero initial bias, a
     negative weight means the neuron outputs 0 everywhere and never learns). ``dropout`` > 0
-    adds a Dropout layer "dropout_i" after each hidden layer.
+    adds a Dropout layer "dropout_i" after each hidden layer. ``hidden_bias`` is the value the
+    hidden layers' biases start from (Keras starts them at 0): a positive start switches every
+    ReLU unit on for inputs near 0, so fewer units are dead before training begins.
     """
     widths = check_widths(widths)
     name = checks.check_str("name", name)
     rescale = _check_rescale(rescale)
     dropout = checks.check_number("dropout", dropout, low=0.0, high=1.0, high_open=True)
     activation = _check_activation(activation)
+    hidden_bias = checks.check_number("hidden_bias", hidden_bias, low=-100.0, high=100.0)
     tf = import_tf()
     layers = [tf.keras.Input(shape=(widths[0],), name="x")]
     if rescale is not None:
         scale, offset = rescale
         layers.append(tf.keras.layers.Rescaling(scale, offset=offset, name="rescale"))
     for i, units in enumerate(widths[1:-1], start=1):
-        layers.append(tf.keras.layers.Dense(units, activation=activation, name=f"dense_{i}"))
+        start = {"bias_initializer": tf.keras.initializers.Constant(hidden_bias)} \
+            if hidden_bias else {}  # Keras' default (zeros) otherwise, exactly as before
+        layers.append(tf.keras.layers.Dense(units, activation=activation, name=f"dense_{i}",
+                                            **start))
         if dropout:
             layers.append(tf.keras.layers.Dropout(dropout, name=f"dropout_{i}"))
     layers.append(tf.keras.layers.Dense(widths[-1], name="output"))

@@ -3,14 +3,16 @@
 // Arduino board, the 2 KB-RAM Uno included, and on an ESP32.
 //
 // The board has no fan here, so fan_windows.h holds 7 one-second accelerometer
-// windows (x, y, z at 200 Hz, as int16 counts of a +-2 g sensor) from the course's
-// fan simulator, none of them seen in training. For each window the sketch
+// windows (x, y, z at 200 Hz, as int16 counts of a +-2 g sensor) recorded on a real
+// ceiling fan by Shawn Hymel (Beerware; see fan_windows.h), each from the test part of its
+// recording, none of them seen in training. For each window the sketch
 //   1. computes the 12 features (fan_features.c: RMS, MAD, two DFT peaks per axis),
 //   2. scores them: standardize, int8 autoencoder, reconstruction error (fan_detector.c),
 //   3. compares the score with the threshold and lights the LED for an anomaly,
 // and prints on Serial at 115200 baud
 //   window=..., speed=..., coin=..., score=..., threshold=..., verdict=..., us=...
-// On a real fan, fill the window from your accelerometer instead (see README.md).
+// A live accelerometer needs RAM for its samples and time to read them: README.md has the
+// measured budget for each board.
 //
 // At start it checks the autoencoder: it runs fan_ae_invoke() on the input codes stored in
 // fan_ae_self_test.h (those of the stored windows) and compares with the output codes
@@ -18,12 +20,18 @@
 // output that differs.
 
 // Pause after each window (ms) and passes over all windows before stopping (0 = forever).
-// A simulator run sets them with -DTINYML_DELAY_MS=0 -DTINYML_PASSES=1.
+// A simulator run sets them with -DTINYML_DELAY_MS=0 -DTINYML_PASSES=1. A check build
+// (-DTINYML_PRINT_STAGES=1) also prints every stage of each window (the features and the
+// score as float32 bits, the int8 codes into and out of the autoencoder) and, on AVR, the
+// deepest stack of the run: the course compares them with NumPy and TensorFlow Lite Micro.
 #ifndef TINYML_DELAY_MS
 #define TINYML_DELAY_MS 1000
 #endif
 #ifndef TINYML_PASSES
 #define TINYML_PASSES 0
+#endif
+#ifndef TINYML_PRINT_STAGES
+#define TINYML_PRINT_STAGES 0
 #endif
 
 #include "fan_ae_self_test.h"
@@ -97,6 +105,73 @@ uint8_t self_test() {
   return 1;
 }
 
+#if TINYML_PRINT_STAGES
+#include <string.h>
+
+// Print a float32 as the 8 hex digits of its bits: exact, unlike a decimal print.
+void print_bits(float value) {
+  uint32_t bits;
+  memcpy(&bits, &value, sizeof bits);
+  char text[9];
+  for (uint8_t i = 0; i < 8; ++i) {
+    uint8_t nibble = (uint8_t)((bits >> (28 - 4 * i)) & 0xF);
+    text[i] = (char)(nibble < 10 ? '0' + nibble : 'a' + nibble - 10);
+  }
+  text[8] = '\0';
+  Serial.print(text);
+}
+
+void print_codes(const int8_t *codes) {
+  for (uint8_t i = 0; i < FAN_FEATURES_COUNT; ++i) {
+    if (i) Serial.print(F(" "));
+    Serial.print((int)codes[i]);
+  }
+}
+
+// Two lines (simavr cuts longer ones): stages=<window>, features=<12 x float32 bits>
+// and stages=<window>, in=<12 codes>, out=<12 codes>, score=<float32 bits>
+void print_stages(const float *features, const int8_t *codes_in, const int8_t *codes_out,
+                  float score) {
+  Serial.print(F("stages="));
+  Serial.print(g_window);
+  Serial.print(F(", features="));
+  for (uint8_t i = 0; i < FAN_FEATURES_COUNT; ++i) {
+    if (i) Serial.print(F(" "));
+    print_bits(features[i]);
+  }
+  Serial.println();
+  Serial.print(F("stages="));
+  Serial.print(g_window);
+  Serial.print(F(", in="));
+  print_codes(codes_in);
+  Serial.print(F(", out="));
+  print_codes(codes_out);
+  Serial.print(F(", score="));
+  print_bits(score);
+  Serial.println();
+}
+#endif
+
+#if TINYML_PRINT_STAGES && defined(__AVR__)
+// The deepest stack: fill the free RAM between the static data and the stack with a pattern
+// at start, and at the end find the lowest byte that no longer holds it. The sketch allocates
+// nothing, so everything there is stack (interrupts included).
+extern uint8_t __heap_start;  // the first byte after .data and .bss
+const uint8_t kPaint = 0xA5;
+
+void paint_free_ram() {
+  uint8_t *p = &__heap_start;
+  uint8_t *top = (uint8_t *)SP;  // the next byte a push would write; all below it is free
+  while (p < top) *p++ = kPaint;
+}
+
+uint16_t deepest_stack() {
+  const uint8_t *p = &__heap_start;
+  while (p <= (const uint8_t *)RAMEND && *p == kPaint) ++p;
+  return (uint16_t)((const uint8_t *)RAMEND + 1 - p);
+}
+#endif
+
 // Say "done" and stop: a simulator such as simavr ends the run when the CPU sleeps with
 // interrupts off; a real board just idles.
 void stop_running() {
@@ -111,6 +186,9 @@ void stop_running() {
 }
 
 void setup() {
+#if TINYML_PRINT_STAGES && defined(__AVR__)
+  paint_free_ram();
+#endif
   Serial.begin(115200);
   pinMode(kLedPin, OUTPUT);
   Serial.println(F("esp32_fan_anomaly: fan anomaly detector (features + int8 autoencoder)"));
@@ -143,6 +221,9 @@ void loop() {
   Serial.print(anomaly ? F("ANOMALY") : F("normal"));
   Serial.print(F(", us="));
   Serial.println(us);
+#if TINYML_PRINT_STAGES
+  print_stages(features, codes_in, codes_out, score);
+#endif
   digitalWrite(kLedPin, anomaly ? HIGH : LOW);
 
   delay(TINYML_DELAY_MS);
@@ -156,6 +237,12 @@ void loop() {
     Serial.println(F(" verdicts match the labels"));
     g_window = 0;
     g_agree = 0;
-    if (TINYML_PASSES > 0 && ++g_pass >= TINYML_PASSES) stop_running();
+    if (TINYML_PASSES > 0 && ++g_pass >= TINYML_PASSES) {
+#if TINYML_PRINT_STAGES && defined(__AVR__)
+      Serial.print(F("stack="));
+      Serial.println(deepest_stack());
+#endif
+      stop_running();
+    }
   }
 }

@@ -12,10 +12,10 @@ extern "C" {
 #define FAN_AE_OUTPUTS 12
 
 /* Quantization of the input and output: real = scale * (code - zero_point). */
-#define FAN_AE_INPUT_SCALE 0.027332594618201256f
-#define FAN_AE_INPUT_ZERO_POINT -48
-#define FAN_AE_OUTPUT_SCALE 0.02188299410045147f
-#define FAN_AE_OUTPUT_ZERO_POINT -66
+#define FAN_AE_INPUT_SCALE 0.027180682867765427f
+#define FAN_AE_INPUT_ZERO_POINT -72
+#define FAN_AE_OUTPUT_SCALE 0.026310821995139122f
+#define FAN_AE_OUTPUT_ZERO_POINT -71
 
 /* Run the int8 network once: input[FAN_AE_INPUTS] -> output[FAN_AE_OUTPUTS]. */
 void fan_ae_invoke(const int8_t *input, int8_t *output);

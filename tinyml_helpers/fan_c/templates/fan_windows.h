@@ -12,8 +12,9 @@
 #define pgm_read_byte(p) (*(const uint8_t *)(p))
 #endif
 
-/* {{N}} one-second windows from tinyml_helpers.vibration (fixed mount, seed {{SEED}}),
- * none used in training: sample n of axis a is [n * 3 + a], in counts ({{COUNTS_PER_G}} per g). */
+{{ORIGIN}}
+ * Sample n of axis a of window w is kFanWindows[w][n * 3 + a], in counts ({{COUNTS_PER_G}} per g,
+ * as a +-2 g accelerometer delivers them). */
 #define FAN_WINDOWS {{N}}
 
 static const int16_t kFanWindows[FAN_WINDOWS][{{VALUES_PER_WINDOW}}] PROGMEM = {
