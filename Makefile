@@ -2,7 +2,8 @@
 #   make build   execute every lesson notebook into build/ (and export what they produce)
 #   make test    unit tests + nbval over the committed notebooks, on this CPU and as another
 #                CPU would run them; the Arduino/Wokwi projects regenerated and compared
-# Both create .venv from requirements.txt first (about 1 minute, 2.6 GB).
+#   make lab     open the lessons in JupyterLab, in your browser, with working widgets
+# Each creates .venv from requirements.txt first (about 1 minute, 3 GB).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -23,7 +24,7 @@ TEST_EXPORT := notebooks/build/export
 # NumPy without its AVX2/AVX-512 code paths, as on a CPU from before 2013.
 OTHER_CPU := ONEDNN_MAX_CPU_ISA=SSE41 NPY_DISABLE_CPU_FEATURES="X86_V3 X86_V4 AVX512_ICL AVX512_SPR"
 
-.PHONY: build test test-other-cpu colab toolchains refresh lint benchmark clean
+.PHONY: build test test-other-cpu colab toolchains lab refresh lint benchmark clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (found " + sys.version.split()[0] + "): set PYTHON=/path/to/python3.11")'
@@ -55,10 +56,25 @@ test-other-cpu: $(STAMP) toolchains
 colab:
 	python3 tests/colab_runtime.py
 
-# Offline board toolchains (avr-gcc, simavr, arm-none-eabi-gcc, QEMU) from Debian, when this
-# runs as root with apt-get; otherwise one line says what to install and the tests skip.
+# Offline board toolchains (avr-gcc, simavr, arm-none-eabi-gcc, QEMU) and Debian's Chromium
+# (not a board tool: tests/test_browser.py opens the lessons in it), when this runs as root with
+# apt-get; otherwise one line says what to install and those tests skip.
+CHROMIUM := /usr/bin/chromium
+APT      := DEBIAN_FRONTEND=noninteractive apt-get -q
 toolchains: $(STAMP)
 	$(BIN)/python -m tinyml_helpers.deploy.toolchains install
+	@if [ -x $(CHROMIUM) ]; then echo "browser ready: $(CHROMIUM)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  $(APT) update >/dev/null && $(APT) install -y --no-install-recommends chromium >/dev/null \
+	  && echo "browser ready: $(CHROMIUM)"; \
+	else echo "skipping browser install: not root or no apt-get; install Debian's chromium" \
+	  "(apt-get install chromium) or tests/test_browser.py skips"; fi
+
+# Students: the lessons in JupyterLab, in your browser. Its kernel is this .venv's Python (so
+# every import works) and ipywidgets' manager comes with it; as root JupyterLab refuses to start
+# without --allow-root. Ctrl+C stops it.
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Authors: re-execute the source notebooks in place after changing them or the helpers.
 refresh: $(STAMP)

@@ -595,6 +595,8 @@ CASES = [
      T, "predictions must be a dict"),
     ("plots.predictions.pair", lambda c: plots.plot_predictions([1], [1], {"m": ([1, 2], [1])}),
      E, "x and y_hat must hold as many values"),
+    ("plots.figure_only.value", lambda c: plots.figure_only(0.05), T,
+     "show must be a function"),
 ]
 
 

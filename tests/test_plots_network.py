@@ -60,3 +60,25 @@ def test_a_wide_layer_is_shortened_but_labelled_with_its_true_width():
 def test_bad_input_is_refused_with_a_clear_message(kwargs, error, fragment):
     with pytest.raises(error, match=fragment):
         plots.draw_network(**kwargs)
+
+
+# --- plots.figure_only: what interact shows under a slider ----------------------------------
+
+def test_figure_only_draws_without_a_return_value_and_keeps_the_signature():
+    import inspect
+
+    calls = []
+
+    def show_error(sparsity=0.7, layers="dense_2 only"):
+        """Draw and return the error."""
+        calls.append((sparsity, layers))
+        return 0.036497775465250015
+
+    draw = plots.figure_only(show_error)
+    assert draw(0.5, layers="all layers") is None
+    assert calls == [(0.5, "all layers")]
+    assert show_error() == 0.036497775465250015  # the original keeps its value
+    # interact builds one control per parameter, from the signature and its defaults
+    assert list(inspect.signature(draw).parameters) == ["sparsity", "layers"]
+    assert inspect.signature(draw).parameters["sparsity"].default == 0.7
+    assert draw.__name__ == "show_error" and draw.__doc__ == "Draw and return the error."

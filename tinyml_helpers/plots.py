@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from . import checks
@@ -159,3 +161,22 @@ def _sine_axes(ax) -> None:
     ax.set_xticks(np.arange(0, 2 * np.pi + 0.01, np.pi / 2))
     ax.set_xticklabels(["0", "π/2", "π", "3π/2", "2π"])
     ax.grid(alpha=0.3)
+
+
+def figure_only(show):
+    """Return ``show`` wrapped to return None, for ``ipywidgets.interact``.
+
+    ``interact`` prints its function's return value under the figure on every slider move
+    (``0.036497775465250015``, a whole array), which a reader takes for part of the lesson. The
+    wrapper keeps ``show``'s name, docstring and signature, from which ``interact`` builds its
+    controls; ``show`` itself still returns its value to the cells that call it directly.
+    """
+    if not callable(show):
+        raise TypeError(f"show must be a function that draws a figure, got "
+                        f"{type(show).__name__}")
+
+    @functools.wraps(show)
+    def draw(*args, **kwargs) -> None:
+        show(*args, **kwargs)
+
+    return draw
