@@ -64,11 +64,8 @@ def run_seed(seed: int, epochs: int) -> dict:
     record = {"metrics": {}, "dead_units": {}}
     for name, fan in datasets(seed).items():
         found = anomaly.fit_detectors(fan, seed, epochs)
-        val = found.scores(fan.x_val, fan.speed_val)
-        test = found.scores(fan.x_test, fan.speed_test)
-        record["metrics"][name] = {
-            method: {k: float(getattr(anomaly.evaluate(val[method], test[method], fan.y_test),
-                                      k)) for k in METRICS} for method in anomaly.METHODS}
+        record["metrics"][name] = {method: {k: float(getattr(m, k)) for k in METRICS}
+                                   for method, m in anomaly.evaluate_all(found, fan).items()}
         z_train = found.scale(vibration.features(fan.x_train))
         record["dead_units"][name] = anomaly.dead_units(found.autoencoder, z_train)
         if name in ("real", "simulated"):  # the autoencoder's other recipes, same seed

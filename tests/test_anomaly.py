@@ -155,6 +155,7 @@ _SMALL_FAN = vibration.dataset(40, 4, seed=1, test_normal_per_speed=27)
      "resamples must be >= 10"),
     (lambda: anomaly.false_alarm_interval([1.0, 2.0], [1.5], level=0), ValueError, "level"),
     (lambda: anomaly.limits("detectors", _SMALL_FAN), TypeError, "fit_detectors"),
+    (lambda: anomaly.evaluate_all("detectors", _SMALL_FAN), TypeError, "fit_detectors"),
 ])
 def test_bad_input_is_refused(call, error, words):
     with pytest.raises(error, match=words):

@@ -547,14 +547,18 @@ def fit_detectors(fan, seed: int = 0, epochs: int = 150, clusters: int = 4,
                      fit_kmeans_mahalanobis(z_train, clusters, seed), model)
 
 
-def detector_scores(fan, seed: int = 0, epochs: int = 150, clusters: int = 4,
-                    restarts: int = 1) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Return {method: (validation scores, test scores)} for every detector in
-    :data:`METHODS`, fitted by :func:`fit_detectors` on ``fan``."""
-    found = fit_detectors(fan, seed, epochs, clusters, restarts)
+def evaluate_all(found: Detectors, fan, percentile: float = 99.0) -> dict[str, Metrics]:
+    """Return {method: :class:`Metrics`} of detectors ``found`` on ``fan``: each threshold at
+    the ``percentile`` of its normal validation scores, scored on the labelled test set."""
+    if not isinstance(found, Detectors):
+        raise TypeError(f"found must be the Detectors from fit_detectors, got "
+                        f"{type(found).__name__}")
+    fan = _check_fan(fan)
+    percentile = check_percentile(percentile)
     val = found.scores(fan.x_val, fan.speed_val)
     test = found.scores(fan.x_test, fan.speed_test)
-    return {method: (val[method], test[method]) for method in METHODS}
+    return {method: evaluate(val[method], test[method], fan.y_test, percentile)
+            for method in METHODS}
 
 
 def compare(fan, seed: int = 0, epochs: int = 150, percentile: float = 99.0,
@@ -564,8 +568,7 @@ def compare(fan, seed: int = 0, epochs: int = 150, percentile: float = 99.0,
     :func:`fan_recordings.split`), all fitted on the same normal windows and scored on the
     same test set."""
     percentile = check_percentile(percentile)
-    scores = detector_scores(fan, seed, epochs, clusters, restarts)
-    return {method: evaluate(*scores[method], fan.y_test, percentile) for method in METHODS}
+    return evaluate_all(fit_detectors(fan, seed, epochs, clusters, restarts), fan, percentile)
 
 
 # --- what only the simulator can do: coins of every size, mounts never seen ---------------------
