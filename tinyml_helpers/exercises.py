@@ -354,9 +354,9 @@ def check_c_conv(source, g, codes, reference) -> Feedback:
                           np.asarray(reference).reshape(len(codes), -1))
 
 
-def _auc_80hz(fan, with_hum: bool, high_only: bool) -> float:
-    """The per-speed-ellipse AUC of lesson 07's exercise 2 (12 features, or 15 with the 80 Hz
-    bin of each axis), on the high-speed test windows or on all of them."""
+def _scores_80hz(fan, with_hum: bool) -> np.ndarray:
+    """The per-speed-ellipse scores of ``fan``'s test windows in lesson 07's exercise 2, on the
+    12 features or on 15 with the 80 Hz bin of each axis."""
     from . import anomaly, vibration  # lesson modules; only this check needs them
 
     def features(x):
@@ -368,9 +368,20 @@ def _auc_80hz(fan, with_hum: bool, high_only: bool) -> float:
 
     f_train, f_test = features(fan.x_train), features(fan.x_test)
     scale = anomaly.fit_scaler(f_train)
-    scores = anomaly.fit_mahalanobis_groups(scale(f_train), fan.speed_train).score(scale(f_test))
+    return anomaly.fit_mahalanobis_groups(scale(f_train), fan.speed_train).score(scale(f_test))
+
+
+def _auc_of(scores: np.ndarray, fan, high_only: bool) -> float:
+    from . import anomaly
+
     keep = fan.speed_test == "high" if high_only else np.ones(len(scores), bool)
     return anomaly.auc(scores[keep], fan.y_test[keep])
+
+
+def _auc_80hz(fan, with_hum: bool, high_only: bool) -> float:
+    """The per-speed-ellipse AUC of lesson 07's exercise 2 (12 features, or 15 with the 80 Hz
+    bin of each axis), on the high-speed test windows or on all of them."""
+    return _auc_of(_scores_80hz(fan, with_hum), fan, high_only)
 
 
 def check_80hz_feature(answer, fan) -> Feedback:
@@ -381,17 +392,17 @@ def check_80hz_feature(answer, fan) -> Feedback:
     value = _number(answer)
     if value is None or not 0.0 <= value <= 1.0:
         return Feedback(TRY_AGAIN, f"auc_80hz should be one AUC between 0 and 1, got {answer!r}")
-    expected = _auc_80hz(fan, with_hum=True, high_only=True)
+    with_hum, without = _scores_80hz(fan, True), _scores_80hz(fan, False)  # each fitted once
+    expected, before = _auc_of(with_hum, fan, True), _auc_of(without, fan, True)
     if math.isclose(value, expected, abs_tol=1e-6):
-        before = _auc_80hz(fan, with_hum=False, high_only=True)
         verdict = "higher than" if expected > before + 1e-9 else (
             "lower than" if expected < before - 1e-9 else "the same as")
         return Feedback(CORRECT, f"auc_80hz = {value:.4f}, {verdict} the {before:.4f} of the 12 "
                                  "features at high speed")
-    if math.isclose(value, _auc_80hz(fan, with_hum=True, high_only=False), abs_tol=1e-6):
+    if math.isclose(value, _auc_of(with_hum, fan, False), abs_tol=1e-6):
         return Feedback(TRY_AGAIN, "that is the AUC over every speed: keep only the test windows "
                                    "with fan.speed_test == 'high', normal and coin")
-    if math.isclose(value, _auc_80hz(fan, with_hum=False, high_only=True), abs_tol=1e-6):
+    if math.isclose(value, before, abs_tol=1e-6):
         return Feedback(TRY_AGAIN, "that is the 12-feature detector's AUC: add the 80 Hz "
                                    "amplitude of x, y and z as three more features first")
     return Feedback(TRY_AGAIN, f"auc_80hz = {value:.4f} is not it. Bin 80 of a 200-sample rfft "
