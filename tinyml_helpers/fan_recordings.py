@@ -130,10 +130,15 @@ def _fan_data(rec: Recordings, masks: dict[str, np.ndarray], moving: bool,
                              rec.speed[test], rec.speed[train], rec.speed[val])
 
 
-def _check(rec, moving, coins_per_speed) -> tuple[bool, int]:
+def _check_recordings(rec) -> Recordings:
     if not isinstance(rec, Recordings):
         raise TypeError(f"rec must be the Recordings that load() returns, got "
                         f"{type(rec).__name__}")
+    return rec
+
+
+def _check(rec, moving, coins_per_speed) -> tuple[bool, int]:
+    _check_recordings(rec)
     return checks.check_bool("moving", moving), checks.check_int("coins_per_speed",
                                                                   coins_per_speed, 1)
 
@@ -173,8 +178,6 @@ def random_split(rec: Recordings, seed: int = 0, moving: bool = False,
 
 def moving_test(rec: Recordings) -> np.ndarray:
     """Return the moving recording's test windows (its last 30 %), all normal."""
-    if not isinstance(rec, Recordings):
-        raise TypeError(f"rec must be the Recordings that load() returns, got "
-                        f"{type(rec).__name__}")
+    _check_recordings(rec)
     masks = _part_masks(rec, lambda n, name: np.arange(n))
     return rec.windows[masks["test"] & rec.moving]
