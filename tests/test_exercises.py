@@ -99,6 +99,11 @@ def test_check_choices():
     for wrong in ({"a": "yes"}, {"a": "no", "b": "no"}, {"a": "maybe", "b": "no"}, ["yes"]):
         feedback = exercises.check_choices(wrong, expected, "q", choices, "")
         assert feedback.status == exercises.TRY_AGAIN, wrong
+    # A wrong answer is told how many are off and the hint, never which ones (with two choices
+    # per question that would be the key).
+    feedback = exercises.check_choices({"a": "no", "b": "no"}, expected, "q", choices, "",
+                                       hint="Think about b.")
+    assert feedback.message == "1 of 2 not right yet. Think about b."
 
 
 def _lesson_06_check(cell_id: str, sine, **answers) -> exercises.Feedback:

@@ -110,9 +110,12 @@ def check_array(answer, expected, what: str, hint: str, atol: float = 1e-6,
 
 
 def check_choices(answers, expected: dict, what: str, choices: dict[str, str],
-                  why: str) -> Feedback:
+                  why: str, hint: str = "") -> Feedback:
     """Return the feedback for several multiple-choice answers at once: ``answers`` maps each
-    question of ``expected`` to one key of ``choices``."""
+    question of ``expected`` to one key of ``choices``.
+
+    A wrong set of answers is told how many are not right yet, and ``hint``, never which ones:
+    with two or three choices per question, naming them would give the key away."""
     if answers is None:
         return _not_attempted(what)
     if not isinstance(answers, dict):
@@ -131,8 +134,8 @@ def check_choices(answers, expected: dict, what: str, choices: dict[str, str],
     wrong = [q for q in expected if keys[q] != expected[q]]
     if not wrong:
         return Feedback(CORRECT, why)
-    return Feedback(TRY_AGAIN, f"{len(wrong)} of {len(expected)} not right yet: "
-                               f"{', '.join(map(str, wrong))}")
+    return Feedback(TRY_AGAIN, f"{len(wrong)} of {len(expected)} not right yet."
+                               + (f" {hint}" if hint else ""))
 
 
 def check_int8_function(function, model, reference) -> Feedback:
