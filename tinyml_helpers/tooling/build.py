@@ -257,6 +257,10 @@ def export_projects(export_dir: Path, root: Path, staging: Path,
     return differences
 
 
+# What a saved widget output says in place of the widget (tests/nbval_sanitize.cfg maps a fresh
+# run's widget repr to the same line).
+WIDGET_TEXT = "Interactive controls: run this cell to use them."
+
 # Metadata that changes on every run and would only add noise to committed diffs.
 _VOLATILE_CELL_KEYS = ("execution", "papermill", "collapsed", "scrolled")
 
@@ -270,8 +274,12 @@ def clean(nb) -> None:
             cell.metadata.pop(key, None)
         for output in cell.get("outputs", []):
             # A widget view holds a fresh random model id each run, and without the widget
-            # state (dropped above) it cannot render anyway: keep only its text form.
-            output.get("data", {}).pop("application/vnd.jupyter.widget-view+json", None)
+            # state (dropped above) it cannot render anyway. Its text form would be the
+            # widget's repr (``interactive(children=(FloatSlider(...``): a reader of the saved
+            # page gets a line that says what to do instead.
+            data = output.get("data", {})
+            if data.pop("application/vnd.jupyter.widget-view+json", None) is not None:
+                data["text/plain"] = WIDGET_TEXT
 
 
 def refresh(names: list[str] | None = None) -> int:
