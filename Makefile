@@ -38,8 +38,9 @@ $(STAMP): requirements.txt pyproject.toml
 build: $(STAMP) toolchains
 	$(BIN)/python -m tinyml_helpers.tooling.build $(if $(UPDATE),--update-projects)
 
+# --durations: the slowest tests and cells end the log, for whoever watches CI's time.
 test: $(STAMP) toolchains
-	$(BIN)/python -m pytest tests notebooks $(NBVAL)
+	$(BIN)/python -m pytest tests notebooks $(NBVAL) --durations=15
 ifneq ($(X86_64),)
 	$(BIN)/python -m tinyml_helpers.tooling.build --from-export $(TEST_EXPORT) --check
 	$(MAKE) --no-print-directory test-other-cpu
