@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from exercise_solutions import cell_source, run_cell, run_python, solutions, with_imports
 
-from tinyml_helpers import exercises
+from tinyml_helpers import exercises, measurements
 from tinyml_helpers.deploy import dense, export, tflm
 
 NEEDS_GCC = pytest.mark.skipif(shutil.which("gcc") is None, reason="host gcc not installed")
@@ -70,13 +70,19 @@ def test_exercise_3b_c_dense_layer(sine):
         assert feedback.status == exercises.TRY_AGAIN, wrong[:40]
 
 
-def test_exercise_2_route():
-    ns = run_python(solutions("06")["2"][1])
-    choices = {"tflm": "TensorFlow Lite Micro", "plain": "the hand-written C"}
-    assert exercises.check_choice(ns["route"], "tflm", "route", choices, "why").correct
-    for wrong in ("plain", "banana", 3):
-        feedback = exercises.check_choice(wrong, "tflm", "route", choices, "")
-        assert feedback.status == exercises.TRY_AGAIN
+SKETCH_ARENA = measurements.sketch_arena()[0]
+
+
+def _ram_left(arena: int = SKETCH_ARENA, stack: bool = True) -> int:
+    """Exercise 2's answer from the stored measurement (and two wrong ones a student may make)."""
+    cost = measurements.load()["TFLM"]
+    return 16 * 1024 - 13_500 - cost["static_ram"] - arena - (cost["stack"] if stack else 0)
+
+
+def test_exercise_2_ram_budget():
+    ns = run_python(solutions("06")["2"][1], measurements=measurements, sketch_arena=SKETCH_ARENA)
+    assert ns["ram_left"] == _ram_left() < 0  # TFLM does not fit in what the firmware leaves
+    assert _ram_left(arena=measurements.board_arena()[0]) < 0  # not even with the least arena
 
 
 def test_check_array():
@@ -109,8 +115,8 @@ def test_check_choices():
 def _lesson_06_check(cell_id: str, sine, **answers) -> exercises.Feedback:
     """Run one of lesson 06's own check cells with the lesson's variables and ``answers``."""
     _, float_tflite, int8_tflite = sine
-    namespace = with_imports(exercises=exercises, export=export, tflm=tflm,
-                             float_tflite=float_tflite, int8_tflite=int8_tflite,
+    namespace = with_imports(exercises=exercises, measurements=measurements, export=export,
+                             tflm=tflm, float_tflite=float_tflite, int8_tflite=int8_tflite,
                              int8_model=dense.int8_layers(int8_tflite), all_codes=ALL_CODES,
                              **answers)
     feedback = run_cell(cell_source("06", cell_id), namespace)
@@ -122,16 +128,24 @@ def test_lesson_06_check_cells_run_as_the_notebook_has_them(sine):
     """The notebook's check cells (not only the checkers): empty answers are not attempted,
     the folded solutions pass, wrong answers get a hint."""
     _, float_tflite, int8_tflite = sine
-    empty = {"ratio": None, "route": None, "cos_tflite": None, "student_c": None}
+    empty = {"ratio": None, "ram_left": None, "cos_tflite": None, "student_c": None}
     for cell_id in ("l06-058", "l06-062", "l06-066"):
         assert _lesson_06_check(cell_id, sine, **empty).status == exercises.NOT_ATTEMPTED
     ratio = run_python(solutions("06")["1"][1], float_tflite=float_tflite,
                        int8_tflite=int8_tflite)["ratio"]
     assert _lesson_06_check("l06-058", sine, ratio=ratio).correct
     assert _lesson_06_check("l06-058", sine, ratio=4).status == exercises.TRY_AGAIN
-    route = run_python(solutions("06")["2"][1])["route"]
-    assert _lesson_06_check("l06-062", sine, route=route).correct
-    assert _lesson_06_check("l06-062", sine, route="plain").status == exercises.TRY_AGAIN
+    ram_left = run_python(solutions("06")["2"][1], measurements=measurements,
+                          sketch_arena=SKETCH_ARENA)["ram_left"]
+    assert _lesson_06_check("l06-062", sine, ram_left=ram_left).correct
+    # The smallest arena instead of the declared one, the stack forgotten, the sign dropped, a
+    # word: each gets the hint, which never states the answer.
+    for wrong in (_ram_left(arena=measurements.board_arena()[0]), _ram_left(stack=False),
+                  -ram_left, "not enough"):
+        feedback = _lesson_06_check("l06-062", sine, ram_left=wrong)
+        assert feedback.status == exercises.TRY_AGAIN, wrong
+        hint = feedback.message.split(" is not it. ", 1)[-1]  # after the echo of the answer
+        assert str(abs(ram_left)) not in hint.replace(",", ""), hint
     assert _lesson_06_check("l06-066", sine, cos_tflite=int8_tflite).status == \
         exercises.TRY_AGAIN  # the sine model is no cosine
 

@@ -15,13 +15,16 @@ the TFLM sketch's per-tensor model) into :class:`Models`; :func:`arduino_project
   project of :mod:`~tinyml_helpers.deploy.micropython`.
 
 :func:`generate` writes them (with lesson 07's fan projects and lesson 08's digits projects
-when given, else keeping those in place) through :func:`tinyml_helpers.deploy.projects.write`.
+when given, else keeping those in place) through :func:`tinyml_helpers.deploy.projects.write`;
+:func:`zip_projects` packs them into one zip, the single download lesson 06 offers.
 Templates live in ``project_templates/``.
 """
 
 from __future__ import annotations
 
 import functools
+import io
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +34,7 @@ from . import digits_projects, fan_detector
 from .deploy import cgen, export, firmware, graph, micropython, projects, self_test, tflm
 from .deploy.cgen import banner
 from .deploy.dense import Int8Model, data_bytes, layers_from_tflite
+from .deploy.files import write_atomic
 from .deploy.hello_world import (  # noqa: F401  (int8_predictions: part of this module's interface)
     DELAY_MS,
     ESP32_LED_PIN,
@@ -391,3 +395,31 @@ def generate(float_tflite, int8_tflite, arduino_dir, wokwi_dir,
     indexes = {tree: index_readme(tree, _lists_digits(tree, root, digits))
                for tree, root in roots.items()}
     return projects.write(found, roots, indexes, keep=keep, compile_uno=compile_uno)
+
+
+ZIP_NAME = "hello_world_projects.zip"
+_ZIP_TIME = (2025, 1, 1, 0, 0, 0)  # every entry's timestamp: the same projects, the same bytes
+
+
+def zip_projects(arduino_dir, wokwi_dir, path) -> Path:
+    """Write lesson 06's project folders (and the two trees' README.md) into one zip at ``path``,
+    as ``arduino/<project>/...`` and ``wokwi/<project>/...``; return ``path``.
+
+    The zip is built in memory and written atomically (a temporary file renamed into place), so
+    an interrupted run never leaves a half-written zip under the final name."""
+    roots = {"arduino": (Path(arduino_dir), ARDUINO_PROJECTS),
+             "wokwi": (Path(wokwi_dir), WOKWI_PROJECTS)}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for tree, (root, names) in roots.items():
+            missing = [name for name in names if not (root / name).is_dir()]
+            if missing:
+                raise FileNotFoundError(f"{root} lacks the project folders {', '.join(missing)}: "
+                                        "write them with generate() first")
+            found = [root / "README.md"] if (root / "README.md").is_file() else []
+            for name in names:
+                found += sorted(p for p in (root / name).rglob("*") if p.is_file())
+            for file in found:
+                info = zipfile.ZipInfo(f"{tree}/{file.relative_to(root).as_posix()}", _ZIP_TIME)
+                archive.writestr(info, file.read_bytes(), zipfile.ZIP_DEFLATED)
+    return write_atomic(path, buffer.getvalue())

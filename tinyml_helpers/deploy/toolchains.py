@@ -3,7 +3,10 @@ sketch for the Arduino Uno with ``arduino-builder``, read flash and RAM sizes wi
 run the result in ``simavr`` and read what it printed.
 
 Everything here runs without an account or network access beyond the distribution's package
-mirror (Colab is Ubuntu, so the same packages install there).
+mirror. The package names are Debian's (bookworm); Colab runs Ubuntu, where the AVR compiler and
+simavr exist under the same names but the Arduino packages may not: :func:`install_uno` then
+installs the AVR tools alone, which run the generated C in the course's test program
+(:mod:`~tinyml_helpers.deploy.firmware`) without building the sketch.
 
 CLI:
   ``python -m tinyml_helpers.deploy.toolchains install``   install the packages (root + apt only)
@@ -24,8 +27,9 @@ from pathlib import Path
 # board's list from these groups.
 AVR_PACKAGES = ("gcc-avr", "avr-libc", "simavr")  # plain C on the Uno, run by simavr
 # What an Arduino sketch needs to build for the Uno and run on simavr (lesson 06 installs these
-# in Colab).
-UNO_PACKAGES = (*AVR_PACKAGES, "arduino-core-avr", "arduino-builder")
+# in Colab). The Arduino two are Debian's; an Ubuntu release may not have them.
+ARDUINO_PACKAGES = ("arduino-core-avr", "arduino-builder")
+UNO_PACKAGES = (*AVR_PACKAGES, *ARDUINO_PACKAGES)
 M4_PACKAGES = ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "qemu-system-arm")
 # C++ on the Cortex-M4F (TFLM built from source) also needs the C++ headers for arm-none-eabi.
 M4_CXX_PACKAGES = (*M4_PACKAGES, "libstdc++-arm-none-eabi-dev")
@@ -83,6 +87,24 @@ def _apt(args: list[str]) -> None:
         raise RuntimeError(f"`apt-get {' '.join(args)}` failed (exit {run.returncode}):\n{tail}")
 
 
+def _apt_update_once() -> None:
+    global _apt_updated
+    if not _apt_updated:
+        _apt(["update"])
+        _apt_updated = True
+
+
+def apt_has(package: str) -> bool:
+    """Return True if apt's package lists offer a version of ``package`` (``apt-cache policy``
+    names a candidate); False for a name this distribution does not have."""
+    (package,) = _check_packages([package])
+    probe = subprocess.run(["apt-cache", "policy", package], check=False, capture_output=True,
+                           text=True)
+    candidates = [line.split(":", 1)[1].strip() for line in probe.stdout.splitlines()
+                  if line.strip().startswith("Candidate:")]
+    return probe.returncode == 0 and any(c and c != "(none)" for c in candidates)
+
+
 def install_debian(packages=DEBIAN_PACKAGES) -> bool:
     """Install ``packages`` with apt-get; return True if they are installed, False if this
     machine cannot (not root, or no apt-get). Raise RuntimeError if apt-get fails."""
@@ -94,12 +116,37 @@ def install_debian(packages=DEBIAN_PACKAGES) -> bool:
         return True
     if os.geteuid() != 0:
         return False
-    global _apt_updated
-    if not _apt_updated:
-        _apt(["update"])
-        _apt_updated = True
+    _apt_update_once()
     _apt(["install", "-y", "--no-install-recommends", *missing])
     return True
+
+
+def install_uno() -> str:
+    """Install the simulated Uno's tools with apt-get (as in Colab: root, apt); return one line
+    saying what is ready.
+
+    With the Arduino packages in the package lists: the Arduino sketch route (UNO_PACKAGES:
+    arduino-builder builds the sketch, simavr runs it). Without them (the names are Debian's; an
+    Ubuntu release may lack them): avr-gcc and simavr alone, which run the generated C in the
+    course's test program instead of the sketch. Raise RuntimeError if apt-get fails.
+    """
+    if not have("apt-get") or not have("dpkg-query") or not have("apt-cache"):
+        return ("no apt-get here: install with your package manager: "
+                + " ".join(UNO_PACKAGES))
+    wanted = [p for p in UNO_PACKAGES if not _installed(p)]
+    if not wanted:
+        return "toolchain ready: arduino-builder, avr-gcc and simavr"
+    if os.geteuid() != 0:
+        return "not root: install with: sudo " + install_command(UNO_PACKAGES)
+    _apt_update_once()  # apt-cache knows nothing before the lists are read
+    absent = [p for p in ARDUINO_PACKAGES if p in wanted and not apt_has(p)]
+    if not absent:
+        install_debian(UNO_PACKAGES)
+        return "toolchain ready: arduino-builder, avr-gcc and simavr"
+    install_debian(AVR_PACKAGES)
+    return (f"this system's packages have no {' or '.join(absent)}: installed avr-gcc and "
+            "simavr alone, so the lesson runs the generated C on the simulated Uno in the "
+            "course's test program instead of building the Arduino sketch")
 
 
 def _main_sketch(sketch_dir: Path) -> Path:
