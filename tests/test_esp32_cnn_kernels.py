@@ -16,9 +16,10 @@ which ``CalculateOpDataFullyConnected`` leaves unset for a per-channel layer (it
 per-channel arrays). ESP-NN's CONV_2D and DEPTHWISE_CONV_2D always use the per-channel arrays,
 so per-channel convolutions are right in 1.3.3 too.
 
-The first run builds eight TFLM libraries per target into build/tflm (about 6 minutes per target
-on two cores, plus 6 for the kernel-by-kernel libraries on this PC); later runs take them from
-the cache.
+The first run builds eight TFLM libraries per target into build/tflm, plus the kernel-by-kernel
+libraries on this PC. The libraries share their objects through the cache (each source is
+compiled once per target, tree and flags), so a new library compiles only its own kernels; later
+runs take everything from the cache.
 """
 
 import numpy as np

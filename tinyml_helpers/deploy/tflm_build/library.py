@@ -276,6 +276,15 @@ def _source_keys(sources: list[Path]) -> list[str]:
     return [f"{p.name}@{file_digest(p)[:16]}" if p.is_absolute() else str(p) for p in sources]
 
 
+def _member_object(cache: Path, compiler: str, flags: list[str], path: Path, name: str,
+                   headers_key: str) -> Path:
+    """Return where the library member ``name`` compiled from ``path`` sits in the shared
+    object cache (the file may not exist yet)."""
+    digest = hashlib.sha256(json.dumps([compiler_id(compiler), flags, headers_key,
+                                        file_digest(path)]).encode()).hexdigest()[:20]
+    return Path(cache) / "obj" / "tflm" / f"{name}-{digest}.o"
+
+
 def library(target: str, kernels: tuple[str, ...] | None, src: Source | None = None,
             jobs: int | None = None, swap: KernelSwap | None = None) -> Library:
     """Return the TFLM static library for ``target``, building it once into the cache.
@@ -297,23 +306,30 @@ def library(target: str, kernels: tuple[str, ...] | None, src: Source | None = N
     flags = (*build.arch, *CXX_FLAGS, "-w")
     includes = include_flags(src.root)
     replaced = {Path(new) for _, new in swap.replace} if swap else set()
+    replaced_paths = {src.root / rel for rel in replaced}  # absolute paths stay as they are
     # (compiler, flags, source, object name) of every member of the archive
     members = [(build.compiler, [*flags, *includes, *(swap.cxx_flags if rel in replaced else ())],
                 src.root / rel, _member_name(rel))
                for rel in sources]
-    shared: dict[int, Path] = {}  # member index -> object in the cache shared by all libraries
+    swap_headers: list[str] = []
     if swap is not None:
         c_compiler = get_target(target).compiler
         c_flags = [*build.arch, "-std=gnu99", "-O2", "-ffunction-sections", "-fdata-sections",
                    "-w", *swap.c_flags]
         swap_headers = [file_digest(h) for folder in swap.headers
                         for h in sorted(Path(folder).rglob("*.h"))]
-        salt = json.dumps([compiler_id(c_compiler), c_flags, swap_headers, BUILD_VERSION])
-        for path in swap.c_sources:
-            name = f"c__{path.parent.name}__{path.stem}"
-            digest = hashlib.sha256(salt.encode() + file_digest(path).encode()).hexdigest()
-            shared[len(members)] = src.cache / "obj" / "swap-c" / f"{name}-{digest[:16]}.o"
-            members.append((c_compiler, c_flags, path, name))
+        members += [(c_compiler, c_flags, path, f"c__{path.parent.name}__{path.stem}")
+                    for path in swap.c_sources]
+    # Every member is compiled once into an object cache shared by all libraries, named by
+    # what makes the object: compiler, flags, source and the headers it may include (a swap's
+    # headers only for the swap's own files). Libraries of one tree differ in a few kernels,
+    # so a new kernel set or swap compiles only those.
+    plain_key = json.dumps([tree_key(src), BUILD_VERSION])
+    swap_key = json.dumps([tree_key(src), swap_headers, BUILD_VERSION])
+    objects = [_member_object(src.cache, compiler, member_flags, path, name,
+                              plain_key if i < len(sources) and path not in replaced_paths
+                              else swap_key)
+               for i, (compiler, member_flags, path, name) in enumerate(members)]
     in_tree = [rel for rel in sources if not rel.is_absolute()]
     recipe = {"v": BUILD_VERSION, "tree": _tree_digest(src.root, in_tree), "flags": flags,
               "compiler": compiler_id(build.compiler), "sources": _source_keys(sources)}
@@ -332,12 +348,8 @@ def library(target: str, kernels: tuple[str, ...] | None, src: Source | None = N
     with locked(out.parent / f"{out.name}.lock"):
         if archive.is_file():
             return Library(archive, target, src, flags, len(members), False, swap)
-        # The C library a swap calls does not depend on the kernels chosen: its objects are
-        # shared by every library built with it.
-        objects = [shared.get(i, out / "obj" / f"{name}.o")
-                   for i, (*_, name) in enumerate(members)]
         todo = [(m, o) for m, o in zip(members, objects, strict=True) if not o.is_file()]
-        for folder in {o.parent for o in objects}:
+        for folder in {o.parent for o in objects} | {out}:
             folder.mkdir(parents=True, exist_ok=True)
 
         def build_one(item):
