@@ -70,6 +70,9 @@ def test_exercise_1_why_quantize():
     for wrong in (flipped, {q: "yes" for q in answers}, {**answers, "d": "maybe"},
                   {**answers, "e": None}, "yes"):
         assert check("1", answers=wrong).status == exercises.TRY_AGAIN, wrong
+    hint = check("1", answers=flipped).message  # a hint that teaches, not which one is wrong
+    assert "section 6" in hint and "section 9" in hint
+    assert not any(f'"{q}"' in hint or f"'{q}'" in hint for q in answers)
 
 
 def test_exercise_2_scale_zero_point_code():

@@ -1,4 +1,5 @@
-"""Lesson 04: fake quantization of a model's weights, the PTQ comparison table and QAT.
+"""Lesson 04: fake quantization of a model's weights, the PTQ comparison table and QAT, and
+the int8-against-float32 measurements on the simulated boards (:func:`board_rows`).
 
 The arithmetic itself (scale, zero point, rounding half away from zero, requantization) is in
 :mod:`tinyml_helpers.deploy.quant`; its names are re-exported here so the lesson reads
@@ -7,12 +8,15 @@ The arithmetic itself (scale, zero point, rounding half away from zero, requanti
 
 from __future__ import annotations
 
+import json
 import math
+import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 
-from . import checks, data, models
+from . import checks, data, measurements, models
 from .data import mse_vs_sin  # noqa: F401  (re-exported: lesson 04 measures with it)
 from .deploy import dense, env, litert
 from .deploy.quant import (  # noqa: F401  (re-exported for lesson 04)
@@ -295,3 +299,120 @@ def per_tensor_cost(per_channel_tflite: bytes, per_tensor_tflite: bytes, x) -> d
     result["max_difference"] = float(np.max(np.abs(predictions["per_channel"]
                                                    - predictions["per_tensor"])))
     return result
+
+
+# --- int8 against float32 on the simulated boards (lesson 04, section 9) -----------------------
+# The Uno and Cortex-M4F builds take seconds but need avr-gcc, simavr, arm-none-eabi-gcc and
+# QEMU, which a notebook cannot count on (Colab has none of them): benchmarks/
+# int8_vs_float_boards.py measures with board_rows() and stores the result in BOARDS_FILE,
+# which the lesson prints.
+
+BOARDS_FILE = measurements.FOLDER / "int8_vs_float_boards.json"
+BOARDS_COMMAND = ".venv/bin/python benchmarks/int8_vs_float_boards.py --write"
+BOARD_KERNELS = ("plain", "course")  # the same plain loop for both types; the tuned kernels
+
+# The plain loop, one function per type, called instead of the course's kernels: the same
+# arithmetic (the int8 one is exercise 3b of lesson 06), no fast path, so that float32 and
+# int8 are compared loop for loop.
+_PLAIN_C = {
+    "float": ("tinyml_dense_float", "plain_dense_float", """\
+void plain_dense_float(const float *input, float *output, uint16_t n_in, uint16_t n_out,
+                       const float *weights, const float *bias, uint8_t relu)""", """\
+  for (uint16_t o = 0; o < n_out; ++o) {
+    float acc = TINYML_READ_F32(&bias[o]);
+    for (uint16_t i = 0; i < n_in; ++i) {
+      acc += input[i] * TINYML_READ_F32(&weights[(uint32_t)o * n_in + i]);
+    }
+    output[o] = (relu && acc < 0.0f) ? 0.0f : acc;
+  }
+"""),
+    "int8": ("tinyml_dense_int8", "plain_dense_int8", """\
+void plain_dense_int8(const int8_t *input, int8_t *output, uint16_t n_in, uint16_t n_out,
+                      const int8_t *weights, const int32_t *bias, const int32_t *multiplier,
+                      const int8_t *shift, int16_t input_offset, int16_t output_zero_point,
+                      int8_t act_min, int8_t act_max)""", """\
+  for (uint16_t o = 0; o < n_out; ++o) {
+    int32_t acc = TINYML_READ_I32(&bias[o]);
+    for (uint16_t i = 0; i < n_in; ++i) {
+      acc += (int32_t)(input[i] + input_offset) * TINYML_READ_I8(&weights[(uint32_t)o * n_in + i]);
+    }
+    int32_t y = tinyml_requantize(acc, TINYML_READ_I32(&multiplier[o]),
+                                  TINYML_READ_I8(&shift[o])) + output_zero_point;
+    if (y < act_min) y = act_min;
+    if (y > act_max) y = act_max;
+    output[o] = (int8_t)y;
+  }
+"""),
+}
+
+
+def plain_loop(model_c):
+    """Return the generated C of a Dense chain (``export.plain_c_files``) with every layer
+    calling the plain C loop (``plain_dense.c``) instead of the course's tuned kernel."""
+    from .deploy.c_model import CModel
+
+    if not isinstance(model_c, CModel) or model_c.kind not in _PLAIN_C:
+        raise TypeError("model_c must be the CModel that export.plain_c_files returns for a "
+                        f"float or int8 Dense chain, got {type(model_c).__name__}")
+    kernel, plain, signature, body = _PLAIN_C[model_c.kind]
+    name, include = f"{model_c.prefix}.c", '#include "tinyml_kernels.h"\n'
+    if include not in model_c[name] or f"{kernel}(" not in model_c[name]:
+        raise ValueError(f"{name} does not call {kernel}: not a Dense chain over the course's "
+                         "kernels")
+    source = model_c[name].replace(f"{kernel}(", f"{plain}(")
+    source = source.replace(include, f"{include}\n{signature};\n", 1)
+    plain_c = f"/* The plain loop, without fast paths. */\n{include}\n{signature} {{\n{body}}}\n"
+    return model_c.with_files({name: source, "plain_dense.c": plain_c})
+
+
+def board_rows(float_tflite: bytes, int8_tflite: bytes, x, boards=("uno", "m4"),
+               build_dir=None) -> list[dict]:
+    """Return one row per board, kernel (:data:`BOARD_KERNELS`) and type: flash and RAM over
+    the empty harness, cycles (Uno) or instructions (Cortex-M4F) per inference, and the MSE
+    against sin(x) of what the board answered for the float inputs ``x``.
+
+    Every run is checked: int8 outputs equal to the TFLM runtime's codes, float outputs within
+    1e-5 of LiteRT's (else ValueError). Needs the boards' toolchains
+    (``firmware.missing_tools``)."""
+    from .deploy import export, firmware, tflm  # the boards' tools: only when measuring
+
+    x = check_finite("x", x).reshape(-1, 1).astype(np.float32)
+    int8_model = dense.int8_layers(int8_tflite)
+    codes = int8_model.quantize(x)
+    want = {"float32": litert.predict(float_tflite, x), "int8": tflm.run(int8_tflite, codes)}
+    build_dir = Path(build_dir) if build_dir else Path(tempfile.mkdtemp(prefix="tinyml-04-"))
+    rows = []
+    for board in boards:
+        firmware.require(board)
+        for kernel in BOARD_KERNELS:
+            for dtype, tflite, inputs in (("float32", float_tflite, x),
+                                          ("int8", int8_tflite, codes)):
+                c = export.plain_c_files(dense.layers_from_tflite(tflite), f"sine_{dtype}")
+                c = plain_loop(c) if kernel == "plain" else c
+                m = firmware.measure(board, c, inputs, build_dir=build_dir / f"{board}_{kernel}")
+                out = m.result.outputs
+                if dtype == "int8":
+                    if not np.array_equal(out.astype(np.int64), want["int8"].astype(np.int64)):
+                        raise ValueError(f"{board} {kernel} int8 differs from the TFLM runtime")
+                    y = int8_model.dequantize(out.astype(np.int8))
+                else:
+                    if np.abs(out - want["float32"]).max() > 1e-5:
+                        raise ValueError(f"{board} {kernel} float32 is off LiteRT by > 1e-5")
+                    y = out
+                rows.append({"board": board, "kernel": kernel, "dtype": dtype,
+                             "flash": m.flash, "data_bytes": c.constant_bytes,
+                             "static_ram": m.static_ram, "stack": m.stack,
+                             "ram": m.static_ram + m.stack, "cost": m.cost,
+                             "cost_max": m.cost_max, "unit": m.unit,
+                             "clock_hz": firmware.get_target(board).clock_hz,
+                             "mse_vs_sin": mse_vs_sin(y, x)})
+    return rows
+
+
+def board_measurements(path=BOARDS_FILE) -> dict:
+    """Return the stored int8-vs-float32 board measurement; FileNotFoundError names the
+    command that writes it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run {BOARDS_COMMAND}")
+    return json.loads(path.read_text(encoding="utf-8"))
