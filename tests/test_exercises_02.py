@@ -86,6 +86,16 @@ def test_exercise_2_wrong_answers(lesson):
         assert statuses(run_check("2", lesson, fits_uno=wrong)) == {exercises.TRY_AGAIN}
 
 
+def test_exercise_2_hints_without_naming_the_wrong_answer(lesson):
+    # Two questions of yes / no: naming the wrong one, or quoting the bytes against the Uno's
+    # limits, would give the key away. The hint says how to work it out instead.
+    for wrong in ({"float32": "yes", "int8": "yes"}, {"float32": "no", "int8": "no"},
+                  {"float32": "yes", "int8": "no"}):
+        (feedback,) = run_check("2", lesson, fits_uno=wrong)
+        assert "flash" in feedback.message and "RAM" in feedback.message, feedback
+        assert not any(word in feedback.message for word in ("float32", "int8", "B of")), feedback
+
+
 def test_exercise_3_wrong_answers(lesson):
     assert reference("3", lesson)["smaller"] == "same"
     for wrong in ("first", "second", "both"):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from exercise_solutions import lesson_cells, run_cell, run_python, solutions, with_imports
 
-from tinyml_helpers import exercises, models, pruning
+from tinyml_helpers import data, exercises, models, pruning
 
 EXPECTED_1 = {"hurt": "yes", "one_shot": "no", "small_layers": "no", "middle": "yes"}
 YES_NO = {"yes": "yes", "no": "no"}
@@ -66,22 +66,32 @@ def sine_untrained(tf):
     return model
 
 
-def test_exercise_2_pruned_float_tflite_is_not_smaller(sine_untrained):
-    model = sine_untrained
-    dense_tflite = pruning.tflite_bytes(model)
-    ns = run_python(solutions("03")["2"][1], model=model, dense_tflite=dense_tflite,
-                    pruning=pruning)
-    # What the check cell computes:
-    expected = len(dense_tflite) - len(pruning.tflite_bytes(
-        pruning.prune_weights(model, 0.9, layers=["dense_2"])))
-    assert expected == 0  # the lesson's point: a float zero still takes 4 bytes
-    assert exercises.check_number(ns["saved_bytes"], expected, "saved_bytes", "").correct
-    assert exercises.check_number(None, expected, "saved_bytes",
-                                  "").status == exercises.NOT_ATTEMPTED
-    zeros = round(0.9 * 256)
-    for wrong in (zeros * 4, zeros, "none", [0, 0]):  # 4 bytes per zero saved: a common guess
-        feedback = exercises.check_number(wrong, expected, "saved_bytes", "")
-        assert feedback.status == exercises.TRY_AGAIN, wrong
+@pytest.fixture(scope="module")
+def sine_split():
+    """A sine data set: neuron_prune ranks neurons on it (the file size does not depend on
+    which neurons go)."""
+    return data.sine_dataset(200, noise=0.1, seed=0)
+
+
+def _saving(model, split, n: int) -> int:
+    """Bytes the float .tflite loses when n neurons of layer 2 go (TensorFlow's converter)."""
+    smaller = pruning.neuron_prune(model, (16, 16 - n), x=split.x_train)
+    return len(pruning.tflite_bytes(model)) - len(pruning.tflite_bytes(smaller))
+
+
+def test_exercise_2_neurons_for_a_500_byte_saving(sine_untrained, sine_split):
+    model, split = sine_untrained, sine_split
+    ns = run_python(solutions("03")["2"][1])
+    answer = ns["neurons_removed"]
+    # The converted files agree with the solution's count: 18 parameters of 4 bytes a neuron,
+    # so n neurons save 72 n bytes, and the smallest n reaching 500 B is the answer.
+    one, before, at = (_saving(model, split, n) for n in (1, answer - 1, answer))
+    assert one == ns["per_neuron"] == (16 + 1 + 1) * 4
+    assert (before, at) == ((answer - 1) * one, answer * one)
+    assert before < 500 <= at
+    # The lesson's 'zeros save nothing', which the exercise now builds on.
+    zeros = pruning.prune_weights(model, 0.9, layers=["dense_2"])
+    assert len(pruning.tflite_bytes(zeros)) == len(pruning.tflite_bytes(model))
 
 
 def _floor_mask(W, sparsity):
@@ -115,32 +125,64 @@ def test_exercise_3_my_magnitude_mask():
         assert feedback.status == exercises.TRY_AGAIN
 
 
-def _run_check(exercise: str, **names) -> exercises.Feedback:
-    """Run lesson 03's own check cell of ``exercise`` with ``names`` as the lesson's variables."""
-    namespace = with_imports(exercises=exercises, pruning=pruning, **names)
-    feedback = run_cell(_cells()[f"l03-ex{exercise}-check"], namespace)
-    assert isinstance(feedback, exercises.Feedback), "a check cell ends with the checker call"
-    return feedback
+def _run_check(exercise: str, **names) -> tuple[exercises.Feedback, list]:
+    """Run lesson 03's own check cell of ``exercise`` with ``names`` as the lesson's variables;
+    return its one Feedback and everything it printed or showed, in order."""
+    shown: list = []
+    namespace = with_imports(exercises=exercises, pruning=pruning, **names,
+                             print=lambda *args, **kwargs: shown.extend(args))
+    shown.append(run_cell(_cells()[f"l03-ex{exercise}-check"], namespace))
+    found = [f for f in shown if isinstance(f, exercises.Feedback)]
+    assert len(found) == 1, "a check cell gives one verdict"
+    return found[0], [x for x in shown if x is not None]
 
 
-def test_check_cells_2_and_3_run_as_the_notebook_has_them(sine_untrained, capsys):
-    model = sine_untrained
-    lesson = {"model": model, "dense_tflite": pruning.tflite_bytes(model)}
-    saved = run_python(solutions("03")["2"][1], pruning=pruning, **lesson)["saved_bytes"]
-    assert _run_check("2", saved_bytes=saved, **lesson).correct
-    assert _run_check("2", saved_bytes=None, **lesson).status == exercises.NOT_ATTEMPTED
-    assert _run_check("2", saved_bytes=round(0.9 * 256) * 4, **lesson).status == \
-        exercises.TRY_AGAIN
+def _ex1_lesson() -> dict:
+    """Stand-ins for the lesson's measurements that exercise 1's check cell quotes."""
+    return {"uniform_rows": [{"sparsity": 0.9, "test_mse_vs_sin": 0.5}], "reference": 0.0005,
+            "kind_mse": {"weight": 0.06}, "dense_mse": 0.001,
+            "best": {"overall_sparsity": 0.71}, "times": lambda v, r: f"{v / r:.2g}x"}
+
+
+def test_check_cell_1_hints_without_naming_the_wrong_answers():
+    lesson = _ex1_lesson()
+    feedback, _ = _run_check("1", answers=EXPECTED_1, **lesson)
+    assert feedback.correct
+    for wrong in ({**EXPECTED_1, "hurt": "no"}, {**EXPECTED_1, "middle": "no", "one_shot": "yes"}):
+        feedback, _ = _run_check("1", answers=wrong, **lesson)
+        assert feedback.status == exercises.TRY_AGAIN
+        assert "measurement" in feedback.message  # the hint points back at the lesson
+        assert not any(question in feedback.message for question in EXPECTED_1), feedback
+
+
+def test_check_cells_2_and_3_run_as_the_notebook_has_them(sine_untrained, sine_split):
+    model, split = sine_untrained, sine_split
+    lesson = {"model": model, "split": split, "dense_tflite": pruning.tflite_bytes(model),
+              "live": pruning.live_neurons(model, split.x_train)}
+    answer = run_python(solutions("03")["2"][1])["neurons_removed"]
+    feedback, shown = _run_check("2", neurons_removed=answer, **lesson)
+    assert feedback.correct
+    assert f"the file is {answer * (16 + 1 + 1) * 4} B smaller" in str(shown[-1])
+    feedback, _ = _run_check("2", neurons_removed=None, **lesson)
+    assert feedback.status == exercises.NOT_ATTEMPTED
+    # one neuron short of the budget, one too many, the bytes instead of the neurons
+    for wrong in (answer - 1, answer + 1, 504):
+        feedback, _ = _run_check("2", neurons_removed=wrong, **lesson)
+        assert feedback.status == exercises.TRY_AGAIN, wrong
+        assert str(answer) not in feedback.message.replace(str(wrong), ""), feedback
 
     W2 = np.random.default_rng(3).normal(0, 0.5, (16, 16)).astype(np.float32)
     mine = run_python(solutions("03")["3"][1])["my_magnitude_mask"]
     template = run_python(_cells()["l03-ex3-answer"])["my_magnitude_mask"]
-    assert _run_check("3", W2=W2, my_magnitude_mask=mine).correct
-    assert _run_check("3", W2=W2, my_magnitude_mask=template).status == exercises.NOT_ATTEMPTED
-    assert _run_check("3", W2=W2, my_magnitude_mask=_floor_mask).status == exercises.TRY_AGAIN
+    assert _run_check("3", W2=W2, my_magnitude_mask=mine)[0].correct
+    assert _run_check("3", W2=W2, my_magnitude_mask=template)[0].status == \
+        exercises.NOT_ATTEMPTED
+    assert _run_check("3", W2=W2, my_magnitude_mask=_floor_mask)[0].status == \
+        exercises.TRY_AGAIN
 
     def broken(W, sparsity):
         raise IndexError("off by one")
 
-    assert _run_check("3", W2=W2, my_magnitude_mask=broken).status == exercises.TRY_AGAIN
-    assert "your function raised IndexError: off by one" in capsys.readouterr().out
+    feedback, shown = _run_check("3", W2=W2, my_magnitude_mask=broken)
+    assert feedback.status == exercises.TRY_AGAIN
+    assert "your function raised IndexError: off by one" in shown
