@@ -1,10 +1,12 @@
 """Every lesson follows the notebook template and is committed executed, badges in sync."""
 
+import configparser
 import json
+import re
 
 import pytest
 
-from tinyml_helpers.tooling import course
+from tinyml_helpers.tooling import build, course
 
 LESSONS = course.lessons()
 
@@ -53,6 +55,45 @@ def test_notebook_is_committed_executed_without_errors_or_noise(path):
             if out.get("name") == "stderr":
                 text = "".join(out["text"])
                 assert "Warning" not in text and "WARNING" not in text, text[:200]
+
+
+# The test and build machinery's words: cell tags and metadata carry these, never the page a
+# student reads ("the test set" is the student's word and is allowed).
+MACHINERY = re.compile(r"(?i:nbval|papermill|pytest|\bmake (build|test|lab|refresh|colab)\b|"
+                       r"\bthe tests\b|\btests? (prove|check)|test suite)|\bCI\b")
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_no_test_or_build_machinery_on_the_students_page(path):
+    found = [(i, line.strip()) for i, cell in enumerate(_cells(path))
+             for line in _text(cell).splitlines() if MACHINERY.search(line)]
+    assert found == [], f"{path.name}: cell, line: {found[:5]}"
+
+
+def test_the_machinery_pattern_finds_what_it_should_and_spares_the_test_set():
+    for line in ("# NBVAL_IGNORE_OUTPUT", "# Parameters (papermill can override these)",
+                 "run `make build`", "the tests prove each kernel", "CI runs it"):
+        assert MACHINERY.search(line), line
+    for line in ("the test set", "test MSE", "compare with the noisy test labels",
+                 "for ci in codes:"):
+        assert not MACHINERY.search(line), line
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_saved_widgets_say_what_to_do_not_their_repr(path):
+    texts = ["".join(out.get("data", {}).get("text/plain", ""))
+             for cell in _cells(path) if cell["cell_type"] == "code"
+             for out in cell["outputs"]]
+    reprs = [t[:60] for t in texts if re.match(r"(interactive|[VH]?Box)\(children=", t)]
+    assert reprs == [], f"{path.name} saves a widget's repr: {reprs}"
+
+
+def test_nbval_maps_a_fresh_widget_repr_to_the_saved_line():
+    cfg = configparser.ConfigParser()
+    cfg.read(course.ROOT / "tests" / "nbval_sanitize.cfg")
+    rule = cfg["widget repr"]
+    fresh = "interactive(children=(FloatSlider(value=0.05, description='lr', max=0.2), …"
+    assert re.sub(rule["regex"], rule["replace"], fresh) == build.WIDGET_TEXT
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
