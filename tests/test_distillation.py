@@ -232,3 +232,97 @@ def test_train_student_refuses_bad_settings(tf):
         kd.train_student(model, x, x, steps=0)
     with pytest.raises(ValueError, match="integer classes"):
         kd.train_student(model, x, np.full(4, 0.5), task="classification")
+
+
+# --- the spiral teacher and the stored seeds -------------------------------------------------
+
+def test_jittered_mlp_adds_noise_only_while_training(tf):
+    from tinyml_helpers.deploy import env
+    env.set_seed(4)
+    plain = models.mlp(kd.SPIRAL_STUDENT)
+    env.set_seed(4)
+    jittered = kd.jittered_mlp(kd.SPIRAL_STUDENT, 0.1, name="student")
+    assert [layer.name for layer in jittered.layers] == ["jitter", "dense_1", "dense_2",
+                                                         "output"]
+    for a, b in zip(plain.get_weights(), jittered.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)  # the same start as the plain network
+    x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+    np.testing.assert_array_equal(jittered(x, training=False).numpy(), plain(x).numpy())
+    moved = jittered(x, training=True).numpy() - plain(x).numpy()
+    assert np.abs(moved).max() > 1e-3  # training: the inputs were jittered
+    assert [type(layer).__name__ for layer in kd.jittered_mlp((2, 4, 3), 0.0).layers] == [
+        "Dense", "Dense"]
+    with pytest.raises(ValueError, match="noise"):
+        kd.jittered_mlp((2, 4, 3), -0.1)
+
+
+@pytest.mark.parametrize("ways, error, message", [
+    ({}, TypeError, "ways"),
+    ({"x": {"temperature": 2.0}}, ValueError, "both temperature and alpha"),
+    ({"x": {"alpha": 0.5, "temperature": 2.0, "lr": 1}}, ValueError, "unknown settings"),
+    ({"x": {"alpha": 1.5, "temperature": 2.0}}, ValueError, "alpha"),
+    ({"x": {"noise": -1.0}}, ValueError, "noise"),
+])
+def test_spiral_table_refuses_bad_ways_before_training(ways, error, message):
+    with pytest.raises(error, match=message):
+        kd.spiral_distillation_table(ways=ways)
+    with pytest.raises(TypeError, match="int8"):
+        kd.spiral_distillation_table(int8=1)
+
+
+def test_spread_and_a_missing_seeds_file(tmp_path):
+    assert kd.spread([3, 1, 2]) == {"mean": 2.0, "min": 1.0, "max": 3.0}
+    with pytest.raises(ValueError):
+        kd.spread([])
+    with pytest.raises(FileNotFoundError, match="distillation_seeds.py --write"):
+        kd.stored_seeds(tmp_path / "none.json")
+
+
+STUDENT = "student 2-16-16-3"
+
+
+def _stored_accuracy(run: dict, name: str, key: str = "test_accuracy", teacher=None) -> float:
+    rows = run["spiral"] if teacher is None else run["spiral_teachers"][teacher]
+    return next(r[key] for r in rows if r["name"] == name)
+
+
+def test_stored_seeds_hold_what_lesson_05_says():
+    """The claims lesson 05's prose makes from the stored seeds (at least five of them)."""
+    record = kd.stored_seeds()
+    runs = list(record["seeds"].values())
+    assert len(runs) >= 5 and "--write" in record["command"]
+    alone = np.array([_stored_accuracy(r, f"{STUDENT} alone") for r in runs])
+    teacher = np.array([_stored_accuracy(r, "teacher 2-64-64-3") for r in runs])
+    distilled = np.array([_stored_accuracy(r, f"{STUDENT} distilled") for r in runs])
+    assert teacher.mean() > alone.mean() + 0.02  # the teacher clearly beats the student
+    assert np.sum(teacher > alone) >= 0.8 * len(runs)
+    assert np.all(distilled > alone) and distilled.mean() < teacher.mean()
+    for other in ("dropout 0.3", "no regularisation"):  # the jitter is the better recipe
+        others = np.array([_stored_accuracy(r, "teacher 2-64-64-3", teacher=other)
+                           for r in runs])
+        assert others.mean() < teacher.mean() - 0.01, other
+    int8 = np.array([_stored_accuracy(r, f"{STUDENT} distilled", "int8_test_accuracy")
+                     for r in runs])
+    assert np.all(np.abs(int8 - distilled) <= 0.01)  # int8 costs at most a point
+    row = next(r for r in runs[0]["spiral"] if r["name"] == f"{STUDENT} distilled")
+    assert row["int8_tflite_bytes"] > row["float32_tflite_bytes"]  # too small to shrink
+    for widths in ("1-8-1",):  # the too-small student: never more than a tenth either way
+        for run in runs:
+            mse = {r["name"]: r["test_mse_vs_sin"] for r in run["sine"]}
+            for way in ("distilled", f"distilled + {kd.SINE_EXTRA} x"):
+                change = mse[f"student {widths} {way}"] / mse[f"student {widths} alone"] - 1
+                assert abs(change) < 0.1, (widths, way, change)
+
+
+def test_stored_seeds_are_what_the_helpers_compute_now(tf):
+    """Seed 0 recomputed: the stored record is not stale (lesson 05 prints it beside a live
+    run of the same code)."""
+    stored = kd.stored_seeds()["seeds"]["0"]
+    for fresh, old in zip(kd.sine_distillation_table(0), stored["sine"], strict=True):
+        assert fresh["name"] == old["name"]
+        assert fresh["test_mse_vs_sin"] == pytest.approx(old["test_mse_vs_sin"], rel=1e-5)
+    old_rows = {r["name"]: r for r in stored["spiral"]}
+    for fresh in kd.spiral_distillation_table(0, int8=True):
+        old = old_rows[fresh["name"]]
+        for key, value in fresh.items():
+            assert old[key] == (value if key == "name" else pytest.approx(value, abs=1e-9)), key
