@@ -2,7 +2,10 @@
 
 ``measured/tflm_vs_plain_c.json`` is written by ``benchmarks/tflm_vs_plain_c.py --write``
 (TFLM built from source and the plain C, both on a simulated Cortex-M4F) and checked against a
-fresh measurement by ``tests/test_tflm_sketch.py``; lesson 06 prints it.
+fresh measurement by ``tests/test_tflm_sketch.py``; lesson 06 prints it. Its like-with-like rows
+(TFLM's reference kernels against the plain C's reference kernels, TFLM + CMSIS-NN against the
+plain C's fast paths, both plain-C builds on the Uno) are checked by
+``tests/test_like_for_like.py``.
 ``measured/esp32_tflm.json`` is written by ``benchmarks/esp32_tflm_kernels.py --write`` (the
 ESP32's TFLM builds, ESP-NN kernels included, against the TFLM runtime, and the TFLM sketch's
 arena) and checked by ``tests/test_esp32_kernels.py``; lesson 06 prints it and the build writes
@@ -32,6 +35,8 @@ DIGITS_PRUNING = FOLDER / "digits_pruning.json"
 DIGITS_TFLM_VS_PLAIN_C = FOLDER / "digits_tflm_vs_plain_c.json"
 ANOMALY_METHODS = FOLDER / "anomaly_methods.json"
 FAN_LIVE_BUDGET = FOLDER / "fan_live_budget.json"
+# The command that writes TFLM_VS_PLAIN_C (stored in it as "command"; lesson 06 prints it).
+TFLM_VS_PLAIN_C_COMMAND = ".venv/bin/python benchmarks/tflm_vs_plain_c.py --write"
 
 
 def load(path: Path = TFLM_VS_PLAIN_C) -> dict:

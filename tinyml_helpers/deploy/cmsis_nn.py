@@ -149,7 +149,8 @@ def _check_kernels(kernels) -> tuple[str, ...]:
     return tuple(sorted(set(kernels)))
 
 
-def swap(kernels, vendor: Vendor | None = None) -> tflm_build.KernelSwap:
+def swap(kernels, vendor: Vendor | None = None, *,
+         tree_file_names: bool = False) -> tflm_build.KernelSwap:
     """Return the :class:`~tflm_build.KernelSwap` that builds CMSIS-NN's versions of those of
     ``kernels`` (TFLM kernel names, e.g. from :func:`tflm_build.kernels_for`) that have one,
     with CMSIS-NN's integer sources; the others stay reference. The glue also defines int8-only
@@ -157,10 +158,18 @@ def swap(kernels, vendor: Vendor | None = None) -> tflm_build.KernelSwap:
     built with it registers those and links only the int8 code (:func:`tflm_build.build_bench`,
     ``int8_only``).
 
+    ``tree_file_names=True`` compiles the glue with ``-fmacro-prefix-map`` so that the file
+    names its error messages carry (``__FILE__``) read ``tflite-micro/tensorflow/...``, as the
+    TFLM tree's own files do (and as in a vendor's build inside a TFLM checkout), instead of
+    the absolute path of the unpacked tarball: the program's flash then does not depend on
+    where the build cache is. The default keeps the absolute paths (the libraries built so far).
+
     ValueError for a name that is neither a kernel the course builds (:data:`tflm_build.OPS`)
     nor a CMSIS-NN glue kernel, or when none of ``kernels`` has a CMSIS-NN version;
     :class:`tflm_build.TflmUnavailable` when the vendored sources are absent.
     """
+    if not isinstance(tree_file_names, bool):
+        raise TypeError(f"tree_file_names must be True or False, got {tree_file_names!r}")
     kernels = _check_kernels(kernels)
     base = root(vendor)
     glue = glue_kernels(vendor)
@@ -175,18 +184,22 @@ def swap(kernels, vendor: Vendor | None = None) -> tflm_build.KernelSwap:
                          f"{', '.join(glue)})")
     cmsis = base / "CMSIS-NN"
     includes = ("-I", str(cmsis), "-I", str(cmsis / "Include"))
+    names = (f"-fmacro-prefix-map={base / GLUE_DIR.split('/', 1)[0]}=tflite-micro",) \
+        if tree_file_names else ()
     return tflm_build.KernelSwap(
         label=f"CMSIS-NN ({', '.join(chosen)})",
         replace=tuple((f"{KERNEL_DIR}/{k}.cc", base / GLUE_DIR / f"{k}.cc") for k in chosen),
-        cxx_flags=(*DEFINES, *includes), c_sources=c_sources(cmsis),
+        cxx_flags=(*DEFINES, *includes, *names), c_sources=c_sources(cmsis),
         c_flags=(*DEFINES, *includes), headers=(cmsis / "Include",),
         int8_registrations=tflm_build.int8_kinds(chosen), program_flags=DEFINES)
 
 
-def swap_for(model, vendor: Vendor | None = None) -> tflm_build.KernelSwap:
+def swap_for(model, vendor: Vendor | None = None, *,
+             tree_file_names: bool = False) -> tflm_build.KernelSwap:
     """Return :func:`swap` of the kernels the int8 model (.tflite bytes or a
     :class:`graph.Graph`) runs on."""
-    return swap(tflm_build.kernels_for(tflm_build.model_ops(model)), vendor)
+    return swap(tflm_build.kernels_for(tflm_build.model_ops(model)), vendor,
+                tree_file_names=tree_file_names)
 
 
 def _tflite_bytes(model) -> bytes:

@@ -5,7 +5,10 @@ both inside the same firmware harness over the same inputs.
 :func:`tflm_implementation` measures any int8 model under TFLM (reference kernels, or a
 :class:`KernelSwap` such as CMSIS-NN's), :func:`plain_implementation` any plain-C
 :class:`CModel`; both return an :class:`Implementation`, so a benchmark can set several side by
-side. :func:`side_by_side` is the sine model's pair (TFLM reference vs the plain-C Dense)."""
+side. :func:`side_by_side` is the sine model's pair (TFLM reference vs the plain-C Dense);
+:func:`like_for_like` measures it like with like: TFLM's reference kernels against the plain C
+over its reference kernels (the same loops), TFLM with optimized kernels (a :class:`KernelSwap`
+such as CMSIS-NN's) against the plain C's fast paths, and both plain-C builds on the Uno."""
 
 from __future__ import annotations
 
@@ -251,21 +254,200 @@ def side_by_side_table(record: dict) -> str:
     return "\n".join(lines)
 
 
+def _implementation_record(side: Implementation) -> dict:
+    """Return one implementation as the plain data :func:`side_by_side_record` stores."""
+    return {"flash": side.flash, "model_bytes": side.model_bytes,
+            "code_bytes": side.flash_parts.get("TFLM library", 0),
+            "libc_bytes": side.flash_parts.get("C library", 0)
+            + side.flash_parts.get("compiler runtime", 0),
+            "static_ram": side.static_ram, "arena": side.arena, "stack": side.stack,
+            "ram": side.ram, "instructions": round(side.instructions, 1),
+            "setup_instructions": side.setup_instructions,
+            "outputs_equal_tflm": side.outputs_equal_tflm}
+
+
 def side_by_side_record(result: SideBySide, arenas: dict[str, Arena]) -> dict:
     """Return the measurement as plain data (what ``benchmarks/tflm_vs_plain_c.py --write``
     stores for the lesson and the build): both implementations and the arena minima."""
-    def implementation(side: Implementation) -> dict:
-        return {"flash": side.flash, "model_bytes": side.model_bytes,
-                "code_bytes": side.flash_parts.get("TFLM library", 0),
-                "libc_bytes": side.flash_parts.get("C library", 0)
-                + side.flash_parts.get("compiler runtime", 0),
-                "static_ram": side.static_ram, "arena": side.arena, "stack": side.stack,
-                "ram": side.ram, "instructions": round(side.instructions, 1),
-                "setup_instructions": side.setup_instructions,
-                "outputs_equal_tflm": side.outputs_equal_tflm}
-
     return {"board": "Cortex-M4F (QEMU mps2-an386, -icount shift=0)", "tflm": result.source,
-            "cases": result.cases, "TFLM": implementation(result.tflm),
-            "plain C": implementation(result.plain),
+            "cases": result.cases, "TFLM": _implementation_record(result.tflm),
+            "plain C": _implementation_record(result.plain),
             "arena": {target: {"size": a.size, "used": a.used, "provenance": a.provenance}
                       for target, a in sorted(arenas.items())}}
+
+
+# --- like with like: reference against reference, optimized against optimized ----------------
+
+PLAIN_REFERENCE = "plain C reference"  # the record's key of the plain C over reference kernels
+REFERENCE_PAIR, OPTIMIZED_PAIR = "reference vs reference", "optimized vs optimized"
+
+
+@dataclass(frozen=True)
+class LikeForLike:
+    """One model measured like with like on the same Cortex-M4F: TFLM's reference kernels
+    against the plain C over its reference kernels (the same loops, without the interpreter),
+    and TFLM with optimized kernels against the plain C's fast paths; and both plain-C builds
+    on the Uno, where TFLM does not run (None when not measured)."""
+
+    tflm: Implementation  # TFLM, reference kernels
+    plain_reference: Implementation  # plain C over the reference kernels (c/tinyml_ops.c)
+    tflm_optimized: Implementation  # TFLM with a KernelSwap (e.g. CMSIS-NN's)
+    plain: Implementation  # plain C with its fast paths (c/tinyml_kernels.c)
+    uno_reference: Implementation | None  # plain C reference on the Uno ("instructions": cycles)
+    uno: Implementation | None  # plain C fast paths on the Uno ("instructions": cycles)
+    source: str  # the TFLM tree
+    optimized_kernels: str  # what the swap put in, and from where
+    cases: int
+
+    @property
+    def side_by_side(self) -> SideBySide:
+        """Return the pair :func:`side_by_side` measures: TFLM reference, plain C fast."""
+        return SideBySide(self.tflm, self.plain, self.source, self.cases)
+
+
+def like_for_like(tflite: bytes, build_dir, *, swap: KernelSwap, swap_src: Source | None = None,
+                  arena: Arena | int | None = None, src: Source | None = None,
+                  optimized_name: str = "TFLM + CMSIS-NN", optimized_kernels: str | None = None,
+                  uno: bool = True) -> LikeForLike:
+    """Measure the one-input int8 Dense model ``tflite`` four ways on the Cortex-M4F (QEMU),
+    all inside deploy/harness/harness.c over every input code: :func:`side_by_side`'s TFLM
+    (reference kernels, arena ``arena``) and plain C (fast paths), the plain C over the
+    reference kernels (``export.plain_c_files(..., kernels="reference")``: TFLM's reference
+    loops in C) and TFLM with ``swap`` in place of its reference kernels (built from
+    ``swap_src``, default ``src``; its arena is bisected here), named ``optimized_name``.
+    With ``uno`` both plain-C builds also run on the simulated Uno (cycles). Builds go to
+    ``build_dir``."""
+    if not isinstance(swap, KernelSwap):
+        raise TypeError(f"swap must be a tflm_build.KernelSwap, got {type(swap).__name__}")
+    if not isinstance(uno, bool):
+        raise TypeError(f"uno must be True or False, got {uno!r}")
+    src = require("m4", src)
+    build_dir = Path(build_dir)
+    pair = side_by_side(tflite, build_dir, arena=arena, src=src)
+    g = graph.read(tflite)
+    codes = np.arange(-128, 128, dtype=np.int8).reshape(-1, 1)
+    reference_c = export.plain_c_files(g, "sine_int8", kernels="reference")
+    plain_reference = plain_implementation(reference_c, codes, build_dir / "plain-reference",
+                                           tflite=g, name=PLAIN_REFERENCE)
+    optimized = tflm_implementation(g, codes, build_dir / "optimized", swap=swap,
+                                    src=swap_src or src, name=optimized_name)
+    uno_reference = uno_fast = None
+    if uno:
+        uno_reference = plain_implementation(reference_c, codes, build_dir / "uno-reference",
+                                             tflite=g, target="uno", name=PLAIN_REFERENCE)
+        layers = dense.int8_layers(g)
+        uno_fast = plain_implementation(export.plain_c_files(layers, "sine_int8"), codes,
+                                        build_dir / "uno-fast", tflite=g, target="uno",
+                                        model_bytes=dense.data_bytes(layers))
+    return LikeForLike(pair.tflm, plain_reference, optimized, pair.plain, uno_reference,
+                       uno_fast, pair.source, optimized_kernels or swap.label, pair.cases)
+
+
+def _uno_record(side: Implementation) -> dict:
+    return {"flash": side.flash, "model_bytes": side.model_bytes, "static_ram": side.static_ram,
+            "stack": side.stack, "cycles": round(side.instructions, 1),
+            "outputs_equal_tflm": side.outputs_equal_tflm}
+
+
+def like_for_like_record(result: LikeForLike, arenas: dict[str, Arena]) -> dict:
+    """Return :func:`side_by_side_record` of ``result`` (its "TFLM" and "plain C" rows and the
+    arena minima, unchanged) plus the like-with-like rows: "plain C reference", the optimized
+    TFLM under its name, "pairs" (which rows each comparison sets side by side), "labels"
+    (a column heading per row), "optimized_kernels", and "uno" (the two plain-C builds on the
+    Uno, cycles) when measured."""
+    record = side_by_side_record(result.side_by_side, arenas)
+    optimized = result.tflm_optimized.name
+    if optimized in record or optimized == PLAIN_REFERENCE:
+        raise ValueError(f"the optimized TFLM needs a name of its own, not {optimized!r}")
+    record[PLAIN_REFERENCE] = _implementation_record(result.plain_reference)
+    record[optimized] = _implementation_record(result.tflm_optimized)
+    record["optimized_kernels"] = result.optimized_kernels
+    record["pairs"] = {REFERENCE_PAIR: ["TFLM", PLAIN_REFERENCE],
+                       OPTIMIZED_PAIR: [optimized, "plain C"]}
+    record["labels"] = {"TFLM": "TFLM, reference kernels",
+                        PLAIN_REFERENCE: "plain C, reference kernels",
+                        optimized: optimized, "plain C": "plain C, fast paths"}
+    if result.uno is not None and result.uno_reference is not None:
+        record["uno"] = {"board": firmware.get_target("uno").title,
+                         PLAIN_REFERENCE: _uno_record(result.uno_reference),
+                         "plain C": _uno_record(result.uno)}
+    return record
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "—"
+
+
+def _pair_table(record: dict, first: str, second: str) -> str:
+    """Return two rows of a :func:`like_for_like_record` as a Markdown table, with a ÷."""
+    a, b = record[first], record[second]
+    labels = record["labels"]
+
+    def data(side: dict) -> str:
+        return f"{side['model_bytes']:,} ({'flatbuffer' if side['code_bytes'] else 'C arrays'})"
+
+    def only(side: dict, key: str) -> str:
+        return f"{side[key]:,}" if side["code_bytes"] else "—"
+
+    rows = [
+        ("flash over the empty harness (B)", f"{a['flash']:,}", f"{b['flash']:,}",
+         _ratio(a["flash"], b["flash"])),
+        ("  of which the model's data (B)", data(a), data(b), ""),
+        ("  TFLM's code, its kernels included (B)", only(a, "code_bytes"),
+         only(b, "code_bytes"), ""),
+        ("  C library + compiler runtime it pulls in (B)", only(a, "libc_bytes"),
+         only(b, "libc_bytes"), ""),
+        ("static RAM, arena excluded (B)", f"{a['static_ram']:,}", f"{b['static_ram']:,}", ""),
+        ("tensor arena (B)", only(a, "arena"), only(b, "arena"), ""),
+        ("stack of one inference (B)", f"{a['stack']:,}", f"{b['stack']:,}", ""),
+        ("RAM in all (B)", f"{a['ram']:,}", f"{b['ram']:,}", _ratio(a["ram"], b["ram"])),
+        ("instructions per inference (a lower bound on cycles)", f"{a['instructions']:,.0f}",
+         f"{b['instructions']:,.0f}", _ratio(a["instructions"], b["instructions"])),
+        ("one-time set-up (instructions)", f"{a['setup_instructions']:,}",
+         f"{b['setup_instructions']:,}", ""),
+        (f"all {record['cases']} input codes = TFLM runtime",
+         "yes" if a["outputs_equal_tflm"] else "NO", "yes" if b["outputs_equal_tflm"] else "NO",
+         ""),
+    ]
+    width = max(len(r[0]) for r in rows)
+    lines = [f"| {record['board']:{width}} | {labels[first]} | {labels[second]} "
+             "| TFLM ÷ plain C |",
+             f"|{'-' * (width + 2)}|---|---|---|"]
+    lines += [f"| {r[0]:{width}} | {r[1]} | {r[2]} | {r[3]} |" for r in rows]
+    return "\n".join(lines)
+
+
+def _uno_table(record: dict) -> str:
+    """Return the Uno rows of a :func:`like_for_like_record` as a Markdown table."""
+    uno, labels = record["uno"], record["labels"]
+    a, b = uno[PLAIN_REFERENCE], uno["plain C"]
+    rows = [
+        ("flash over the empty harness (B)", f"{a['flash']:,}", f"{b['flash']:,}", ""),
+        ("static RAM (B)", f"{a['static_ram']:,}", f"{b['static_ram']:,}", ""),
+        ("stack of one inference (B)", f"{a['stack']:,}", f"{b['stack']:,}", ""),
+        ("cycles per inference", f"{a['cycles']:,.0f}", f"{b['cycles']:,.0f}",
+         _ratio(a["cycles"], b["cycles"])),
+        (f"all {record['cases']} input codes = TFLM runtime",
+         "yes" if a["outputs_equal_tflm"] else "NO", "yes" if b["outputs_equal_tflm"] else "NO",
+         ""),
+    ]
+    width = max(len(uno["board"]), *(len(r[0]) for r in rows))
+    lines = [f"| {uno['board']:{width}} | {labels[PLAIN_REFERENCE]} | {labels['plain C']} "
+             "| reference ÷ fast |",
+             f"|{'-' * (width + 2)}|---|---|---|"]
+    lines += [f"| {r[0]:{width}} | {r[1]} | {r[2]} | {r[3]} |" for r in rows]
+    return "\n".join(lines)
+
+
+def like_for_like_table(record: dict) -> str:
+    """Return a :func:`like_for_like_record` as Markdown: which TFLM and which optimized
+    kernels, a table per comparison on the Cortex-M4F, each titled with its pair, then the two
+    plain-C builds on the Uno (TFLM does not run there)."""
+    optimized = record["pairs"][OPTIMIZED_PAIR][0]
+    blocks = [f"TFLM: {record['tflm']}; {optimized}: {record['optimized_kernels']}"]
+    blocks += [f"{pair}, on the Cortex-M4F:\n" + _pair_table(record, *names)
+               for pair, names in record["pairs"].items()]
+    if "uno" in record:
+        blocks.append("the plain C on the Uno (TFLM does not run there):\n"
+                      + _uno_table(record))
+    return "\n\n".join(blocks)
