@@ -412,3 +412,42 @@ def check_80hz_feature(answer, fan) -> Feedback:
                                "at 200 Hz is 80 Hz; take 2|X|/N per axis after removing each "
                                "axis's mean, standardise all 15 features with the training "
                                "windows, and fit one ellipse per speed on them")
+
+
+def check_micropython_main(source, files: dict, key: str, expected: float, hint: str,
+                           rel: float = 0.01) -> Feedback:
+    """Return the feedback for a student's MicroPython ``main.py`` (``source``, a str): run it
+    on the WebAssembly MicroPython VM with ``files`` importable (the model modules, as a board
+    has them beside main.py) and check the number on the last line it prints that starts with
+    ``key=``: it should be ``expected`` within ``rel``."""
+    from .deploy import micropython_vm
+
+    if source is None:
+        return _not_attempted("my_main")
+    if not isinstance(source, str):
+        return Feedback(TRY_AGAIN, f"my_main should be the text of your main.py (a str), got "
+                                   f"{type(source).__name__}")
+    if not micropython_vm.available():
+        return Feedback(NOT_ATTEMPTED, f"the MicroPython VM is not installed here: "
+                                       f"{micropython_vm.INSTALL_HINT}")
+    try:
+        out = micropython_vm.run(files, source, timeout_s=60.0)
+    except micropython_vm.MicroPythonError as exc:
+        lines = str(exc).strip().splitlines()
+        error = next((line.strip() for line in reversed(lines) if "Error" in line),
+                     lines[-1] if lines else "an error")
+        return Feedback(TRY_AGAIN, f"your main.py stopped on MicroPython: {error}")
+    except RuntimeError as exc:  # the VM trapped or ran out of time
+        return Feedback(TRY_AGAIN, f"MicroPython could not finish your main.py: "
+                                   f"{str(exc).splitlines()[0]}")
+    found = [line.split("=", 1)[1] for line in out.splitlines()
+             if line.strip().startswith(f"{key}=")]
+    if not found:
+        return Feedback(TRY_AGAIN, f"your main.py ran ({len(out.splitlines())} lines) but printed "
+                                   f"no line starting with {key}=")
+    try:
+        value = float(found[-1].strip().split()[0].rstrip(","))
+    except (ValueError, IndexError):
+        return Feedback(TRY_AGAIN, f"after {key}= your main.py printed {found[-1].strip()!r}, "
+                                   "not a number")
+    return check_number(value, expected, key, hint, rel)

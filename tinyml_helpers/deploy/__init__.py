@@ -35,6 +35,8 @@ The code built and run on simulated boards, offline:
 * :mod:`esp_nn` — TFLM built as the ESP32's Arduino core builds it, with ESP-NN's kernels.
 * :mod:`cmsis_nn` — TFLM built with Arm's CMSIS-NN kernels: TFLM at its best on a Cortex-M.
 * :mod:`micropython_vm` — generated MicroPython run on MicroPython's WebAssembly build.
+* :mod:`micropython_qemu` — real MicroPython firmware for a Cortex-M3 on QEMU, with viper:
+  generated modules run and measured.
 
 The projects a student opens:
 

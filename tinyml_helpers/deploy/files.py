@@ -8,9 +8,13 @@ Names are checked: a file name with a folder part or ``..`` cannot write outside
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import shutil
+import tarfile
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from .cgen import file_name
@@ -165,3 +169,55 @@ def swap_in(pairs: list[tuple[Path, Path]]) -> None:
     for _, _, old in done:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def file_digest(path) -> str:
+    """Return the SHA-256 of a file's contents, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def locked(path):
+    """Hold an exclusive lock on ``path`` (created if needed): one builder at a time."""
+    import fcntl  # POSIX only: imported here so that writing files works on any system
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def unpack_tarball(tarball, folder, check: Callable[[Path], None] | None = None) -> Path:
+    """Return the tree unpacked from ``tarball`` into ``folder``/<name>-<digest> (once, under a
+    lock, atomically: a half-unpacked tree is never left under the final name).
+
+    A tarball holding one top folder gives that folder's contents. ``check(tree)`` may refuse
+    the unpacked tree (raise) before it is moved into place."""
+    tarball, folder = Path(tarball), Path(folder)
+    tag = f"{tarball.name.split('.tar')[0]}-{file_digest(tarball)[:12]}"
+    target = folder / tag
+    with locked(folder / f"{tag}.lock"):
+        if not (target / ".complete").is_file():
+            staging = Path(tempfile.mkdtemp(prefix=f"{tag}-", dir=folder))
+            try:
+                with tarfile.open(tarball) as tar:
+                    tar.extractall(staging, filter="data")
+                tops = [p for p in staging.iterdir() if p.is_dir()]
+                tree = tops[0] if len(tops) == 1 else staging
+                if check is not None:
+                    check(tree)
+                (tree / ".complete").write_text(str(tarball) + "\n")
+                if target.exists():
+                    shutil.rmtree(target)
+                os.replace(tree, target)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+    return target

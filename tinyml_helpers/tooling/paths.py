@@ -15,6 +15,7 @@ from .course import ROOT
 REPO = ROOT  # the checkout (the folder holding pyproject.toml)
 VENDOR_DIR = REPO.parent / "shared" / "vendor"
 TFLM_TARBALL = VENDOR_DIR / "esp-tflite-micro-1.4.0.tar.xz"  # what the arduino-esp32 3.x core ships
+MICROPYTHON_TARBALL = VENDOR_DIR / "micropython-1.27.0.tar.xz"  # deploy.micropython_qemu builds it
 BUILD_DIR = REPO / "build"
 TFLM_CACHE = BUILD_DIR / "tflm"
 ARDUINO_DIR = REPO / "arduino"

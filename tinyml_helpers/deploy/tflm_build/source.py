@@ -13,18 +13,15 @@ everything built from it lands in the same place.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
 import os
 import re
-import shutil
-import tarfile
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import boards
+
+# file_digest and locked are part of this module's interface (library.py uses them).
+from ..files import file_digest, locked, unpack_tarball  # noqa: F401
 
 SOURCE_ENV, CACHE_ENV, JOBS_ENV = "TFLM_SRC", "TFLM_CACHE", "TFLM_JOBS"
 
@@ -117,48 +114,9 @@ def _nothing_found(tree) -> str:
             "it to a tflite-micro checkout)")
 
 
-def file_digest(path: Path) -> str:
-    """Return the SHA-256 of a file's contents, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-@contextlib.contextmanager
-def locked(path: Path):
-    """Hold an exclusive lock on ``path`` (created if needed): one builder at a time."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def unpack(tarball: Path, cache=None) -> Path:
     """Return the tree unpacked from ``tarball`` into the cache (once, atomically)."""
-    tarball = Path(tarball)
-    tag = f"{tarball.name.split('.tar')[0]}-{file_digest(tarball)[:12]}"
-    folder = cache_dir(cache) / "src"
-    target = folder / tag
-    with locked(folder / f"{tag}.lock"):
-        if not (target / ".complete").is_file():
-            staging = Path(tempfile.mkdtemp(prefix=f"{tag}-", dir=folder))
-            try:
-                with tarfile.open(tarball) as tar:
-                    tar.extractall(staging, filter="data")
-                tops = [p for p in staging.iterdir() if p.is_dir()]
-                tree = tops[0] if len(tops) == 1 else staging
-                (tree / ".complete").write_text(str(tarball) + "\n")
-                if target.exists():
-                    shutil.rmtree(target)
-                os.replace(tree, target)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return unpack_tarball(tarball, cache_dir(cache) / "src")
 
 
 def source(tree=None, *, cache=None) -> Source:
