@@ -3,20 +3,26 @@
 Lesson 03 writes each idea in NumPy first; these functions are the reusable versions it is
 checked against. Every function that changes a model returns a new one: the model passed in
 is never modified (tfmot's wrappers would otherwise train the caller's layers in place).
+
+``measured/compression_seeds.json`` (by ``benchmarks/compression_seeds.py --write``) holds the
+figures lessons 03 and 04 print, for several seeds; :func:`seeds_table` shows lesson 03's beside
+the lesson's own run.
 """
 
 from __future__ import annotations
 
 import gzip
 import itertools
+import json
 import math
 import numbers
 import warnings
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 
-from . import checks, data, models
+from . import checks, data, measurements, models
 from .deploy.env import import_tf, quiet_stderr, set_seed
 from .models import check_data_widths, check_learning_rate, check_model, io_widths, kernel_and_bias
 
@@ -501,3 +507,197 @@ def format_sweep(rows: Sequence[dict]) -> str:
             line += f"{r['tflite_bytes']:>11}{r['gzip_bytes']:>6}"
         lines.append(line)
     return "\n".join(lines)
+
+
+# --- lesson 03's figures over several seeds ---------------------------------------------------
+# benchmarks/compression_seeds.py retrains the lesson's model from several seeds, computes what
+# lessons 03 and 04 print, and stores every seed's figures in SEEDS_FILE; the lessons print
+# them (mean [min, max]) beside the seed they run. quantization.py reads lesson 04's part with
+# the same two functions below.
+
+SEEDS_FILE = measurements.FOLDER / "compression_seeds.json"
+SEEDS_COMMAND = ".venv/bin/python benchmarks/compression_seeds.py --write"
+# How each figure is shown: "times" (two significant digits, as the lesson's times()), "ratio"
+# (two decimals), "percent", "change" (signed percent), "count", "correlation", "claim" (a
+# yes/no that holds on some of the seeds).
+SEED_FORMATS = ("times", "ratio", "percent", "change", "count", "correlation", "claim")
+# Lesson 03's figures: {dotted key into a seed's "03" record: (label, format)}.
+SEED_FIGURES = {
+    # sections 2 and 3
+    "one_shot_70_vs_dense": ("70 % of dense_2 cut, one shot: MSE / dense", "times"),
+    "tuned_70_vs_retrained": ("... then retrained: MSE / retrained dense", "times"),
+    "retrained_vs_dense": ("dense retrained: MSE / dense before", "times"),
+    "retraining_improved_dense": ("retraining lowered the dense model's MSE", "claim"),
+    "weight_cheapest": ("one shot at 50 %: single weights cost least", "claim"),
+    "weight_below_neuron": ("one shot at 50 %: weights cost less than neurons", "claim"),
+    "live_neurons_removed": ("live neurons among the 8 removed", "count"),
+    # sections 4 and 5
+    "live_neurons.0": ("live neurons of 16 in layer 1", "count"),
+    "live_neurons.1": ("live neurons of 16 in layer 2", "count"),
+    "dense_1_live_lost": ("dense_1 at 50 %: live neurons cut off", "count"),
+    "uniform_50_vs_retrained": ("every layer at 50 %: MSE / retrained dense", "times"),
+    "uniform_knee": ("every layer: most sparsity within 2x", "percent"),
+    "middle_best_overall": ("only dense_2: most sparsity within 2x", "percent"),
+    "middle_goes_further": ("only dense_2 goes further than every layer", "claim"),
+    # section 6c
+    "live_model_same_mse": ("live neurons only: the dense model's MSE", "claim"),
+    "neurons.8-8.retrained_vs_retrained_dense": ("1-8-8-1 retrained: / retrained dense",
+                                                 "times"),
+    "neurons.6-6.retrained_vs_retrained_dense": ("1-6-6-1 retrained: / retrained dense",
+                                                 "times"),
+    "below_live_stays_above": ("both stay above the retrained dense", "claim"),
+    # Going deeper
+    "two_four_vs_unstructured": ("2:4 / unstructured, one shot", "times"),
+    "two_four_no_worse": ("2:4 no worse than unstructured", "claim"),
+}
+
+
+def _seed_value(record: dict, key: str):
+    value = record
+    for part in key.split("."):
+        if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
+            raise KeyError(key)
+    return value
+
+
+def check_seed_record(record, lesson: str, figures: dict, name: str = "record") -> dict:
+    """Return ``record`` (what benchmarks/compression_seeds.py writes) after checking that it
+    names its command and holds, for every seed, lesson ``lesson``'s ``figures``: finite
+    numbers (or null where nothing qualified) and true/false for the claims; else ValueError
+    saying what is wrong and how to write the file again."""
+    again = f"; write it again with {SEEDS_COMMAND}"
+    if not isinstance(record, dict):
+        raise ValueError(f"{name} must be a JSON object, got {type(record).__name__}{again}")
+    if not isinstance(record.get("command"), str) or not record["command"]:
+        raise ValueError(f"{name} has no 'command' (the line that wrote it){again}")
+    seeds = record.get("seeds")
+    if not isinstance(seeds, dict) or not seeds:
+        raise ValueError(f"{name} has no 'seeds' (one entry per seed){again}")
+    for seed, run in seeds.items():
+        if not (isinstance(seed, str) and seed.isdigit()):
+            raise ValueError(f"{name}: seed {seed!r} is not a seed number{again}")
+        part = run.get(lesson) if isinstance(run, dict) else None
+        if not isinstance(part, dict):
+            raise ValueError(f"{name}: seed {seed} has no figures for lesson {lesson}{again}")
+        for key, (_, kind) in figures.items():
+            try:
+                value = _seed_value(part, key)
+            except KeyError:
+                raise ValueError(f"{name}: seed {seed}, lesson {lesson} lacks {key!r}"
+                                 f"{again}") from None
+            if kind == "claim":
+                ok = isinstance(value, bool)
+            else:
+                ok = value is None or (isinstance(value, numbers.Real)
+                                       and not isinstance(value, bool)
+                                       and math.isfinite(value))
+            if not ok:
+                want = "true or false" if kind == "claim" else "a finite number"
+                raise ValueError(f"{name}: seed {seed}, lesson {lesson}, {key!r} is {value!r}, "
+                                 f"not {want}{again}")
+    return record
+
+
+def load_seed_record(path, lesson: str, figures: dict) -> dict:
+    """Return the stored figures of every seed, checked by :func:`check_seed_record`;
+    FileNotFoundError names the command that writes the file, ValueError says what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run {SEEDS_COMMAND}")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc}); write it again with "
+                         f"{SEEDS_COMMAND}") from None
+    return check_seed_record(record, lesson, figures, name=str(path))
+
+
+def stored_seeds(path=SEEDS_FILE) -> dict:
+    """Return the stored per-seed figures (lesson 03's checked); FileNotFoundError names the
+    command that writes them, ValueError says what is wrong with a malformed file."""
+    return load_seed_record(path, "03", SEED_FIGURES)
+
+
+def _show(value, kind: str) -> str:
+    if value is None:
+        return "none"
+    if kind == "claim":
+        return "yes" if value else "no"
+    if kind == "times":
+        return f"{float(f'{value:.2g}'):g}x"
+    if kind == "ratio":
+        return f"{value:.2f}x"
+    if kind == "percent":
+        return f"{value:.0%}"
+    if kind == "change":
+        return f"{value:+.0%}"
+    if kind == "correlation":
+        return f"{value:+.2f}"
+    return f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:,.1f}"
+
+
+def format_seed_table(record: dict, lesson: str, figures: dict, keys=None, live=None,
+                      settings: dict | None = None) -> str:
+    """Return lesson ``lesson``'s ``figures`` over the stored seeds as text: mean [min, max] of
+    each number, on how many seeds each claim holds, and with ``live`` ({key: value}) a column
+    for the lesson's own run beside them. The rows are ``keys``, by default the keys of
+    ``live`` (every figure without ``live``). ``settings`` ({name: value}) are the ones the
+    lesson ran with: a last line says which differ from the stored seeds' settings."""
+    if live is not None and not isinstance(live, dict):
+        raise TypeError(f"live must be a {{figure: value}} dict, got {type(live).__name__}")
+    keys = list(figures if live is None else live) if keys is None else list(keys)
+    unknown = [k for k in keys if k not in figures]
+    if unknown:
+        raise ValueError(f"no stored figure {unknown}; lesson {lesson} has {list(figures)}")
+    if live is not None:
+        missing = [k for k in keys if k not in live]
+        if missing:
+            raise ValueError(f"live has no value for {missing}")
+    seeds = sorted(record["seeds"], key=int)
+    numbers_ = [int(s) for s in seeds]
+    named = (f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 2
+             and numbers_ == list(range(numbers_[0], numbers_[-1] + 1)) else ", ".join(seeds))
+    width = max(len(figures[k][0]) for k in keys) + 2
+    lines = [f"stored by: {record['command']}",
+             f"{'':<{width}}" + (f"{'this run':>10}   " if live is not None else "")
+             + f"seeds {named}: mean [min, max]"]
+    for key in keys:
+        label, kind = figures[key]
+        values = {s: _seed_value(record["seeds"][s][lesson], key) for s in seeds}
+        line = f"{label:<{width}}"
+        if live is not None:
+            line += f"{_show(live[key], kind):>10}   "
+        if kind == "claim":
+            held = [s for s, v in values.items() if v]
+            failed = [s for s in seeds if s not in held]
+            line += f"holds on {len(held)} of {len(seeds)}"
+            if failed:  # name the shorter list of seeds
+                few, how = (failed, "not on") if len(failed) <= len(held) else (held, "only on")
+                line += f" ({how} seed{'s' * (len(few) > 1)} {', '.join(few)})"
+        else:
+            have = [v for v in values.values() if v is not None]
+            none = [s for s, v in values.items() if v is None]
+            if have:
+                line += (f"{_show(float(np.mean(have)), kind)} [{_show(min(have), kind)}, "
+                         f"{_show(max(have), kind)}]")
+            line += (f" (none on seed{'s' * (len(none) > 1)} {', '.join(none)})"
+                     if none else "")
+        lines.append(line)
+    stored = record.get("settings", {}).get(lesson, {})
+    other = [f"{k} {v!r}, stored {stored[k]!r}" for k, v in (settings or {}).items()
+             if k in stored and stored[k] != v]
+    if other:
+        lines.append(f"this run's settings are not the stored seeds' ({'; '.join(other)}): "
+                     "its column measures something else")
+    return "\n".join(lines)
+
+
+def seeds_table(live=None, keys=None, record=None, settings=None) -> str:
+    """Return lesson 03's figures over the stored seeds (:func:`format_seed_table`), with the
+    lesson's own run (``live``, {figure: value}, run with ``settings``) beside them."""
+    record = stored_seeds() if record is None else check_seed_record(record, "03", SEED_FIGURES)
+    return format_seed_table(record, "03", SEED_FIGURES, keys, live, settings)

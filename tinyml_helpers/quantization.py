@@ -4,6 +4,9 @@ the int8-against-float32 measurements on the simulated boards (:func:`board_rows
 The arithmetic itself (scale, zero point, rounding half away from zero, requantization) is in
 :mod:`tinyml_helpers.deploy.quant`; its names are re-exported here so the lesson reads
 ``quantization.quantize``.
+
+:func:`seeds_table` prints lesson 04's figures over several seeds (stored by
+``benchmarks/compression_seeds.py --write``) beside the lesson's own run.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checks, data, measurements, models
+from . import checks, data, measurements, models, pruning
 from .data import mse_vs_sin  # noqa: F401  (re-exported: lesson 04 measures with it)
 from .deploy import dense, env, litert
 from .deploy.quant import (  # noqa: F401  (re-exported for lesson 04)
@@ -416,3 +419,49 @@ def board_measurements(path=BOARDS_FILE) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run {BOARDS_COMMAND}")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+# --- lesson 04's figures over several seeds ---------------------------------------------------
+# benchmarks/compression_seeds.py stores lessons 03 and 04's figures for several seeds in
+# pruning.SEEDS_FILE; the file's reader and table are pruning's, with lesson 04's figures.
+
+SEEDS_FILE = pruning.SEEDS_FILE
+SEEDS_COMMAND = pruning.SEEDS_COMMAND
+# Lesson 04's figures: {dotted key into a seed's "04" record: (label, format)}; the formats are
+# those of pruning.SEED_FORMATS.
+SEED_FIGURES = {
+    # section 5
+    "largest_accumulator": ("largest |accumulator| of dense_2", "count"),
+    "accumulator_exceeds_int16": ("it exceeds int16's 32,767", "claim"),
+    # sections 6 and 8
+    "ptq_vs_float32.float16": ("float16: MSE / float32", "ratio"),
+    "ptq_vs_float32.int8": ("int8 (PTQ): MSE / float32", "ratio"),
+    "int8_worse_than_float32": ("int8 less accurate than float32", "claim"),
+    "wide_int8_vs_float32": ("1-128-128-1 int8: MSE / float32", "ratio"),
+    "tuned_f32_vs_float32": ("fine-tuned float: MSE / before", "ratio"),
+    "tuned_ptq_vs_tuned_f32": ("PTQ after the fine-tune: / tuned f32", "ratio"),
+    "qat_vs_tuned_f32": ("QAT: MSE / tuned f32", "ratio"),
+    "qat_closer_than_ptq": ("QAT closer to float than PTQ", "claim"),
+    # Going deeper D and E
+    "rounding.change.weights": ("weights rounded alone: MSE change", "change"),
+    "rounding.change.everything": ("everything rounded: MSE change", "change"),
+    "rounding.weights_costliest": ("the weights cost the most", "claim"),
+    "rounding.sign_changes.weights": ("weight error: sign changes", "count"),
+    "rounding.others_fewest_sign_changes": ("the others: fewest sign changes", "count"),
+    "rounding.correlation.weights": ("weight error: corr. with float error", "correlation"),
+    "qat_start_vs_ptq": ("calibrated QAT start: MSE / PTQ int8", "times"),
+}
+
+
+def stored_seeds(path=SEEDS_FILE) -> dict:
+    """Return the stored per-seed figures (lesson 04's checked); FileNotFoundError names the
+    command that writes them, ValueError says what is wrong with a malformed file."""
+    return pruning.load_seed_record(path, "04", SEED_FIGURES)
+
+
+def seeds_table(live=None, keys=None, record=None, settings=None) -> str:
+    """Return lesson 04's figures over the stored seeds (``pruning.format_seed_table``), with
+    the lesson's own run (``live``, {figure: value}, run with ``settings``) beside them."""
+    record = stored_seeds() if record is None else pruning.check_seed_record(record, "04",
+                                                                              SEED_FIGURES)
+    return pruning.format_seed_table(record, "04", SEED_FIGURES, keys, live, settings)
