@@ -19,15 +19,13 @@ beside its live seed.
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
-from . import checks, data, models, sizing
+from . import checks, data, measurements, models, sizing
 from .deploy import env
 from .deploy.env import import_tf
 
@@ -55,8 +53,8 @@ SPIRAL_ALPHA = 0.5
 SPIRAL_WAYS = {"alone": {}, "distilled": {"temperature": SPIRAL_TEMPERATURE,
                                           "alpha": SPIRAL_ALPHA}}
 STEPS = 6000  # mini-batches of 64 for every model in both experiments
-SEEDS_FILE = Path(__file__).resolve().parent / "measured" / "distillation_seeds.json"
-SEEDS_COMMAND = ".venv/bin/python benchmarks/distillation_seeds.py --write"
+SEEDS_FILE = measurements.DISTILLATION_SEEDS
+SEEDS_COMMAND = measurements.command(SEEDS_FILE)
 
 
 def check_alpha(alpha) -> float:
@@ -132,8 +130,8 @@ def distillation_loss(y_true, student_out, teacher_out, alpha: float):
 def soft_target_loss(labels, student_logits, teacher_logits, temperature: float, alpha: float):
     """Return α·CE(labels, s) + (1 − α)·T²·KL(softmax(t/T) ‖ softmax(s/T)), batch-averaged.
 
-    ``labels`` are integer classes; the logits have shape (batch, classes). The T² keeps the
-    soft term's gradients the same size whatever the temperature (they shrink as 1/T²).
+    ``labels`` are integer classes; the logits have shape (batch, classes). Why the soft term
+    is scaled by T² is lesson 05's exercise 2.
     """
     alpha, temperature = check_alpha(alpha), check_temperature(temperature)
     if not _is_tf(labels, student_logits, teacher_logits):
@@ -506,10 +504,7 @@ def _dashed(widths: Sequence[int]) -> str:
 def stored_seeds(path=SEEDS_FILE) -> dict:
     """Return the stored per-seed results of both experiments; FileNotFoundError names the
     command that writes them."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run {SEEDS_COMMAND}")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return measurements.load(path, SEEDS_COMMAND)
 
 
 def spread(values) -> dict:

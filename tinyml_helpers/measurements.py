@@ -20,6 +20,11 @@ is the four-way TFLM / plain-C table of lesson 08's int8 CNN on the Cortex-M4F.
 detector of lesson 07 over seeds, on the real fan recordings and on the simulated fan;
 ``measured/fan_live_budget.json`` (by ``benchmarks/fan_detector_report.py --write``) is what a live
 accelerometer would need beside lesson 07's detector on each board (RAM, compute time).
+``measured/int8_vs_float_boards.json`` is lesson 04's int8 vs float32 table on the simulated Uno
+and Cortex-M4F; ``measured/compression_seeds.json`` lessons 03 and 04's training-dependent
+figures over seeds; ``measured/distillation_seeds.json`` lesson 05's, over seeds;
+``measured/micropython_qemu.json`` the generated MicroPython on MicroPython's own Cortex-M3
+firmware, viper and pure (lesson 06). :data:`WRITERS` names the benchmark that writes each file.
 """
 
 from __future__ import annotations
@@ -35,22 +40,47 @@ DIGITS_PRUNING = FOLDER / "digits_pruning.json"
 DIGITS_TFLM_VS_PLAIN_C = FOLDER / "digits_tflm_vs_plain_c.json"
 ANOMALY_METHODS = FOLDER / "anomaly_methods.json"
 FAN_LIVE_BUDGET = FOLDER / "fan_live_budget.json"
+INT8_VS_FLOAT_BOARDS = FOLDER / "int8_vs_float_boards.json"
+COMPRESSION_SEEDS = FOLDER / "compression_seeds.json"
+DISTILLATION_SEEDS = FOLDER / "distillation_seeds.json"
+MICROPYTHON_QEMU = FOLDER / "micropython_qemu.json"
+
+# The benchmark that writes each stored file, with --write.
+WRITERS = {TFLM_VS_PLAIN_C.name: "tflm_vs_plain_c.py",
+           ESP32_TFLM.name: "esp32_tflm_kernels.py",
+           PER_TENSOR_COST.name: "per_tensor_cost.py",
+           DIGITS_PRUNING.name: "digits_pruning.py",
+           DIGITS_TFLM_VS_PLAIN_C.name: "digits_tflm_vs_plain_c.py",
+           ANOMALY_METHODS.name: "anomaly_methods.py",
+           FAN_LIVE_BUDGET.name: "fan_detector_report.py",
+           INT8_VS_FLOAT_BOARDS.name: "int8_vs_float_boards.py",
+           COMPRESSION_SEEDS.name: "compression_seeds.py",
+           DISTILLATION_SEEDS.name: "distillation_seeds.py",
+           MICROPYTHON_QEMU.name: "micropython_cost.py"}
+
+
+def command(path: Path) -> str:
+    """Return the command that writes the stored measurement ``path`` (its file name decides)."""
+    name = Path(path).name
+    if name not in WRITERS:
+        raise ValueError(f"no benchmark is known to write {name}: one of "
+                         f"{', '.join(sorted(WRITERS))}")
+    return f".venv/bin/python benchmarks/{WRITERS[name]} --write"
+
+
 # The command that writes TFLM_VS_PLAIN_C (stored in it as "command"; lesson 06 prints it).
-TFLM_VS_PLAIN_C_COMMAND = ".venv/bin/python benchmarks/tflm_vs_plain_c.py --write"
+TFLM_VS_PLAIN_C_COMMAND = command(TFLM_VS_PLAIN_C)
 
 
-def load(path: Path = TFLM_VS_PLAIN_C) -> dict:
-    """Return a stored measurement; FileNotFoundError names the command that writes it."""
+def load(path: Path = TFLM_VS_PLAIN_C, writer: str | None = None) -> dict:
+    """Return a stored measurement; FileNotFoundError names the command that writes it
+    (``writer``, else the one :data:`WRITERS` knows for the file's name)."""
     path = Path(path)
     if not path.is_file():
-        writer = {ESP32_TFLM.name: "esp32_tflm_kernels.py",
-                  PER_TENSOR_COST.name: "per_tensor_cost.py",
-                  DIGITS_PRUNING.name: "digits_pruning.py",
-                  DIGITS_TFLM_VS_PLAIN_C.name: "digits_tflm_vs_plain_c.py",
-                  ANOMALY_METHODS.name: "anomaly_methods.py",
-                  FAN_LIVE_BUDGET.name: "fan_detector_report.py",
-                  }.get(path.name, "tflm_vs_plain_c.py")
-        raise FileNotFoundError(f"{path} is missing: run benchmarks/{writer} --write")
+        if writer is None:
+            writer = (command(path) if path.name in WRITERS
+                      else "the benchmark that writes it, with --write")
+        raise FileNotFoundError(f"{path} is missing: run {writer}")
     return json.loads(path.read_text(encoding="utf-8"))
 
 

@@ -515,8 +515,8 @@ def format_sweep(rows: Sequence[dict]) -> str:
 # them (mean [min, max]) beside the seed they run. quantization.py reads lesson 04's part with
 # the same two functions below.
 
-SEEDS_FILE = measurements.FOLDER / "compression_seeds.json"
-SEEDS_COMMAND = ".venv/bin/python benchmarks/compression_seeds.py --write"
+SEEDS_FILE = measurements.COMPRESSION_SEEDS
+SEEDS_COMMAND = measurements.command(SEEDS_FILE)
 # How each figure is shown: "times" (two significant digits, as the lesson's times()), "ratio"
 # (two decimals), "percent", "change" (signed percent), "count", "correlation", "claim" (a
 # yes/no that holds on some of the seeds).

@@ -11,7 +11,6 @@ The arithmetic itself (scale, zero point, rounding half away from zero, requanti
 
 from __future__ import annotations
 
-import json
 import math
 import tempfile
 import warnings
@@ -310,8 +309,8 @@ def per_tensor_cost(per_channel_tflite: bytes, per_tensor_tflite: bytes, x) -> d
 # int8_vs_float_boards.py measures with board_rows() and stores the result in BOARDS_FILE,
 # which the lesson prints.
 
-BOARDS_FILE = measurements.FOLDER / "int8_vs_float_boards.json"
-BOARDS_COMMAND = ".venv/bin/python benchmarks/int8_vs_float_boards.py --write"
+BOARDS_FILE = measurements.INT8_VS_FLOAT_BOARDS
+BOARDS_COMMAND = measurements.command(BOARDS_FILE)
 BOARD_KERNELS = ("plain", "course")  # the same plain loop for both types; the tuned kernels
 
 # The plain loop, one function per type, called instead of the course's kernels: the same
@@ -415,10 +414,7 @@ def board_rows(float_tflite: bytes, int8_tflite: bytes, x, boards=("uno", "m4"),
 def board_measurements(path=BOARDS_FILE) -> dict:
     """Return the stored int8-vs-float32 board measurement; FileNotFoundError names the
     command that writes it."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run {BOARDS_COMMAND}")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return measurements.load(path, BOARDS_COMMAND)
 
 
 # --- lesson 04's figures over several seeds ---------------------------------------------------
