@@ -7,27 +7,20 @@ tables show mean [min, max], and the loaders refuse a malformed file."""
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import math
 import warnings
 
+import benchmark_script
 import numpy as np
 import pytest
+from numpy_mlp import forward
 
 from tinyml_helpers import models, pruning, quantization
 from tinyml_helpers.deploy import litert
 from tinyml_helpers.tooling.course import ROOT
 
 LESSONS = {"03": (pruning, "03_pruning.ipynb"), "04": (quantization, "04_quantization.ipynb")}
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location(
-        "compression_seeds", ROOT / "benchmarks" / "compression_seeds.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
 
 
 def _parameters(notebook: str) -> dict:
@@ -51,7 +44,7 @@ def test_the_file_holds_both_lessons_figures_for_their_settings(record):
     assert record["command"] == (".venv/bin/python benchmarks/compression_seeds.py --seeds "
                                  + " ".join(map(str, seeds)) + " --write")
     assert record["seconds"] > 0
-    bench = _bench()
+    bench = benchmark_script.load("compression_seeds")
     assert record["settings"] == {"03": bench.L03, "04": bench.L04}
     for lesson, keys in (("03", bench.L03), ("04", ("qat_epochs", "qat_learning_rate"))):
         params = _parameters(LESSONS[lesson][1])
@@ -161,14 +154,6 @@ def trained(tf):
     return models.trained_sine_model(0)
 
 
-def _forward(pairs, x):
-    h = x
-    for i, (W, b) in enumerate(pairs):
-        h = h @ W + b
-        h = np.maximum(0.0, h) if i < len(pairs) - 1 else h
-    return h
-
-
 def _mse(y, x) -> float:
     return float(np.mean((y - np.sin(x)) ** 2))
 
@@ -179,20 +164,20 @@ def test_seed_0_is_what_lesson_03_computes_before_retraining(record, trained):
     stored = record["seeds"]["0"]["03"]
     x = split.x_test
     (W1, b1), (W2, b2), (W3, b3) = weights = models.dense_weights(model)
-    dense = _mse(_forward(weights, x), x)
+    dense = _mse(forward(weights, x), x)
     assert stored["dense_mse"] == pytest.approx(dense, rel=1e-6)
     keep = np.ones(W2.size, bool)
     keep[np.argsort(np.abs(W2).ravel(), kind="stable")[:round(0.7 * W2.size)]] = False
-    one_shot = _mse(_forward([weights[0], (W2 * keep.reshape(W2.shape), b2), weights[2]], x), x)
+    one_shot = _mse(forward([weights[0], (W2 * keep.reshape(W2.shape), b2), weights[2]], x), x)
     assert stored["one_shot_70_vs_dense"] == pytest.approx(one_shot / dense, rel=1e-6)
     neurons = np.ones(16, bool)
     neurons[np.argsort(np.linalg.norm(W2, axis=0), kind="stable")[:8]] = False
     weight = pruning.magnitude_mask(W2, 0.5)
     block = np.repeat(pruning.magnitude_mask(np.linalg.norm(W2.reshape(4, 4, 16), axis=1), 0.5),
                       4, axis=0)
-    kinds = {"weight": _mse(_forward([weights[0], (W2 * weight, b2), weights[2]], x), x),
-             "block 4x1": _mse(_forward([weights[0], (W2 * block, b2), weights[2]], x), x),
-             "neuron": _mse(_forward([weights[0], (W2 * neurons, b2 * neurons),
+    kinds = {"weight": _mse(forward([weights[0], (W2 * weight, b2), weights[2]], x), x),
+             "block 4x1": _mse(forward([weights[0], (W2 * block, b2), weights[2]], x), x),
+             "neuron": _mse(forward([weights[0], (W2 * neurons, b2 * neurons),
                                       (W3 * neurons[:, None], b3)], x), x)}
     for kind, mse in kinds.items():
         assert stored["kinds_50_vs_dense"][kind] == pytest.approx(mse / dense, rel=1e-6)
@@ -209,7 +194,7 @@ def test_seed_0_is_what_lesson_03_computes_before_retraining(record, trained):
         pruning.model_mse_vs_sin(compact, x), rel=1e-6)
     rank = np.argsort(np.argsort(np.abs(W2).reshape(4, 4, 16), axis=1, kind="stable"), axis=1,
                       kind="stable")
-    two_four = _mse(_forward([weights[0], (W2 * (rank >= 2).reshape(16, 16), b2), weights[2]],
+    two_four = _mse(forward([weights[0], (W2 * (rank >= 2).reshape(16, 16), b2), weights[2]],
                              x), x)
     assert stored["two_four_vs_unstructured"] == pytest.approx(two_four / kinds["weight"],
                                                                rel=1e-6)
@@ -262,7 +247,7 @@ def _same(stored, fresh, where="seed 0"):
 
 def test_seed_0_is_what_the_benchmark_measures_now(record, trained):
     """All of seed 0 measured again (about 20 s): the stored file is not stale."""
-    bench = _bench()
+    bench = benchmark_script.load("compression_seeds")
     model, split = trained
     fresh = json.loads(json.dumps({"03": bench.lesson03(model, split, 0),
                                    "04": bench.lesson04(model, split, 0)}))

@@ -10,6 +10,7 @@ import itertools
 import numpy as np
 import pytest
 import scipy.sparse
+from numpy_mlp import forward
 
 from tinyml_helpers import models, pruning, sizing
 from tinyml_helpers.deploy import litert
@@ -195,16 +196,8 @@ def trained(tf):
     return models.trained_sine_model(0)
 
 
-def _forward(pairs, x):
-    h = x
-    for i, (kernel, bias) in enumerate(pairs):
-        h = h @ kernel + bias
-        h = np.maximum(h, 0) if i < len(pairs) - 1 else h
-    return h
-
-
 def _mse(pairs, x) -> float:
-    return float(np.mean((_forward(pairs, x) - np.sin(x)) ** 2))
+    return float(np.mean((forward(pairs, x) - np.sin(x)) ** 2))
 
 
 def _smallest_first(W, fraction) -> np.ndarray:
@@ -381,7 +374,7 @@ def test_03_removing_the_dead_neurons_is_free_and_fewer_live_ones_cost(trained, 
     for (kernel, bias), (k, b) in zip(models.dense_weights(compact), sub, strict=True):
         np.testing.assert_array_equal(kernel, k)  # neuron_prune kept exactly the live ones
         np.testing.assert_array_equal(bias, b)
-    np.testing.assert_allclose(_forward(sub, split.x_test), _forward(pairs, split.x_test),
+    np.testing.assert_allclose(forward(sub, split.x_test), forward(pairs, split.x_test),
                                atol=1e-5)  # the same predictions
     removed = model.count_params() - compact.count_params()
     dense_file = litert.convert(model, "float32")

@@ -8,6 +8,7 @@ not read back from the notebook's outputs.
 
 from __future__ import annotations
 
+import benchmark_script
 import numpy as np
 import pytest
 
@@ -364,14 +365,7 @@ def test_board_measurement_is_what_the_boards_measure_now(lesson, tmp_path):
     missing = firmware.missing_tools("uno") + firmware.missing_tools("m4")
     if missing:
         pytest.skip(f"{', '.join(missing)} not installed ({firmware.install_hint()})")
-    import importlib.util
-
-    from tinyml_helpers.tooling.course import ROOT
-
-    spec = importlib.util.spec_from_file_location(
-        "int8_vs_float_boards", ROOT / "benchmarks" / "int8_vs_float_boards.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = benchmark_script.load("int8_vs_float_boards")
     record = quantization.board_measurements()
     if bench.tool_versions() != record["tools"]:
         pytest.skip("other compiler or simulator versions than the stored measurement's")

@@ -14,17 +14,16 @@ for the M4 are built first: 70 s on two busy cores (2026-12, TFLM_CACHE set to a
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 from pathlib import Path
 
+import benchmark_script
 import pytest
 
 from tinyml_helpers import measurements
 from tinyml_helpers.deploy import cmsis_nn, firmware, tflm_build
 from tinyml_helpers.tooling import paths
-from tinyml_helpers.tooling.course import ROOT
 
 M = tflm_build.measure
 OPTIMIZED = "TFLM + CMSIS-NN"
@@ -41,14 +40,6 @@ if _absent():
     pytest.skip(_absent(), allow_module_level=True)
 
 
-def _benchmark():
-    spec = importlib.util.spec_from_file_location(
-        "tflm_vs_plain_c", ROOT / "benchmarks" / "tflm_vs_plain_c.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def stored() -> dict:
     return measurements.load()
@@ -59,8 +50,9 @@ def fresh(stored, tmp_path_factory) -> tuple[M.LikeForLike, dict, Path]:
     """The sine model measured again the benchmark's way (TFLM's reference arena: the stored
     minimum, which tests/test_tflm_sketch.py bisects again), its record and its builds."""
     build = tmp_path_factory.mktemp("like-for-like")
-    result = _benchmark().like_for_like(paths.TFLM_MODEL.read_bytes(), build,
-                                        stored["arena"]["m4"]["size"], paths.tflm_source())
+    bench = benchmark_script.load("tflm_vs_plain_c")
+    result = bench.like_for_like(paths.TFLM_MODEL.read_bytes(), build,
+                                 stored["arena"]["m4"]["size"], paths.tflm_source())
     record = M.like_for_like_record(result, {})
     return result, json.loads(json.dumps(record)), build
 
