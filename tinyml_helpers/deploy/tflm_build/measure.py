@@ -405,16 +405,9 @@ def _pair_table(record: dict, first: str, second: str) -> str:
          f"{b['instructions']:,.0f}", _ratio(a["instructions"], b["instructions"])),
         ("one-time set-up (instructions)", f"{a['setup_instructions']:,}",
          f"{b['setup_instructions']:,}", ""),
-        (f"all {record['cases']} input codes = TFLM runtime",
-         "yes" if a["outputs_equal_tflm"] else "NO", "yes" if b["outputs_equal_tflm"] else "NO",
-         ""),
+        _codes_row(record, a, b),
     ]
-    width = max(len(r[0]) for r in rows)
-    lines = [f"| {record['board']:{width}} | {labels[first]} | {labels[second]} "
-             "| TFLM ÷ plain C |",
-             f"|{'-' * (width + 2)}|---|---|---|"]
-    lines += [f"| {r[0]:{width}} | {r[1]} | {r[2]} | {r[3]} |" for r in rows]
-    return "\n".join(lines)
+    return _markdown(record["board"], (labels[first], labels[second], "TFLM ÷ plain C"), rows)
 
 
 def _uno_table(record: dict) -> str:
@@ -427,13 +420,23 @@ def _uno_table(record: dict) -> str:
         ("stack of one inference (B)", f"{a['stack']:,}", f"{b['stack']:,}", ""),
         ("cycles per inference", f"{a['cycles']:,.0f}", f"{b['cycles']:,.0f}",
          _ratio(a["cycles"], b["cycles"])),
-        (f"all {record['cases']} input codes = TFLM runtime",
-         "yes" if a["outputs_equal_tflm"] else "NO", "yes" if b["outputs_equal_tflm"] else "NO",
-         ""),
+        _codes_row(record, a, b),
     ]
-    width = max(len(uno["board"]), *(len(r[0]) for r in rows))
-    lines = [f"| {uno['board']:{width}} | {labels[PLAIN_REFERENCE]} | {labels['plain C']} "
-             "| reference ÷ fast |",
+    return _markdown(uno["board"],
+                     (labels[PLAIN_REFERENCE], labels["plain C"], "reference ÷ fast"), rows)
+
+
+def _codes_row(record: dict, a: dict, b: dict) -> tuple[str, str, str, str]:
+    """Return the table row saying whether both builds printed the TFLM runtime's codes."""
+    return (f"all {record['cases']} input codes = TFLM runtime",
+            "yes" if a["outputs_equal_tflm"] else "NO", "yes" if b["outputs_equal_tflm"] else "NO",
+            "")
+
+
+def _markdown(title: str, heads: tuple[str, str, str], rows: list[tuple]) -> str:
+    """Return a four-column Markdown table: ``title`` over the row names, then ``heads``."""
+    width = max(len(title), *(len(r[0]) for r in rows))
+    lines = [f"| {title:{width}} | {heads[0]} | {heads[1]} | {heads[2]} |",
              f"|{'-' * (width + 2)}|---|---|---|"]
     lines += [f"| {r[0]:{width}} | {r[1]} | {r[2]} | {r[3]} |" for r in rows]
     return "\n".join(lines)
