@@ -606,10 +606,8 @@ def load_seed_record(path, lesson: str, figures: dict) -> dict:
     """Return the stored figures of every seed, checked by :func:`check_seed_record`;
     FileNotFoundError names the command that writes the file, ValueError says what is wrong."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run {SEEDS_COMMAND}")
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = measurements.load(path, SEEDS_COMMAND)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path} is not valid JSON ({exc}); write it again with "
                          f"{SEEDS_COMMAND}") from None
