@@ -196,6 +196,31 @@ CASES = [
      "epochs must be positive"),
     ("models.progress.epochs", lambda c: models.progress_callback(0), E,
      "epochs must be positive"),
+    ("models.fit.callbacks_str", lambda c: models.fit(c.compiled, c.split, callbacks="revive"), T,
+     "callbacks must be a list of Keras callbacks"),
+    ("models.cosine.lr_zero", lambda c: models.cosine_learning_rate(0, 10), E,
+     "learning_rate must be > 0"),
+    ("models.cosine.epochs", lambda c: models.cosine_learning_rate(0.01, 0), E,
+     "epochs must be positive"),
+    ("models.cosine.fraction", lambda c: models.cosine_learning_rate(0.01, 10, 1.5), E,
+     "final_fraction must be"),
+    ("models.revive.rng", lambda c: models.revive_dead_neurons(c.model, c.x, 0), T,
+     "rng must be a numpy.random.Generator"),
+    ("models.revive.not_model", lambda c: models.revive_dead_neurons(
+        "m", c.x, np.random.default_rng(0)), T, "model must be a Keras model"),
+    ("models.revive.width", lambda c: models.revive_dead_neurons(
+        c.model, np.zeros((5, 2)), np.random.default_rng(0)), E, "x has 2 values per sample"),
+    ("models.revive.nan", lambda c: models.revive_dead_neurons(
+        c.model, np.full((5, 1), NAN), np.random.default_rng(0)), E, "at least 2 finite samples"),
+    ("models.revive.rescale", lambda c: models.revive_dead_neurons(
+        models.mlp((1, 4, 1), rescale=(0.5, -1.0)), np.zeros((5, 1)), np.random.default_rng(0)),
+     E, "needs a model of Dense layers only"),
+    ("models.revive_callback.every", lambda c: models.revive_callback(np.zeros((5, 1)), every=0),
+     E, "every must be positive"),
+    ("models.revive_callback.x", lambda c: models.revive_callback(np.zeros(5)), E,
+     "x must be a finite 2-D array"),
+    ("models.sine_callbacks.epochs", lambda c: models.sine_callbacks(np.zeros((5, 1)), 0), E,
+     "epochs must be positive"),
     # --- sizing --------------------------------------------------------------------------------
     ("sizing.board.int", lambda c: sizing.get_board(3), T, "board must be a str"),
     ("sizing.board.unknown", lambda c: sizing.check_fit(100, 10, "pico"), E,

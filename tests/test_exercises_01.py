@@ -9,6 +9,7 @@ import pytest
 from exercise_solutions import lesson_cells, run_cell, run_python, solutions
 
 from tinyml_helpers import data, exercises, models
+from tinyml_helpers.deploy import env
 
 CELLS = {cell_id: "".join(cell["source"]) for cell_id, cell in lesson_cells("01").items()}
 
@@ -22,15 +23,15 @@ def check(exercise: str, answer_name: str, answer, lesson: dict) -> exercises.Fe
 @pytest.fixture(scope="module")
 def lesson(tf):
     """The lesson's variables the exercises use: the one-neuron problem of section 5 (its
-    cell, run as is), the data split, and a sine model trained briefly (the exercises do not
-    depend on how well it is trained)."""
+    cell, run as is), the data split, and section 8's ``plain`` model (spread bends, constant
+    learning rate, no revival), trained briefly: the exercises do not depend on how well."""
     namespace = {"np": np, "tf": tf, "exercises": exercises}
     run_cell(CELLS["cell-14"], namespace)  # X, Y, mse, gradient_descent (and the tape check)
     split = data.split(*data.sine_samples(1000, noise=0.1, seed=0), fractions=(0.6, 0.2, 0.2))
-    model, _ = models.trained_sine_model(seed=0, epochs=150)
-    (W1, b1), *_ = models.dense_weights(model)
-    namespace.update(split=split, noise=0.1, W1=W1, b1=b1,
-                     relu=lambda z: np.maximum(0.0, z))
+    env.set_seed(0)
+    plain = models.sine_model(seed=0)
+    models.fit(plain, split, epochs=150, progress=False)
+    namespace.update(split=split, noise=0.1, plain=plain, relu=lambda z: np.maximum(0.0, z))
     return namespace
 
 
@@ -82,17 +83,25 @@ def test_exercise_3_largest_stable_learning_rate(lesson):
 
 def test_exercise_4_dead_neurons(lesson):
     ns = run_python(solutions("01")["4"][1], relu=lesson["relu"], split=lesson["split"],
-                    W1=lesson["W1"], b1=lesson["b1"])
+                    plain=lesson["plain"])
     dead = ns["dead_neurons"]
     assert check("4", "dead_neurons", dead, lesson).correct
-    assert 0 < len(dead) < 16  # this briefly trained model has some dead neurons, not all
+    assert 0 < len(dead) < 16  # trained without the aids, it lost some neurons, not all
     live = [i for i in range(16) if i not in set(dead)]
     for wrong in (live, list(dead[:-1]), list(range(16)), [int(dead[0]) + 0.5]):
         assert check("4", "dead_neurons", wrong, lesson).status == exercises.TRY_AGAIN, wrong
     # The same solution finds Keras' dead start: every neuron with a negative weight.
     keras_start = models.mlp((1, 16, 16, 1))  # biases 0, as Keras starts them
-    (W1, b1), *_ = models.dense_weights(keras_start)
+    W1 = keras_start.get_layer("dense_1").get_weights()[0]
     at_start = run_python(solutions("01")["4"][1], relu=lesson["relu"], split=lesson["split"],
-                          W1=W1, b1=b1)["dead_neurons"]
+                          plain=keras_start)["dead_neurons"]
     assert list(at_start) == list(np.flatnonzero(W1[0] < 0))
-    assert check("4", "dead_neurons", at_start, {**lesson, "W1": W1, "b1": b1}).correct
+    assert check("4", "dead_neurons", at_start, {**lesson, "plain": keras_start}).correct
+
+
+def test_the_trained_course_model_has_no_dead_neuron(lesson):
+    """The solution's lines on the course's trained model (both aids) find none."""
+    model, _ = models.trained_sine_model(seed=0, epochs=150)
+    ns = run_python(solutions("01")["4"][1], relu=lesson["relu"], split=lesson["split"],
+                    plain=model)
+    assert list(ns["dead_neurons"]) == []

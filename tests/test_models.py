@@ -100,3 +100,55 @@ def test_spread_kinks_puts_every_bend_inside_the_data(tf):
     assert np.all(b0 == 0) and np.any(np.maximum(x @ k0 + b0, 0).max(axis=0) == 0)
     k2, b2 = models.sine_model(seed=3).get_layer("dense_1").get_weights()
     np.testing.assert_allclose(-b2 / k2[0], bends, rtol=1e-5)  # the seed picks the bends
+
+
+def test_cosine_learning_rate_falls_from_the_start_to_one_percent():
+    rate = models.cosine_learning_rate(0.005, 500)
+    values = [rate(epoch) for epoch in range(500)]
+    assert values[0] == pytest.approx(0.005) and values[-1] == pytest.approx(0.00005)
+    assert values[249] == pytest.approx(0.005 * (0.01 + 0.99 * 0.5 * (1 + np.cos(np.pi * 249 / 499))))
+    assert all(a >= b for a, b in zip(values, values[1:]))  # never rises
+    assert rate(600) == pytest.approx(0.00005)  # past the end it stays at the floor
+
+
+def test_revive_dead_neurons_restarts_them_without_changing_the_prediction(tf):
+    """Kill neurons by hand; the revival brings each back (output varies over x, bend inside
+    the data) and the model's output is bit for bit what it was."""
+    from tinyml_helpers import pruning
+    model = models.sine_model(seed=2)
+    x = np.linspace(0, 2 * np.pi, 300, dtype=np.float32).reshape(-1, 1)
+    k1, b1 = model.get_layer("dense_1").get_weights()
+    k1[0, [1, 5]], b1[[1, 5]] = -1.0, -0.5  # ramps pointing away from x >= 0: dead
+    model.get_layer("dense_1").set_weights([k1, b1])
+    k2, b2 = model.get_layer("dense_2").get_weights()
+    b2[3] = -1e3  # dead for every input
+    model.get_layer("dense_2").set_weights([k2, b2])
+    before = model(x).numpy()
+    assert pruning.live_neurons(model, x)[0] == 14
+    revived = models.revive_dead_neurons(model, x, np.random.default_rng(0))
+    assert revived[0] == 2 and revived[1] >= 1
+    np.testing.assert_array_equal(model(x).numpy(), before)
+    # Every hidden neuron's output now changes over x (outgoing weights 0 until training).
+    h = x
+    for name in ("dense_1", "dense_2"):
+        kernel, bias = model.get_layer(name).get_weights()
+        h = np.maximum(0.0, h @ kernel + bias)
+        on = np.mean(h > 0, axis=0)
+        assert np.all(np.ptp(h, axis=0) > 1e-6), name
+        dead_before = [1, 5] if name == "dense_1" else [3]
+        assert np.all((on[dead_before] >= 0.15) & (on[dead_before] <= 0.85)), on[dead_before]
+    # Outgoing weights of the revived neurons are 0 (a revived layer-2 neuron, itself silenced
+    # downstream, may listen to them).
+    k2_after = model.get_layer("dense_2").get_weights()[0]
+    revived_2 = np.flatnonzero(np.any(k2_after != k2, axis=0))
+    assert 3 in revived_2
+    assert not np.delete(k2_after[[1, 5]], revived_2, axis=1).any()
+    assert not model.get_layer("output").get_weights()[0][3].any()
+    assert models.revive_dead_neurons(model, x, np.random.default_rng(0)) == [0, 0]
+
+
+def test_the_course_recipe_leaves_no_dead_neuron(tf):
+    """Lesson 01's claim on its own seed, at the full 500 epochs: 16 and 16 live."""
+    from tinyml_helpers import pruning
+    model, split = models.trained_sine_model(seed=0)
+    assert pruning.live_neurons(model, split.x_train) == [16, 16]

@@ -24,7 +24,8 @@ accelerometer would need beside lesson 07's detector on each board (RAM, compute
 and Cortex-M4F; ``measured/compression_seeds.json`` lessons 03 and 04's training-dependent
 figures over seeds; ``measured/distillation_seeds.json`` lesson 05's, over seeds;
 ``measured/micropython_qemu.json`` the generated MicroPython on MicroPython's own Cortex-M3
-firmware, viper and pure (lesson 06). :data:`WRITERS` names the benchmark that writes each file.
+firmware, viper and pure (lesson 06); ``measured/sine_init.json`` lesson 01's three training
+recipes (dead neurons, error) over seeds. :data:`WRITERS` names the benchmark that writes each file.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ INT8_VS_FLOAT_BOARDS = FOLDER / "int8_vs_float_boards.json"
 COMPRESSION_SEEDS = FOLDER / "compression_seeds.json"
 DISTILLATION_SEEDS = FOLDER / "distillation_seeds.json"
 MICROPYTHON_QEMU = FOLDER / "micropython_qemu.json"
+SINE_INIT = FOLDER / "sine_init.json"
 
 # The benchmark that writes each stored file, with --write.
 WRITERS = {TFLM_VS_PLAIN_C.name: "tflm_vs_plain_c.py",
@@ -56,7 +58,8 @@ WRITERS = {TFLM_VS_PLAIN_C.name: "tflm_vs_plain_c.py",
            INT8_VS_FLOAT_BOARDS.name: "int8_vs_float_boards.py",
            COMPRESSION_SEEDS.name: "compression_seeds.py",
            DISTILLATION_SEEDS.name: "distillation_seeds.py",
-           MICROPYTHON_QEMU.name: "micropython_cost.py"}
+           MICROPYTHON_QEMU.name: "micropython_cost.py",
+           SINE_INIT.name: "sine_init.py"}
 
 
 def command(path: Path) -> str:
