@@ -140,7 +140,7 @@ def main(argv: list[str]) -> int:
         files.write_files(measurements.FOLDER, {measurements.ESP32_TFLM.name: text})
         print(f"wrote {measurements.ESP32_TFLM}")
     pt = Path(sine_projects.TFLM_NAME).stem
-    return 0 if all(r.equal[pt] == r.cases for rows in tables.values() for r in rows) else 1
+    return 0 if all(r.equal[pt] == r.cases[pt] for rows in tables.values() for r in rows) else 1
 
 
 if __name__ == "__main__":

@@ -189,9 +189,11 @@ def test_seed_0_is_what_lesson_03_computes_before_retraining(record, trained):
     assert stored["live_neurons_removed"] == int(np.sum(live2 & ~neurons))
     kept = pruning.magnitude_mask(W1, 0.5)[0]
     assert stored["dense_1_live_lost"] == int(np.sum(~kept & live1))
-    compact = pruning.neuron_prune(model, keep=stored["live_neurons"], x=split.x_train)
-    assert stored["neurons"]["live"]["mse"] == pytest.approx(
-        pruning.model_mse_vs_sin(compact, x), rel=1e-6)
+    for name, row in stored["neurons"].items():  # before retraining: no training involved
+        keep = tuple(int(n) for n in name.split("-"))
+        compact = pruning.neuron_prune(model, keep=keep, x=split.x_train)
+        assert row["mse"] == pytest.approx(pruning.model_mse_vs_sin(compact, x), rel=1e-6)
+        assert row["params"] == compact.count_params()
     rank = np.argsort(np.argsort(np.abs(W2).reshape(4, 4, 16), axis=1, kind="stable"), axis=1,
                       kind="stable")
     two_four = _mse(forward([weights[0], (W2 * (rank >= 2).reshape(16, 16), b2), weights[2]],

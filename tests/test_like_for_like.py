@@ -120,20 +120,22 @@ def test_what_lesson_06_says_about_the_numbers(stored):
     o, p = stored[OPTIMIZED], stored["plain C"]
     interpreter = (t["instructions"] / r["instructions"], o["instructions"] / p["instructions"])
     tuning = (t["instructions"] / o["instructions"], r["instructions"] / p["instructions"])
-    # like with like, TFLM costs about half again as many instructions, in both pairs...
-    assert all(1.3 < x < 1.8 for x in interpreter), interpreter
-    # ...and tuning the kernel buys about as much, on both sides
-    assert all(1.3 < x < 1.8 for x in tuning), tuning
+    # like with like, TFLM costs about half again as many instructions with reference kernels,
+    # less with tuned ones on both sides...
+    assert 1.3 < interpreter[0] < 1.8 and 1.2 < interpreter[1] < interpreter[0], interpreter
+    # ...because CMSIS-NN saves TFLM more than the fast paths save the plain C (which skip the
+    # zero inputs of ReLUs that are off: few, now that every neuron of the model is live)
+    assert tuning[0] > tuning[1] > 1.2, tuning
     # TFLM + CMSIS-NN lands where the plain C's reference loops are (within 5 %)
     assert abs(o["instructions"] / r["instructions"] - 1) < 0.05
-    # mixing the pairs (TFLM reference against the tuned C) about doubles the gap
-    assert t["instructions"] / p["instructions"] > 2
+    # mixing the pairs (TFLM reference against the tuned C) widens the gap beyond both
+    assert t["instructions"] / p["instructions"] > max(interpreter) * 1.2
     # flash and RAM: a fraction in both pairs, whatever the kernels
     for a, b in ((t, r), (o, p)):
         assert a["flash"] > 20 * b["flash"] and a["ram"] > 5 * b["ram"]
     # on the Uno the fast paths are several times faster than the reference loops
     uno = stored["uno"]
-    assert uno[M.PLAIN_REFERENCE]["cycles"] > 4 * uno["plain C"]["cycles"]
+    assert uno[M.PLAIN_REFERENCE]["cycles"] > 3 * uno["plain C"]["cycles"]
     table = M.like_for_like_table(stored)
     for pair in stored["pairs"]:
         assert f"{pair}, on the Cortex-M4F:" in table

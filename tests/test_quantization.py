@@ -296,6 +296,13 @@ def test_set_qat_ranges_is_what_qat_model_does(fixed_model):
     post = {v.name.split("/")[-1]: float(v.numpy()) for v in raw.layers[1].weights
             if "post_activation" in v.name}
     assert sorted(post.values()) == [0.0, pytest.approx(hidden.max(), rel=1e-5)]
+    # The kernel ranges: the kernel's own, as a training step sets them, not tfmot's [-6, 6].
+    for layer in raw.layers[1:]:
+        kernel = layer.layer.kernel.numpy()
+        span = {v.name.split("/")[-1]: float(v.numpy()) for v in layer.weights
+                if v.name.split("/")[-1].startswith("kernel_")}
+        assert span and max(abs(v) for v in span.values()) == pytest.approx(
+            np.abs(kernel).max(), rel=1e-6), (layer.name, span)
     ours = raw(x, training=False).numpy()
     assert np.ptp(ours) > 0
     np.testing.assert_array_equal(ours, q.qat_model(fixed_model, _REP)(x, training=False).numpy())

@@ -540,12 +540,13 @@ SEED_FIGURES = {
     "middle_best_overall": ("only dense_2: most sparsity within 2x", "percent"),
     "middle_goes_further": ("only dense_2 goes further than every layer", "claim"),
     # section 6c
-    "live_model_same_mse": ("live neurons only: the dense model's MSE", "claim"),
+    "neurons.12-12.retrained_vs_retrained_dense": ("1-12-12-1 retrained: / retrained dense",
+                                                   "times"),
     "neurons.8-8.retrained_vs_retrained_dense": ("1-8-8-1 retrained: / retrained dense",
                                                  "times"),
     "neurons.6-6.retrained_vs_retrained_dense": ("1-6-6-1 retrained: / retrained dense",
                                                  "times"),
-    "below_live_stays_above": ("both stay above the retrained dense", "claim"),
+    "neurons_all_stay_above": ("all three stay above the retrained dense", "claim"),
     # Going deeper
     "two_four_vs_unstructured": ("2:4 / unstructured, one shot", "times"),
     "two_four_no_worse": ("2:4 no worse than unstructured", "claim"),
@@ -673,7 +674,7 @@ def format_seed_table(record: dict, lesson: str, figures: dict, keys=None, live=
             held = [s for s, v in values.items() if v]
             failed = [s for s in seeds if s not in held]
             line += f"holds on {len(held)} of {len(seeds)}"
-            if failed:  # name the shorter list of seeds
+            if failed and held:  # name the shorter list of seeds
                 few, how = (failed, "not on") if len(failed) <= len(held) else (held, "only on")
                 line += f" ({how} seed{'s' * (len(few) > 1)} {', '.join(few)})"
         else:

@@ -181,10 +181,14 @@ def set_qat_ranges(qmodel, model, calibration) -> None:
                          f"model ({len(model.layers)} layers), got a model with "
                          f"{len(qmodel.layers)} layers")
     ranges = [(x.min(), x.max())] + [(h.min(), h.max()) for h in _layer_outputs(model, x)]
+    # The kernel ranges are re-read from the kernels by every training-mode call, but until the
+    # first one they hold tfmot's [-6, 6]: one such call sets them as training will (it also
+    # nudges the activation ranges by 0.1 %, which the loop below overwrites).
+    qmodel(x[:1], training=True)
     for layer, (lo, hi) in zip(qmodel.layers, ranges, strict=True):
         for var in layer.weights:
             short = var.name.split("/")[-1]  # quantize_layer_3_min:0, post_activation_max:0
-            if short.startswith("kernel"):  # kernel ranges are re-read from the kernel
+            if short.startswith("kernel"):  # kernel ranges: set by the call above
                 continue
             if short.endswith("_min:0"):
                 var.assign(min(float(lo), 0.0))
