@@ -20,9 +20,11 @@ NBVAL  := --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
 endif
 # Where the lessons run under nbval write their exports (their default export_dir).
 TEST_EXPORT := notebooks/build/export
-# The lessons as another computer runs them: oneDNN (TensorFlow's matmul) capped at SSE4.1 and
-# NumPy without its AVX2/AVX-512 code paths, as on a CPU from before 2013.
-OTHER_CPU := ONEDNN_MAX_CPU_ISA=SSE41 NPY_DISABLE_CPU_FEATURES="X86_V3 X86_V4 AVX512_ICL AVX512_SPR"
+# The lessons as another computer runs them: oneDNN (TensorFlow's matmul) capped at SSE4.1,
+# NumPy without its AVX2/AVX-512 code paths and OpenBLAS (NumPy's matrix products) on its oldest
+# x86-64 kernels, as on a CPU from before 2013.
+OTHER_CPU := ONEDNN_MAX_CPU_ISA=SSE41 NPY_DISABLE_CPU_FEATURES="X86_V3 X86_V4 AVX512_ICL AVX512_SPR" \
+             OPENBLAS_CORETYPE=Prescott
 
 .PHONY: build test test-other-cpu colab toolchains lab refresh lint benchmark clean
 

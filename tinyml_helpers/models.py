@@ -209,7 +209,9 @@ def revive_dead_neurons(model, x, rng) -> list[int]:
                          f"{[type(layer).__name__ for layer in model.layers]}")
     h = np.asarray(x, dtype=np.float32)
     check_data_widths(model, h, x_name="x")
-    h = h.reshape(len(h), -1)
+    # float64 and a sorted order statistic instead of np.quantile, whose float32 arithmetic
+    # changed between NumPy versions: the same weights on every machine the course runs on
+    h = h.reshape(len(h), -1).astype(np.float64)
     if len(h) < 2 or not np.all(np.isfinite(h)):
         raise ValueError(f"x must hold at least 2 finite samples, got shape {np.shape(x)}")
     revived = []
@@ -221,15 +223,17 @@ def revive_dead_neurons(model, x, rng) -> list[int]:
         if dead.any():
             limit = math.sqrt(6 / sum(kernel.shape))
             kernel[:, dead] = rng.uniform(-limit, limit, (kernel.shape[0], int(dead.sum())))
-            z = h @ kernel[:, dead]
-            on = rng.uniform(0.2, 0.8, int(dead.sum()))
-            bias[dead] = [-np.quantile(z[:, j], 1 - on[j]) for j in range(z.shape[1])]
+            z = np.sort(h @ kernel[:, dead].astype(np.float64), axis=0)
+            on = rng.uniform(0.2, 0.8, int(dead.sum()))  # the fraction of x that switches it on
+            rank = np.minimum(((1 - on) * (len(z) - 1)).astype(int), len(z) - 2)
+            cols = np.arange(z.shape[1])
+            bias[dead] = -(z[rank, cols] + z[rank + 1, cols]) / 2  # between two data points
             layer.set_weights([kernel, bias])
             out_kernel, out_bias = kernel_and_bias(after)
             out_kernel[dead, :] = 0.0
             after.set_weights([out_kernel, out_bias])
         revived.append(int(dead.sum()))
-        h = np.maximum(0.0, h @ kernel + bias)
+        h = np.maximum(0.0, h @ kernel.astype(np.float64) + bias)
     return revived
 
 

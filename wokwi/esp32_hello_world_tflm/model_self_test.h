@@ -12,7 +12,7 @@ static const int8_t model_self_test_inputs[8] = {
     -128, -92, -55, -19, 18, 54, 91, 127
 };
 static const int8_t model_self_test_outputs[8] = {
-    1, 87, 118, 51, -57, -122, -100, -1
+    9, 93, 120, 50, -60, -123, -102, -4
 };
 
 #endif /* ESP32_HELLO_WORLD_TFLM_MODEL_SELF_TEST_H */
