@@ -125,11 +125,11 @@ def test_int8_on_the_uno_is_fast_small_and_lean(sine, tmp_path):
     np.testing.assert_array_equal(m.result.outputs, tflm.run(int8_tflite, rows))
     # The AVR kernel skips inputs at the zero point (a ReLU that is off), so the cycles depend
     # on the weights. Mean / max: about 6,700 / 7,500 for a model with 10 dead first-layer
-    # neurons, 8,800 / 9,700 for lesson 01's model, 9,800 / 10,700 for the shorter-trained one
-    # here, nearly twice as many if every neuron were on for every input. The bound leaves this
-    # model a margin for other compiler versions; benchmarks/firmware_report.py prints the exact
-    # numbers.
-    assert m.cost_max < 12000, m.cost_max
+    # neurons, 8,800 / 9,700 with 10 and 10 live, 11,600 / 12,300 for lesson 01's model (every
+    # neuron live), 13,200 at most for the shorter-trained one here; the reference loop without
+    # the skips and the assembly takes about 44,500. The bound leaves this model a margin for
+    # other compiler versions; benchmarks/firmware_report.py prints the exact numbers.
+    assert m.cost_max < 16000, m.cost_max
     assert m.static_ram + m.stack <= 140, (m.static_ram, m.stack)
     assert m.flash < dense.data_bytes(layers) + 1400, m.flash
 

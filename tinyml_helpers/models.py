@@ -181,7 +181,8 @@ def cosine_learning_rate(initial: float, epochs: int, final_fraction: float = 0.
 
     def rate(epoch: int, _current=None) -> float:
         done = min(epoch, epochs - 1) / max(epochs - 1, 1)
-        return initial * (final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * done)))
+        cosine = 0.5 * (1 + math.cos(math.pi * done))  # 1 at the start, 0 at the end
+        return initial * (final_fraction + (1 - final_fraction) * cosine)
 
     return rate
 
