@@ -202,7 +202,7 @@ def _rounding_sources(model, split, representative) -> dict:
         result["change"][name] = mse / float_mse - 1
         if name in parts:
             error = (simulate(fine, **flags) - unrounded).ravel()
-            result["sign_changes"][name] = int(np.count_nonzero(np.diff(np.sign(error))))
+            result["sign_changes"][name] = quantization.sign_changes(error)
             result["correlation"][name] = float(np.corrcoef(error, float_error)[0, 1])
             result["mean_over_rms"][name] = float(abs(error.mean()) / np.sqrt(np.mean(error**2)))
     result["costliest"] = max(parts, key=result["change"].get)

@@ -312,3 +312,15 @@ def test_set_qat_ranges_is_what_qat_model_does(fixed_model):
         q.set_qat_ranges(raw, fixed_model, np.full((3, 1), np.nan))
     with pytest.raises(TypeError, match="Keras model"):
         q.set_qat_ranges("qat", fixed_model, _REP)
+
+
+def test_sign_changes_ignores_values_near_zero():
+    assert q.sign_changes([1.0, -1.0, 2.0]) == 2
+    # +0 / -1e-9 noise around an exact zero is not a change of sign
+    assert q.sign_changes([0.5, 0.0, -1e-9, 1e-9, 0.3, -0.2]) == 1
+    assert q.sign_changes([0.5, -1e-9, -0.5], floor=0.0) == 1
+    assert q.sign_changes([]) == 0
+    with pytest.raises(ValueError, match="NaN or inf"):
+        q.sign_changes([1.0, float("nan")])
+    with pytest.raises(ValueError, match="floor"):
+        q.sign_changes([1.0], floor=-1.0)

@@ -162,6 +162,16 @@ def _layer_outputs(model, x) -> list[np.ndarray]:
     return outputs
 
 
+def sign_changes(error, floor: float = 1e-6) -> int:
+    """Return how many times ``error`` (a 1-D sequence) changes sign, ignoring values within
+    ``floor`` of 0: a rounding error that is exactly 0 at some points would otherwise flip
+    between +0 and -1e-8 with the CPU's float32 matrix routines."""
+    error = check_finite("error", np.asarray(error, dtype=np.float64).ravel())
+    floor = checks.check_number("floor", floor, low=0.0)
+    signs = np.sign(error[np.abs(error) > floor])
+    return int(np.count_nonzero(np.diff(signs)))
+
+
 def set_qat_ranges(qmodel, model, calibration) -> None:
     """Start the quantization ranges of ``qmodel`` (``model`` wrapped by tfmot's
     ``quantize_model``) where PTQ calibration would put them: the min and max, over the
