@@ -23,19 +23,11 @@ import json
 import sys
 import time
 
-import numpy as np
-
 from tinyml_helpers import digits, measurements
 from tinyml_helpers.deploy import env
 from tinyml_helpers.deploy.files import write_atomic
 
 MODELS = ("original", "filters removed", "weights zeroed")
-
-
-def spread(values) -> str:
-    """Return 'mean [min, max]' of ``values``."""
-    values = np.asarray(values, dtype=float)
-    return f"{values.mean():.3f} [{values.min():.3f}, {values.max():.3f}]"
 
 
 def table(records: list[dict]) -> str:
@@ -56,8 +48,8 @@ def table(records: list[dict]) -> str:
         uno = first["boards"]["uno"]
         lines.append(
             f"| {name} | {first['params']:,} | {span(lambda r: r['zero_weights'])} | "
-            f"{spread([r['float_accuracy'] for r in rows])} | "
-            f"{spread([r['int8_accuracy'] for r in rows])} | "
+            f"{measurements.spread_text([r['float_accuracy'] for r in rows])} | "
+            f"{measurements.spread_text([r['int8_accuracy'] for r in rows])} | "
             f"{span(lambda r: r['tflite_bytes'])} | "
             f"{span(lambda r: r['boards']['uno']['flash'])} | "
             f"{uno['static_ram']:,} + {uno['stack']:,} | "
@@ -84,8 +76,8 @@ def main(argv=None) -> int:
         print(f"seed {seed}: {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
     print(table(records))
     dense = [r["dense_accuracy"] for r in records]
-    print(f"\nDense baseline (64-32-10) float accuracy: {spread(dense)} over seeds "
-          f"{args.seeds}; accuracies are mean [min, max] over the seeds.")
+    print(f"\nDense baseline (64-32-10) float accuracy: {measurements.spread_text(dense)} "
+          f"over seeds {args.seeds}; accuracies are mean [min, max] over the seeds.")
     print("Uno: cycles per inference (simavr, 16 MHz); M4: QEMU instructions; flash and static "
           "RAM over the empty harness; stack: the deepest one inference reached.")
     print(f"total {time.perf_counter() - start:.0f} s")

@@ -63,14 +63,6 @@ def run(seed: int, recipe: str) -> dict:
     return row
 
 
-def spread_text(values, digits: int = 1, bound_digits: int | None = None) -> str:
-    """Return 'mean [min, max]' of ``values`` (the bounds with ``bound_digits``, default
-    ``digits``: 0 for counts)."""
-    values = np.asarray(values, dtype=float)
-    b = digits if bound_digits is None else bound_digits
-    return f"{values.mean():.{digits}f} [{values.min():.{b}f}, {values.max():.{b}f}]"
-
-
 def summary(rows: list[dict]) -> dict:
     """Return, per recipe, mean [min, max] texts and counts over the seeds of ``rows``."""
     out = {}
@@ -78,11 +70,11 @@ def summary(rows: list[dict]) -> dict:
         mine = [row for row in rows if row["recipe"] == recipe]
         live = np.array([row["live"] for row in mine])
         out[recipe] = {
-            "dead_at_start": spread_text([row["dead_at_start"] for row in mine], 1, 0),
-            "live_layer_1": spread_text(live[:, 0], 1, 0),
-            "live_layer_2": spread_text(live[:, 1], 1, 0),
+            "dead_at_start": measurements.spread_text([row["dead_at_start"] for row in mine], 1, 0),
+            "live_layer_1": measurements.spread_text(live[:, 0], 1, 0),
+            "live_layer_2": measurements.spread_text(live[:, 1], 1, 0),
             "all_live": int(np.sum(live.min(axis=1) == 16)),
-            "mse_vs_sin": spread_text([row["mse_vs_sin"] for row in mine], 5),
+            "mse_vs_sin": measurements.spread_text([row["mse_vs_sin"] for row in mine], 5),
             "seeds": len(mine),
         }
     return out

@@ -31,3 +31,10 @@ def test_a_missing_file_names_its_command_and_an_unknown_name_is_refused(tmp_pat
         measurements.command(tmp_path / "other.json")
     assert measurements.command(measurements.TFLM_VS_PLAIN_C) == \
         measurements.TFLM_VS_PLAIN_C_COMMAND
+
+
+def test_spread_text_prints_mean_min_and_max():
+    assert measurements.spread_text([0.9, 0.95, 0.91]) == "0.920 [0.900, 0.950]"
+    assert measurements.spread_text([10, 16, 13], 1, 0) == "13.0 [10, 16]"  # counts
+    with pytest.raises(ValueError, match="non-empty"):
+        measurements.spread_text([])

@@ -33,6 +33,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 FOLDER = Path(__file__).resolve().parent / "measured"
 TFLM_VS_PLAIN_C = FOLDER / "tflm_vs_plain_c.json"
 ESP32_TFLM = FOLDER / "esp32_tflm.json"
@@ -73,6 +75,16 @@ def command(path: Path) -> str:
 
 # The command that writes TFLM_VS_PLAIN_C (stored in it as "command"; lesson 06 prints it).
 TFLM_VS_PLAIN_C_COMMAND = command(TFLM_VS_PLAIN_C)
+
+
+def spread_text(values, digits: int = 3, bound_digits: int | None = None) -> str:
+    """Return 'mean [min, max]' of ``values``, the mean with ``digits`` decimals and the bounds
+    with ``bound_digits`` (default: the same; 0 for counts), as the benchmarks print seeds."""
+    values = np.asarray(list(values), dtype=float)
+    if values.ndim != 1 or len(values) == 0:
+        raise ValueError("spread_text needs a non-empty list of numbers")
+    b = digits if bound_digits is None else bound_digits
+    return f"{values.mean():.{digits}f} [{values.min():.{b}f}, {values.max():.{b}f}]"
 
 
 def load(path: Path = TFLM_VS_PLAIN_C, writer: str | None = None) -> dict:

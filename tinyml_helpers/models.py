@@ -220,7 +220,8 @@ def revive_dead_neurons(model, x, rng) -> list[int]:
         if layer.activation is not tf.keras.activations.relu:
             raise ValueError(f"layer {layer.name!r} is not a ReLU layer")
         kernel, bias = kernel_and_bias(layer)
-        dead = np.ptp(np.maximum(0.0, h @ kernel + bias), axis=0) <= 1e-6
+        pre = h @ kernel + bias  # float64: h is
+        dead = np.ptp(np.maximum(0.0, pre), axis=0) <= 1e-6
         if dead.any():
             limit = math.sqrt(6 / sum(kernel.shape))
             kernel[:, dead] = rng.uniform(-limit, limit, (kernel.shape[0], int(dead.sum())))
@@ -233,8 +234,9 @@ def revive_dead_neurons(model, x, rng) -> list[int]:
             out_kernel, out_bias = kernel_and_bias(after)
             out_kernel[dead, :] = 0.0
             after.set_weights([out_kernel, out_bias])
+            pre = h @ kernel + bias  # the revived neurons' new outputs feed the next layer
         revived.append(int(dead.sum()))
-        h = np.maximum(0.0, h @ kernel.astype(np.float64) + bias)
+        h = np.maximum(0.0, pre)
     return revived
 
 
@@ -256,7 +258,9 @@ def revive_callback(x, every: int = 10, until: int | None = None, seed: int = 0)
     tf = import_tf()
 
     class _Revive(tf.keras.callbacks.Callback):
-        revived: list = []
+        def __init__(self):
+            super().__init__()
+            self.revived = []
 
         def on_train_begin(self, logs=None):
             self.revived = []
